@@ -1,0 +1,38 @@
+//! Stream decoding: the leading byte order mark and UTF-8 with replacement.
+//!
+//! Line ends are ASCII and never part of a multi-byte sequence, so decoding line by line gives
+//! the same text as decoding the whole stream: an incomplete sequence before a line end is one
+//! U+FFFD, exactly as the WHATWG UTF-8 decoder emits before reprocessing the CR or LF.
+
+/// The UTF-8 byte order mark, dropped once at the start of a stream.
+pub(crate) const BOM: [u8; 3] = [0xEF, 0xBB, 0xBF];
+
+/// Appends `bytes` to `out`, one U+FFFD per maximal invalid subpart (as the WHATWG decoder).
+pub(crate) fn push_lossy(out: &mut String, bytes: &[u8]) {
+    for chunk in bytes.utf8_chunks() {
+        out.push_str(chunk.valid());
+        if !chunk.invalid().is_empty() {
+            out.push(char::REPLACEMENT_CHARACTER);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replacement_matches_std_lossy() {
+        for bytes in [
+            &b"\xE2\x82"[..],
+            b"\xFF\xFE",
+            b"\xC0\xAF",
+            b"\xED\xA0\x80",
+            b"ok\xF0\x9F\x98",
+        ] {
+            let mut s = String::new();
+            push_lossy(&mut s, bytes);
+            assert_eq!(s, String::from_utf8_lossy(bytes));
+        }
+    }
+}

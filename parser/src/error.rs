@@ -1,0 +1,78 @@
+//! Typed errors for parsing and encoding.
+
+use std::fmt;
+
+/// Which size cap was hit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    /// [`Limits::max_line_bytes`](crate::Limits::max_line_bytes).
+    LineBytes,
+    /// [`Limits::max_event_bytes`](crate::Limits::max_event_bytes).
+    EventBytes,
+}
+
+impl fmt::Display for Limit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Limit::LineBytes => "max_line_bytes",
+            Limit::EventBytes => "max_event_bytes",
+        })
+    }
+}
+
+/// An error while parsing. Parsing can go on after one: the event that hit the limit is
+/// dropped, its uncommitted `id` is not taken, and the parser resumes at the next event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ParseError {
+    /// A line or an event grew past its cap.
+    LimitExceeded {
+        /// Which cap.
+        limit: Limit,
+        /// The cap's value in bytes.
+        max: usize,
+        /// Stream offset (from the first byte fed, BOM included) of the line that crossed it.
+        offset: u64,
+    },
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ParseError::LimitExceeded { limit, max, offset } => write!(
+                f,
+                "event stream exceeds {limit} ({max} bytes) in the line starting at byte {offset}; \
+                 the event was dropped. Raise the limit with Parser::with_limits if such input is expected"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ParseError {}
+
+/// A value the serializer refuses because the wire format cannot carry it unchanged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EncodeError {
+    /// The event type holds CR or LF, which would end the `event:` line early and let the rest
+    /// be read as other fields.
+    LineBreakInEventType,
+    /// The id holds CR or LF, which would end the `id:` line early.
+    LineBreakInId,
+    /// The id holds U+0000: clients ignore such an `id` field, so resuming would break.
+    NulInId,
+}
+
+impl fmt::Display for EncodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            EncodeError::LineBreakInEventType => {
+                "event type contains CR or LF; remove line breaks from event names"
+            }
+            EncodeError::LineBreakInId => "id contains CR or LF; ids must be a single line",
+            EncodeError::NulInId => {
+                "id contains U+0000, which clients ignore; use an id without NUL characters"
+            }
+        })
+    }
+}
+
+impl std::error::Error for EncodeError {}

@@ -1,0 +1,676 @@
+//! The incremental parser: the WHATWG "event stream interpretation" algorithm as a state
+//! machine over byte chunks.
+//!
+//! Every byte is looked at once: `memchr2` finds line ends in the new bytes only, and a line cut
+//! by a chunk end is carried in one reused buffer, so a long line fed in tiny chunks costs
+//! linear time. Text that lies inside the current chunk is lent out without copying.
+
+use std::mem;
+use std::ops::Range;
+
+use crate::decode::{push_lossy, BOM};
+use crate::error::{Limit, ParseError};
+use crate::event::{Event, Frame, IgnoreReason, Ignored, DEFAULT_EVENT_TYPE};
+use crate::field::{classify, parse_retry, LineKind, Name};
+use crate::limits::Limits;
+use crate::line::{self, Ending};
+
+/// An incremental `text/event-stream` parser.
+///
+/// Feed it chunks with [`Parser::feed`] and pull frames from the returned [`Feed`]; call
+/// [`Parser::finish`] at end of stream. Chunks may be cut anywhere (inside a CRLF, a BOM or a
+/// UTF-8 sequence) and the output is the same.
+///
+/// ```
+/// use ssekit_parser::{Frame, Parser};
+///
+/// let mut parser = Parser::new();
+/// let mut out = Vec::new();
+/// for chunk in [&b"retry: 3000\nevent: up"[..], b"date\ndata: {\"n\":1}\n\n: ping\n"] {
+///     let mut feed = parser.feed(chunk);
+///     while let Some(frame) = feed.next_frame() {
+///         out.push(frame?.to_owned_frame());
+///     }
+/// }
+/// assert_eq!(out.len(), 3); // retry, the event, the comment
+/// assert_eq!(parser.retry(), Some(3000));
+/// assert!(!parser.finish().incomplete_event);
+/// # Ok::<(), ssekit_parser::ParseError>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Parser {
+    bom: Bom,
+    /// The previous chunk ended with CR: an LF opening the next chunk completes that line end.
+    skip_lf: bool,
+    /// Bytes of a line cut by a chunk end.
+    partial: Vec<u8>,
+    /// `partial` holds a line already handed out; clear it before the next use.
+    partial_consumed: bool,
+    /// Stream offset of the first byte of the current input.
+    offset: u64,
+    ev: EventState,
+    /// Decoded text of a comment or ignored line that was not valid UTF-8.
+    scratch: String,
+    /// Bytes of a chunk not read because its [`Feed`] was dropped early.
+    backlog: Vec<u8>,
+}
+
+/// Progress through the optional byte order mark at stream start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Bom {
+    /// This many BOM bytes matched so far.
+    Start(usize),
+    Done,
+}
+
+/// Recovery after a limit error: the offending event is skipped whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Discard {
+    Nothing,
+    /// Skip to the end of the current line, then `Event`.
+    Line,
+    /// Skip lines up to and including the next blank line.
+    Event,
+}
+
+/// Where the text of a buffer lives while its event is being built.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Acc {
+    Empty,
+    /// One value inside the current input, not yet decoded.
+    Input(Range<usize>),
+    /// Decoded in the parser's own buffer.
+    Buf,
+}
+
+/// The interpretation half: buffers of the block being built, the id, retry and the caps.
+#[derive(Debug, Clone)]
+struct EventState {
+    limits: Limits,
+    report_ignored: bool,
+    discard: Discard,
+    retry: Option<u64>,
+    data: String,
+    data_acc: Acc,
+    /// Raw bytes in the data buffer: values plus the LF between them.
+    data_len: usize,
+    data_lines: usize,
+    event_type: String,
+    type_acc: Acc,
+    type_len: usize,
+    id_buf: String,
+    last_id: String,
+    /// The buffers hold the event last handed out; clear them before reuse.
+    dispatched: bool,
+}
+
+impl EventState {
+    fn new() -> Self {
+        EventState {
+            limits: Limits::default(),
+            report_ignored: false,
+            discard: Discard::Nothing,
+            retry: None,
+            data: String::new(),
+            data_acc: Acc::Empty,
+            data_len: 0,
+            data_lines: 0,
+            event_type: String::new(),
+            type_acc: Acc::Empty,
+            type_len: 0,
+            id_buf: String::new(),
+            last_id: String::new(),
+            dispatched: false,
+        }
+    }
+
+    fn clear_block(&mut self) {
+        self.data.clear();
+        self.data_acc = Acc::Empty;
+        self.data_len = 0;
+        self.data_lines = 0;
+        self.event_type.clear();
+        self.type_acc = Acc::Empty;
+        self.type_len = 0;
+    }
+
+    /// Drops the block being built, including an `id` it set but never committed.
+    fn drop_block(&mut self) {
+        self.clear_block();
+        self.id_buf.clone_from(&self.last_id);
+    }
+
+    fn commit_id(&mut self) {
+        if self.last_id != self.id_buf {
+            self.last_id.clone_from(&self.id_buf);
+        }
+    }
+
+    fn pending(&self) -> bool {
+        self.data_lines > 0 || self.type_acc != Acc::Empty || self.id_buf != self.last_id
+    }
+
+    /// Moves text still lent from the input into the parser's buffers.
+    fn materialize(&mut self, input: &[u8]) {
+        if let Acc::Input(r) = &self.data_acc {
+            self.data.clear();
+            push_lossy(&mut self.data, &input[r.clone()]);
+            self.data_acc = Acc::Buf;
+        }
+        if let Acc::Input(r) = &self.type_acc {
+            self.event_type.clear();
+            push_lossy(&mut self.event_type, &input[r.clone()]);
+            self.type_acc = Acc::Buf;
+        }
+    }
+}
+
+/// What the stream left unfinished, reported by [`Parser::finish`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct EndOfStream {
+    /// Bytes after the last line end were discarded (a line without its line end).
+    pub incomplete_line: bool,
+    /// A block had `data`, `event` or `id` lines but no closing blank line: clients discard
+    /// such an event, so a server that ends its stream this way loses it.
+    pub incomplete_event: bool,
+    /// Bytes left unread because a [`Feed`] was dropped before it was exhausted.
+    pub unread_bytes: usize,
+}
+
+impl Default for Parser {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Parser {
+    /// A parser with default [`Limits`].
+    pub fn new() -> Self {
+        Parser {
+            bom: Bom::Start(0),
+            skip_lf: false,
+            partial: Vec::new(),
+            partial_consumed: false,
+            offset: 0,
+            ev: EventState::new(),
+            scratch: String::new(),
+            backlog: Vec::new(),
+        }
+    }
+
+    /// Sets the size caps.
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.ev.limits = limits;
+        self
+    }
+
+    /// Starts with this last event id, as a client that reconnects with `Last-Event-ID` does:
+    /// events carry it until the stream sets another.
+    pub fn with_last_event_id(mut self, id: &str) -> Self {
+        self.ev.last_id.clear();
+        self.ev.last_id.push_str(id);
+        self.ev.id_buf.clone_from(&self.ev.last_id);
+        self
+    }
+
+    /// Also yield [`Frame::Ignored`] for unknown fields, bad `retry` values and ids with NUL
+    /// (useful for linting a server; off by default).
+    pub fn report_ignored(mut self, on: bool) -> Self {
+        self.ev.report_ignored = on;
+        self
+    }
+
+    /// The size caps in force.
+    pub fn limits(&self) -> Limits {
+        self.ev.limits
+    }
+
+    /// The stream's last event id: what a client sends as `Last-Event-ID` when it reconnects.
+    /// It changes at blank lines only, as the spec says.
+    pub fn last_event_id(&self) -> &str {
+        &self.ev.last_id
+    }
+
+    /// The last accepted `retry` value in milliseconds.
+    pub fn retry(&self) -> Option<u64> {
+        self.ev.retry
+    }
+
+    /// Bytes of the stream read so far.
+    pub fn stream_offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// Starts parsing `chunk`. Pull frames with [`Feed::next_frame`] until it returns `None`.
+    /// If the `Feed` is dropped before that, the unread bytes are kept and parsed first at the
+    /// next `feed`, so nothing is lost.
+    pub fn feed<'p, 'c>(&'p mut self, chunk: &'c [u8]) -> Feed<'p, 'c> {
+        let input = if self.backlog.is_empty() {
+            Input::Borrowed(chunk)
+        } else {
+            let mut owned = mem::take(&mut self.backlog);
+            owned.extend_from_slice(chunk);
+            Input::Owned(owned)
+        };
+        Feed {
+            parser: self,
+            input,
+            pos: 0,
+            done: false,
+        }
+    }
+
+    /// Ends the stream: a line without its line end and a block without its blank line are
+    /// discarded, as the spec requires, and reported. The parser is then ready for a new
+    /// stream (a reconnection); it keeps [`last_event_id`](Self::last_event_id) and
+    /// [`retry`](Self::retry), as a reconnecting client does.
+    pub fn finish(&mut self) -> EndOfStream {
+        self.settle();
+        let end = EndOfStream {
+            incomplete_line: (!self.partial.is_empty()
+                || matches!(self.bom, Bom::Start(n) if n > 0))
+                && self.ev.discard == Discard::Nothing,
+            incomplete_event: self.ev.discard == Discard::Nothing && self.ev.pending(),
+            unread_bytes: self.backlog.len(),
+        };
+        self.bom = Bom::Start(0);
+        self.skip_lf = false;
+        self.partial.clear();
+        self.offset = 0;
+        self.ev.discard = Discard::Nothing;
+        self.ev.drop_block();
+        self.backlog.clear();
+        end
+    }
+
+    /// Clears buffers whose contents were lent out by the previous frame.
+    fn settle(&mut self) {
+        if self.ev.dispatched {
+            self.ev.dispatched = false;
+            self.ev.clear_block();
+        }
+        if self.partial_consumed {
+            self.partial_consumed = false;
+            self.partial.clear();
+        }
+    }
+}
+
+#[derive(Debug)]
+enum Input<'c> {
+    Borrowed(&'c [u8]),
+    Owned(Vec<u8>),
+}
+
+impl Input<'_> {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Input::Borrowed(b) => b,
+            Input::Owned(v) => v,
+        }
+    }
+}
+
+/// Where a line's bytes are: in the input or in the parser's carry-over buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    Input(usize),
+    Partial,
+}
+
+/// A frame to build once the state machine has stopped, described without borrows.
+#[derive(Debug)]
+enum Action {
+    Dispatch,
+    Retry(u64),
+    Comment(Source, Range<usize>),
+    Ignored(IgnoreReason, Source, Range<usize>),
+}
+
+/// The frames of one chunk: a lending iterator (each frame borrows the `Feed`), so use
+/// `while let Some(frame) = feed.next_frame()`.
+#[derive(Debug)]
+pub struct Feed<'p, 'c> {
+    parser: &'p mut Parser,
+    input: Input<'c>,
+    pos: usize,
+    done: bool,
+}
+
+impl Feed<'_, '_> {
+    /// The next frame, `Some(Err(_))` when a limit was hit (parsing can go on), or `None` once
+    /// the chunk is used up.
+    #[allow(clippy::should_implement_trait)]
+    pub fn next_frame(&mut self) -> Option<Result<Frame<'_>, ParseError>> {
+        if self.done {
+            return None;
+        }
+        self.parser.settle();
+        match self.advance() {
+            None => {
+                self.end_input();
+                None
+            }
+            Some(Err(e)) => Some(Err(e)),
+            Some(Ok(action)) => Some(Ok(self.build(action))),
+        }
+    }
+
+    /// Bytes of this chunk not yet parsed.
+    pub fn remaining(&self) -> usize {
+        self.input.bytes().len() - self.pos
+    }
+
+    fn end_input(&mut self) {
+        let p = &mut *self.parser;
+        let input = self.input.bytes();
+        p.ev.materialize(input);
+        p.offset += input.len() as u64;
+        if let Input::Owned(v) = &mut self.input {
+            v.clear();
+            p.backlog = mem::take(v);
+        }
+        self.pos = 0;
+        self.done = true;
+    }
+
+    /// Runs the state machine until it has something to hand out, an error, or no more input.
+    fn advance(&mut self) -> Option<Result<Action, ParseError>> {
+        let input = self.input.bytes();
+        let p = &mut *self.parser;
+        loop {
+            // Nothing is lent while the machine runs, so a line used from `partial` can go.
+            if p.partial_consumed {
+                p.partial_consumed = false;
+                p.partial.clear();
+            }
+            while let Bom::Start(matched) = p.bom {
+                let &byte = input.get(self.pos)?;
+                if byte == BOM[matched] {
+                    self.pos += 1;
+                    p.bom = if matched + 1 == BOM.len() {
+                        Bom::Done
+                    } else {
+                        Bom::Start(matched + 1)
+                    };
+                } else {
+                    // Not a BOM after all: the bytes taken so far start the first line.
+                    p.partial.extend_from_slice(&BOM[..matched]);
+                    p.bom = Bom::Done;
+                }
+            }
+            if p.skip_lf {
+                let &byte = input.get(self.pos)?;
+                p.skip_lf = false;
+                if byte == b'\n' {
+                    self.pos += 1;
+                }
+            }
+            let rest = input.get(self.pos..).filter(|r| !r.is_empty())?;
+            let line_start = p.offset + self.pos as u64 - p.partial.len() as u64;
+            let Some(found) = line::find(rest) else {
+                self.pos = input.len();
+                match p.ev.discard {
+                    Discard::Nothing => {
+                        if p.partial.len() + rest.len() > p.ev.limits.max_line_bytes {
+                            return Some(Err(p.ev.fail(
+                                Limit::LineBytes,
+                                line_start,
+                                Discard::Line,
+                            )));
+                        }
+                        p.partial.extend_from_slice(rest);
+                    }
+                    // A non-empty line cannot be the blank line that ends the discard.
+                    Discard::Event | Discard::Line => p.ev.discard = Discard::Line,
+                }
+                return None;
+            };
+            let start = self.pos;
+            self.pos += found.consumed;
+            if found.ending == Ending::Cr && found.consumed == rest.len() {
+                p.skip_lf = true;
+            }
+            match p.ev.discard {
+                Discard::Line => {
+                    p.ev.discard = Discard::Event;
+                    continue;
+                }
+                Discard::Event => {
+                    if found.len == 0 {
+                        p.ev.discard = Discard::Nothing;
+                        p.ev.drop_block();
+                    }
+                    continue;
+                }
+                Discard::Nothing => {}
+            }
+            if p.partial.len() + found.len > p.ev.limits.max_line_bytes {
+                p.partial.clear();
+                return Some(Err(p.ev.fail(Limit::LineBytes, line_start, Discard::Event)));
+            }
+            let source = if p.partial.is_empty() {
+                Source::Input(start)
+            } else {
+                p.partial.extend_from_slice(&rest[..found.len]);
+                p.partial_consumed = true;
+                Source::Partial
+            };
+            let line = match source {
+                Source::Input(s) => &input[s..s + found.len],
+                Source::Partial => &p.partial[..],
+            };
+            if let Some(result) = p.ev.apply(input, line, source, line_start) {
+                return Some(result);
+            }
+        }
+    }
+
+    /// Turns an action into a frame that borrows the input or the parser's buffers.
+    fn build(&mut self, action: Action) -> Frame<'_> {
+        let input = self.input.bytes();
+        let p = &mut *self.parser;
+        match action {
+            Action::Retry(ms) => Frame::Retry(ms),
+            Action::Comment(source, range) => {
+                let bytes = source_bytes(input, &p.partial, source, range);
+                Frame::Comment(decode_into(bytes, &mut p.scratch))
+            }
+            Action::Ignored(reason, source, range) => {
+                let bytes = source_bytes(input, &p.partial, source, range);
+                let line = decode_into(bytes, &mut p.scratch);
+                Frame::Ignored(Ignored { reason, line })
+            }
+            Action::Dispatch => {
+                let ev = &mut p.ev;
+                let data = resolve(input, &ev.data_acc, &mut ev.data);
+                let event_type = match resolve(input, &ev.type_acc, &mut ev.event_type) {
+                    "" => DEFAULT_EVENT_TYPE,
+                    t => t,
+                };
+                Frame::Event(Event {
+                    event_type,
+                    data,
+                    id: &ev.last_id,
+                })
+            }
+        }
+    }
+}
+
+impl Drop for Feed<'_, '_> {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        // Dropped early: keep what was not read so the next feed starts there.
+        self.parser.settle();
+        let p = &mut *self.parser;
+        let input = self.input.bytes();
+        p.ev.materialize(input);
+        p.offset += self.pos as u64;
+        match &mut self.input {
+            Input::Borrowed(b) => p.backlog.extend_from_slice(&b[self.pos..]),
+            Input::Owned(v) => {
+                v.drain(..self.pos);
+                p.backlog = mem::take(v);
+            }
+        }
+    }
+}
+
+impl EventState {
+    /// Records a limit error and starts skipping the offending event.
+    fn fail(&mut self, limit: Limit, offset: u64, discard: Discard) -> ParseError {
+        self.discard = discard;
+        self.drop_block();
+        let max = match limit {
+            Limit::LineBytes => self.limits.max_line_bytes,
+            Limit::EventBytes => self.limits.max_event_bytes,
+        };
+        ParseError::LimitExceeded { limit, max, offset }
+    }
+
+    /// Applies one complete line. `None` means: nothing to hand out, go on.
+    fn apply(
+        &mut self,
+        input: &[u8],
+        line: &[u8],
+        source: Source,
+        line_start: u64,
+    ) -> Option<Result<Action, ParseError>> {
+        let (name, value) = match classify(line) {
+            LineKind::Blank => return self.blank_line().map(Ok),
+            LineKind::Comment(r) => return Some(Ok(Action::Comment(source, r))),
+            LineKind::Field(name, value) => (name, value),
+        };
+        let bytes = &line[value.clone()];
+        // Ranges lent from the input are absolute; from `partial`, relative to the line.
+        let absolute = match source {
+            Source::Input(s) => Some(s + value.start..s + value.end),
+            Source::Partial => None,
+        };
+        let ev = self;
+        match name {
+            Name::Data => {
+                let sep = usize::from(ev.data_lines > 0);
+                if ev.data_len + sep + bytes.len() + ev.type_len > ev.limits.max_event_bytes {
+                    return Some(Err(ev.fail(Limit::EventBytes, line_start, Discard::Event)));
+                }
+                ev.data_acc = match (&ev.data_acc, absolute) {
+                    (Acc::Empty, Some(r)) => Acc::Input(r),
+                    (Acc::Empty, None) => {
+                        push_lossy(&mut ev.data, bytes);
+                        Acc::Buf
+                    }
+                    (Acc::Input(first), _) => {
+                        ev.data.clear();
+                        push_lossy(&mut ev.data, &input[first.clone()]);
+                        ev.data.push('\n');
+                        push_lossy(&mut ev.data, bytes);
+                        Acc::Buf
+                    }
+                    (Acc::Buf, _) => {
+                        ev.data.push('\n');
+                        push_lossy(&mut ev.data, bytes);
+                        Acc::Buf
+                    }
+                };
+                ev.data_len += sep + bytes.len();
+                ev.data_lines += 1;
+                None
+            }
+            Name::Event => {
+                if ev.data_len + bytes.len() > ev.limits.max_event_bytes {
+                    return Some(Err(ev.fail(Limit::EventBytes, line_start, Discard::Event)));
+                }
+                ev.type_len = bytes.len();
+                ev.type_acc = match absolute {
+                    Some(r) => Acc::Input(r),
+                    None => {
+                        ev.event_type.clear();
+                        push_lossy(&mut ev.event_type, bytes);
+                        Acc::Buf
+                    }
+                };
+                None
+            }
+            Name::Id => {
+                if memchr::memchr(0, bytes).is_some() {
+                    return ev.ignored(IgnoreReason::IdWithNul, source, line.len());
+                }
+                ev.id_buf.clear();
+                push_lossy(&mut ev.id_buf, bytes);
+                None
+            }
+            Name::Retry => match parse_retry(bytes) {
+                Some(ms) => {
+                    ev.retry = Some(ms);
+                    Some(Ok(Action::Retry(ms)))
+                }
+                None => ev.ignored(IgnoreReason::InvalidRetry, source, line.len()),
+            },
+            Name::Other => ev.ignored(IgnoreReason::UnknownField, source, line.len()),
+        }
+    }
+
+    fn ignored(
+        &self,
+        reason: IgnoreReason,
+        source: Source,
+        len: usize,
+    ) -> Option<Result<Action, ParseError>> {
+        if !self.report_ignored {
+            return None;
+        }
+        let range = match source {
+            Source::Input(s) => s..s + len,
+            Source::Partial => 0..len,
+        };
+        Some(Ok(Action::Ignored(reason, source, range)))
+    }
+
+    /// The blank line: commit the id, then dispatch if any `data` line was seen.
+    fn blank_line(&mut self) -> Option<Action> {
+        self.commit_id();
+        if self.data_lines == 0 {
+            self.clear_block();
+            return None;
+        }
+        self.dispatched = true;
+        Some(Action::Dispatch)
+    }
+}
+
+fn source_bytes<'a>(
+    input: &'a [u8],
+    partial: &'a [u8],
+    source: Source,
+    range: Range<usize>,
+) -> &'a [u8] {
+    match source {
+        Source::Input(_) => &input[range],
+        Source::Partial => &partial[range],
+    }
+}
+
+/// Lends `bytes` as text when they are valid UTF-8, else decodes them into `scratch`.
+fn decode_into<'a>(bytes: &'a [u8], scratch: &'a mut String) -> &'a str {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(_) => {
+            scratch.clear();
+            push_lossy(scratch, bytes);
+            scratch
+        }
+    }
+}
+
+/// The text of a buffer, lent from the input when it still lives there.
+fn resolve<'a>(input: &'a [u8], acc: &Acc, buf: &'a mut String) -> &'a str {
+    match acc {
+        Acc::Empty => "",
+        Acc::Input(r) => decode_into(&input[r.clone()], buf),
+        Acc::Buf => buf,
+    }
+}
