@@ -1,0 +1,1 @@
+//! Benchmark corpora and harness (in progress).

@@ -1,0 +1,2 @@
+//! The reference SSE server (in progress).
+#![forbid(unsafe_code)]
