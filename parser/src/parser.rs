@@ -323,6 +323,7 @@ enum Source {
 enum Action {
     Dispatch,
     Retry(u64),
+    /// Ranges are relative to the start of the line.
     Comment(Source, Range<usize>),
     Ignored(IgnoreReason, Source, Range<usize>),
 }
@@ -623,11 +624,7 @@ impl EventState {
         if !self.report_ignored {
             return None;
         }
-        let range = match source {
-            Source::Input(s) => s..s + len,
-            Source::Partial => 0..len,
-        };
-        Some(Ok(Action::Ignored(reason, source, range)))
+        Some(Ok(Action::Ignored(reason, source, 0..len)))
     }
 
     /// The blank line: commit the id, then dispatch if any `data` line was seen.
@@ -642,6 +639,7 @@ impl EventState {
     }
 }
 
+/// The bytes of `range`, relative to the start of a line found in `source`.
 fn source_bytes<'a>(
     input: &'a [u8],
     partial: &'a [u8],
@@ -649,7 +647,7 @@ fn source_bytes<'a>(
     range: Range<usize>,
 ) -> &'a [u8] {
     match source {
-        Source::Input(_) => &input[range],
+        Source::Input(start) => &input[start + range.start..start + range.end],
         Source::Partial => &partial[range],
     }
 }
