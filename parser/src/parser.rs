@@ -414,6 +414,7 @@ impl Feed<'_, '_> {
                 match p.ev.discard {
                     Discard::Nothing => {
                         if p.partial.len() + rest.len() > p.ev.limits.max_line_bytes {
+                            p.partial.clear();
                             return Some(Err(p.ev.fail(
                                 Limit::LineBytes,
                                 line_start,

@@ -87,6 +87,15 @@ proptest! {
     }
 
     #[test]
+    fn limit_errors_and_recovery_do_not_depend_on_chunking(input in stream(), points in prop::collection::vec(any::<usize>(), 0..12)) {
+        let small = || Parser::new().with_limits(Limits { max_line_bytes: 8, max_event_bytes: 12 });
+        let (whole, whole_end) = common::parse_chunks(&mut small(), vec![&input[..]]);
+        let (cut, cut_end) = common::parse_chunks(&mut small(), cut(&input, &points));
+        prop_assert_eq!(whole, cut);
+        prop_assert_eq!(whole_end, cut_end);
+    }
+
+    #[test]
     fn fast_parser_agrees_with_the_nom_oracle(input in stream(), points in prop::collection::vec(any::<usize>(), 0..8)) {
         let mut parser = Parser::new().with_limits(Limits::unlimited());
         let (fast, _) = events_and_retries(&mut parser, cut(&input, &points));
