@@ -1,0 +1,55 @@
+//! Prints heap allocations per event for ssekit's borrowed API and every peer, on every corpus
+//! and chunking (`cargo run -p ssekit-benches --release --bin allocs`).
+//!
+//! Each figure is the second of two runs, so buffers that are kept across streams (ssekit's
+//! parser is reset by `finish`, as on a reconnection) are warm: it is the steady state.
+
+use std::alloc::System;
+
+use ssekit_benches::verify::{self, Scaling};
+use ssekit_benches::{corpus, peer};
+use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
+
+#[global_allocator]
+static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+
+fn main() {
+    println!(
+        "| corpus | chunking | parser | allocations / event | bytes allocated / event | answer |"
+    );
+    println!("|---|---|---|---:|---:|---|");
+    for corpus in corpus::all() {
+        if let Err(e) = verify::check_ssekit(&corpus) {
+            eprintln!("ssekit failed its check, no figures: {e}");
+            std::process::exit(1);
+        }
+        let mut peers = peer::all();
+        for peer in peers.iter_mut() {
+            for (chunking, scaling) in verify::timed_chunkings(peer.as_mut(), &corpus) {
+                let row = format!("| {} | {} | {} |", corpus.name, chunking.name, peer.name());
+                if let Scaling::Superlinear { .. } = scaling {
+                    println!("{row} - | - | not run: superlinear |");
+                    continue;
+                }
+                if let Err(e) = verify::run_guarded(peer.as_mut(), &corpus.bytes, chunking) {
+                    println!("{row} - | - | error: {} |", e.replace('|', "\\|"));
+                    continue;
+                }
+                let region = Region::new(GLOBAL);
+                let got = peer.run(&corpus.bytes, chunking);
+                let stats = region.change();
+                let events = corpus.expected.events as f64;
+                let answer = match &got {
+                    Ok(t) if *t == corpus.expected => "correct".to_owned(),
+                    Ok(t) => format!("{} events, {} data bytes", t.events, t.data_bytes),
+                    Err(e) => format!("error: {e}"),
+                };
+                println!(
+                    "{row} {:.3} | {:.0} | {answer} |",
+                    stats.allocations as f64 / events,
+                    stats.bytes_allocated as f64 / events
+                );
+            }
+        }
+    }
+}
