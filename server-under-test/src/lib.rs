@@ -1,2 +1,46 @@
-//! The reference SSE server (in progress).
+//! The reference Server-Sent Events server behind `ssekit serve`, and the conformance
+//! runner's default target: fan-out over topics, exact replay from `Last-Event-ID`, explicit
+//! reset signals, heartbeats, bounded per-subscriber lag, a long-poll fallback, a graceful
+//! shutdown that ends every stream at an event boundary within a second, and switches that
+//! break one rule at a time on purpose.
+//!
+//! # Map of the crate
+//! - [`config`]: [`ServeArgs`] (the CLI) and [`Config`].
+//! - [`server`]: [`start`], [`ServerHandle`], [`run`]: listening, HTTP/1.1 + h2c, shutdown.
+//! - `http` (private): routes, headers, CORS, auth, the stream / publish / poll endpoints.
+//! - `hub` (private): the shared ring of pre-encoded frames and the subscriber cursors.
+//! - [`replay`]: the `EPOCH-SEQ` id scheme and the resume / reset decision.
+//! - `stream` (private): the event-stream response body.
+//! - [`misbehave`]: [`Misbehavior`], the only place where rules are broken.
+//! - [`metrics`]: [`MetricsSnapshot`] and its Prometheus text.
+//! - [`error`]: [`ServerError`], [`PublishError`].
+//!
+//! # Example
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let server = ssekit_server::start(ssekit_server::Config::default()).await?;
+//! let id = server.publish(Some("news"), None, "hello").await?;
+//! assert_eq!(id, format!("{}-1", server.epoch()));
+//! assert_eq!(server.metrics().events_published, 1);
+//! server.shutdown().await;
+//! # Ok(()) }
+//! ```
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod config;
+pub mod error;
+mod http;
+mod hub;
+pub mod metrics;
+pub mod misbehave;
+pub mod replay;
+pub mod server;
+mod stream;
+
+pub use config::{Config, ServeArgs};
+pub use error::{PublishError, ServerError};
+pub use metrics::MetricsSnapshot;
+pub use misbehave::{Misbehavior, Misbehaviors};
+pub use server::{run, run_blocking, start, ServerHandle};

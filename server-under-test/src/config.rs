@@ -1,0 +1,154 @@
+//! Command-line arguments ([`ServeArgs`]) and the plain settings the server runs with
+//! ([`Config`]).
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::misbehave::{Misbehavior, Misbehaviors};
+
+/// The arguments of `ssekit serve`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0 picks a free port). HTTP/1.1 and HTTP/2 with prior
+    /// knowledge (h2c) are both served on it.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub addr: SocketAddr,
+    /// Events kept for replay (`Last-Event-ID` resume and long-poll).
+    #[arg(long, value_name = "N", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub replay: u64,
+    /// Seconds between heartbeat comments on idle streams (fractions allowed; 0 turns them off).
+    #[arg(long, value_name = "SECS", default_value_t = 15.0, value_parser = parse_secs)]
+    pub heartbeat: f64,
+    /// Publish a numbered `tick` event every N milliseconds (0: no ticker).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub tick_ms: u64,
+    /// Base reconnection delay sent in `retry:`; each connection gets it plus up to 50% jitter.
+    #[arg(long, value_name = "N", default_value_t = 3000)]
+    pub retry_ms: u64,
+    /// Open event streams allowed at once (0: no cap). Over the cap a stream is answered with
+    /// 200, a long `retry:` and a clean end, never with a 5xx (see the README).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub max_connections: usize,
+    /// A subscriber further behind than this many bytes of events is closed at an event boundary.
+    #[arg(long, value_name = "BYTES", default_value_t = 1 << 20)]
+    pub max_lag_bytes: u64,
+    /// A subscriber further behind than this many events is closed at an event boundary (never
+    /// more than `--replay`, so a closed subscriber can always resume).
+    #[arg(long, value_name = "N", default_value_t = 512)]
+    pub max_lag_events: u64,
+    /// Bearer token required by `POST /publish`. Without it only loopback peers may publish.
+    #[arg(long, value_name = "TOKEN")]
+    pub publish_token: Option<String>,
+    /// Token required by `/stream` and `/poll` (`Authorization: Bearer`, or cookie `ssekit_token`).
+    #[arg(long, value_name = "TOKEN")]
+    pub subscribe_token: Option<String>,
+    /// Origin allowed to read the streams cross-origin, with credentials (repeatable; `*` allows
+    /// any origin without credentials).
+    #[arg(long = "cors-origin", value_name = "ORIGIN")]
+    pub cors_origins: Vec<String>,
+    /// Break one or more rules on purpose, to prove that a conformance check fails.
+    #[arg(long, value_name = "NAME[,NAME]", value_enum, value_delimiter = ',')]
+    pub misbehave: Vec<Misbehavior>,
+    /// Serve HTTP/2 with prior knowledge (h2c) next to HTTP/1.1 on the same port, told apart
+    /// by the connection preface. On by default; `--no-h2c` turns it off.
+    #[arg(long, default_value_t = true, overrides_with = "no_h2c")]
+    pub h2c: bool,
+    /// Serve only HTTP/1.1.
+    #[arg(long, overrides_with = "h2c")]
+    pub no_h2c: bool,
+}
+
+fn parse_secs(s: &str) -> Result<f64, String> {
+    let v: f64 = s
+        .parse()
+        .map_err(|_| format!("`{s}` is not a number of seconds, e.g. 15 or 0.25"))?;
+    if !v.is_finite() || !(0.0..=86_400.0).contains(&v) {
+        return Err(format!("`{s}` must be between 0 and 86400 seconds"));
+    }
+    Ok(v)
+}
+
+/// The settings a server runs with. `Config::default()` is `ssekit serve` without options,
+/// but on port 0 (so tests never collide).
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Listen address.
+    pub addr: SocketAddr,
+    /// Replay ring capacity in events (at least 1).
+    pub replay: usize,
+    /// Heartbeat interval; `None` turns heartbeats off.
+    pub heartbeat: Option<Duration>,
+    /// Ticker interval; `None` means no ticker.
+    pub tick: Option<Duration>,
+    /// Base `retry:` value in milliseconds (jitter is added per connection).
+    pub retry_ms: u64,
+    /// Maximum open event streams; `None` is no cap.
+    pub max_connections: Option<usize>,
+    /// Lag limit in bytes of encoded events.
+    pub max_lag_bytes: u64,
+    /// Lag limit in events.
+    pub max_lag_events: u64,
+    /// Bearer token for publishing.
+    pub publish_token: Option<String>,
+    /// Token for subscribing.
+    pub subscribe_token: Option<String>,
+    /// Allowed CORS origins.
+    pub cors_origins: Vec<String>,
+    /// Rules broken on purpose.
+    pub misbehave: Misbehaviors,
+    /// Detect HTTP/2 prior knowledge next to HTTP/1.1.
+    pub h2c: bool,
+    /// How long shutdown waits for streams to end before cutting connections.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            replay: 1024,
+            heartbeat: Some(Duration::from_secs(15)),
+            tick: None,
+            retry_ms: 3000,
+            max_connections: None,
+            max_lag_bytes: 1 << 20,
+            max_lag_events: 512,
+            publish_token: None,
+            subscribe_token: None,
+            cors_origins: Vec::new(),
+            misbehave: Misbehaviors::none(),
+            h2c: true,
+            shutdown_grace: Duration::from_millis(900),
+        }
+    }
+}
+
+impl Config {
+    /// The same config with these misbehaviours switched on.
+    pub fn with_misbehaviors(mut self, list: &[Misbehavior]) -> Self {
+        self.misbehave = Misbehaviors::from_list(list);
+        self
+    }
+}
+
+impl From<ServeArgs> for Config {
+    fn from(a: ServeArgs) -> Self {
+        let positive = |d: Duration| (!d.is_zero()).then_some(d);
+        Config {
+            addr: a.addr,
+            replay: usize::try_from(a.replay).unwrap_or(usize::MAX).max(1),
+            heartbeat: positive(Duration::from_secs_f64(a.heartbeat)),
+            tick: positive(Duration::from_millis(a.tick_ms)),
+            retry_ms: a.retry_ms,
+            max_connections: (a.max_connections > 0).then_some(a.max_connections),
+            max_lag_bytes: a.max_lag_bytes,
+            max_lag_events: a.max_lag_events,
+            publish_token: a.publish_token,
+            subscribe_token: a.subscribe_token,
+            cors_origins: a.cors_origins,
+            misbehave: Misbehaviors::from_list(&a.misbehave),
+            h2c: a.h2c && !a.no_h2c,
+            ..Config::default()
+        }
+    }
+}

@@ -1,0 +1,135 @@
+//! `GET /stream`: subscribe, announce the resume decision, hand the body to the hub.
+
+use bytes::{Bytes, BytesMut};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode};
+use ssekit_parser::Message;
+
+use super::{auth, empty, query_values, text, App, Peer, ResponseBody};
+use crate::hub::{Subscribed, Topics};
+use crate::metrics::Metrics;
+use crate::replay::{self, Resume, Window};
+use crate::stream::EventStream;
+
+/// The response header that announces the resume decision: `fresh`, `resumed` or `reset`.
+pub(crate) const SSE_RESUME: HeaderName = HeaderName::from_static("sse-resume");
+
+/// Over the connection cap, clients are asked to come back this many times later than usual.
+const OVER_CAPACITY_RETRY_FACTOR: u64 = 4;
+
+pub(crate) fn stream(app: &App, peer: &Peer, req: &Request<Incoming>) -> Response<ResponseBody> {
+    if let Some(token) = &app.config.subscribe_token {
+        if !auth::presents(req.headers(), token, true) {
+            return app.cors.apply(req, auth::unauthorized());
+        }
+    }
+    let last_id = last_event_id(req);
+    if last_id.is_some() && app.config.misbehave.fails_on_last_event_id() {
+        return text(StatusCode::INTERNAL_SERVER_ERROR, "internal server error\n");
+    }
+    if req.method() == Method::HEAD {
+        let mut res = empty(StatusCode::OK);
+        stream_headers(app, req.headers(), res.headers_mut(), None);
+        return res;
+    }
+    let topics = Topics::new(query_values(req, "topic"));
+    let subscribed = app
+        .hub
+        .subscribe(last_id.as_deref(), topics, peer.conn.clone());
+    let (sub, resume, window) = match subscribed {
+        Subscribed::Open(sub, resume, window) => (sub, resume, window),
+        Subscribed::OverCapacity => return over_capacity(app, req),
+    };
+    log_open(app, peer, req, resume, last_id.is_some());
+    let mut first = BytesMut::from(
+        &app.config
+            .misbehave
+            .priming(jittered_retry(app.config.retry_ms))[..],
+    );
+    if let Resume::Reset { reason, .. } = resume {
+        first.extend_from_slice(&reset_event(app, reason.as_str(), window));
+    }
+    let heartbeats = app.config.heartbeat.is_some();
+    let body = EventStream::new(
+        sub,
+        first.freeze(),
+        heartbeats,
+        app.config.misbehave,
+        peer.addr,
+    );
+    let mut res = Response::new(body.boxed());
+    stream_headers(app, req.headers(), res.headers_mut(), resume.header());
+    res
+}
+
+/// `Last-Event-ID` (first header wins), else the `lastEventId` query parameter.
+fn last_event_id(req: &Request<Incoming>) -> Option<Vec<u8>> {
+    if let Some(v) = req.headers().get("last-event-id") {
+        return Some(v.as_bytes().to_vec());
+    }
+    query_values(req, "lastEventId")
+        .into_iter()
+        .next()
+        .map(String::into_bytes)
+}
+
+fn stream_headers(app: &App, req: &HeaderMap, h: &mut HeaderMap, resume: Option<&'static str>) {
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream; charset=utf-8"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    if let Some(value) = resume {
+        h.insert(SSE_RESUME, HeaderValue::from_static(value));
+    }
+    app.cors.decorate(req, h);
+    app.config.misbehave.stream_headers(h);
+}
+
+/// The in-band reset signal: `event: reset` with JSON `{reason, oldest}`, no id.
+fn reset_event(app: &App, reason: &str, window: Window) -> Bytes {
+    let oldest = (window.oldest <= window.head).then(|| app.hub.id_of(window.oldest));
+    let data = serde_json::json!({ "reason": reason, "oldest": oldest }).to_string();
+    Message::new(&data)
+        .event("reset")
+        .to_bytes()
+        .unwrap_or_default()
+}
+
+/// Over `--max-connections`: a 5xx or 429 would stop an EventSource for good, so the answer is
+/// a valid, empty stream with a long `retry:`; the client comes back later with its
+/// `Last-Event-ID` and loses nothing.
+fn over_capacity(app: &App, req: &Request<Incoming>) -> Response<ResponseBody> {
+    Metrics::add(&app.metrics.rejected_over_capacity, 1);
+    tracing::warn!("stream refused: over --max-connections");
+    let retry = jittered_retry(app.config.retry_ms.max(1000) * OVER_CAPACITY_RETRY_FACTOR);
+    let mut body = BytesMut::new();
+    ssekit_parser::encode_comment(&mut body, " over capacity: retry later");
+    ssekit_parser::encode_retry(&mut body, retry);
+    let mut res = super::full(StatusCode::OK, body.freeze());
+    stream_headers(app, req.headers(), res.headers_mut(), None);
+    res
+}
+
+/// The base delay plus up to 50% jitter, so a restart does not bring every client back at once.
+fn jittered_retry(base: u64) -> u64 {
+    base + replay::random_u64() % (base / 2 + 1)
+}
+
+fn log_open(app: &App, peer: &Peer, req: &Request<Incoming>, resume: Resume, had_id: bool) {
+    let version = format!("{:?}", req.version());
+    match resume {
+        Resume::Resumed { after } => tracing::info!(
+            peer = %peer.addr, ?version, from = %app.hub.id_of(after), "stream opened: resume"
+        ),
+        Resume::Reset { reason, .. } => tracing::info!(
+            peer = %peer.addr, ?version, reason = reason.as_str(), "stream opened: reset"
+        ),
+        Resume::Fresh { .. } | Resume::Unannounced { .. } => {
+            tracing::info!(peer = %peer.addr, ?version, had_id, "stream opened")
+        }
+    }
+}

@@ -1,0 +1,187 @@
+//! HTTP: routing, status codes and headers. Each endpoint has its own module; this one maps
+//! method and path to them and answers everything else (404, 405 with `Allow`, `OPTIONS`).
+
+mod auth;
+mod cors;
+mod events;
+mod poll;
+mod publish;
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::{combinators::BoxBody, BodyExt, Empty, Full};
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode};
+
+use crate::config::Config;
+use crate::hub::{ConnControl, Hub};
+use crate::metrics::Metrics;
+
+pub(crate) use cors::Cors;
+
+/// Every response body: a whole buffer or an event stream.
+pub(crate) type ResponseBody = BoxBody<Bytes, Infallible>;
+
+/// What every request handler shares.
+pub(crate) struct App {
+    pub config: Config,
+    pub hub: Arc<Hub>,
+    pub metrics: Arc<Metrics>,
+    pub cors: Cors,
+}
+
+/// Who is asking: the TCP peer and the handle that can cut its connection.
+#[derive(Clone)]
+pub(crate) struct Peer {
+    pub addr: SocketAddr,
+    pub conn: Arc<ConnControl>,
+}
+
+/// The endpoints and the methods each allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Route {
+    Index,
+    Stream,
+    Publish,
+    Poll,
+    Health,
+    Metrics,
+    Gone,
+}
+
+impl Route {
+    fn from_path(path: &str) -> Option<Route> {
+        Some(match path {
+            "/" => Route::Index,
+            "/stream" => Route::Stream,
+            "/publish" => Route::Publish,
+            "/poll" => Route::Poll,
+            "/healthz" => Route::Health,
+            "/metrics" => Route::Metrics,
+            "/gone" => Route::Gone,
+            _ => return None,
+        })
+    }
+
+    fn allow(self) -> &'static str {
+        match self {
+            Route::Publish => "POST, OPTIONS",
+            _ => "GET, HEAD, OPTIONS",
+        }
+    }
+
+    fn allows(self, method: &Method) -> bool {
+        match self {
+            Route::Publish => method == Method::POST,
+            _ => method == Method::GET || method == Method::HEAD,
+        }
+    }
+}
+
+/// Answers one request.
+pub(crate) async fn handle(
+    app: Arc<App>,
+    peer: Peer,
+    req: Request<Incoming>,
+) -> Result<Response<ResponseBody>, Infallible> {
+    let Some(route) = Route::from_path(req.uri().path()) else {
+        return Ok(app
+            .cors
+            .apply(&req, text(StatusCode::NOT_FOUND, "not found\n")));
+    };
+    if req.method() == Method::OPTIONS {
+        return Ok(app.cors.options(&req, route.allow()));
+    }
+    if !route.allows(req.method()) {
+        let mut res = text(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method not allowed; see the Allow header\n",
+        );
+        res.headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static(route.allow()));
+        return Ok(app.cors.apply(&req, res));
+    }
+    let res = match route {
+        Route::Index => text(StatusCode::OK, INDEX),
+        Route::Stream => events::stream(&app, &peer, &req),
+        Route::Publish => publish::publish(&app, &peer, req).await,
+        Route::Poll => poll::poll(&app, &req).await,
+        Route::Health => text(StatusCode::OK, "ok\n"),
+        Route::Metrics => metrics(&app),
+        Route::Gone => gone(&app),
+    };
+    Ok(res)
+}
+
+const INDEX: &str = "ssekit reference SSE server\n\
+GET  /stream[?topic=T&lastEventId=ID]  text/event-stream\n\
+POST /publish  {\"topic\"?, \"event\"?, \"data\"}\n\
+GET  /poll?after=ID&timeout=S  long-poll JSON\n\
+GET  /healthz  /metrics  /gone\n";
+
+fn metrics(app: &App) -> Response<ResponseBody> {
+    let mut res = full(StatusCode::OK, app.metrics.snapshot().to_prometheus());
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    res
+}
+
+/// The "stop reconnecting" URL: 204 tells an EventSource to give up (HTML §9.2.1).
+fn gone(app: &App) -> Response<ResponseBody> {
+    if app.config.misbehave.gone_is_empty_stream() {
+        let mut res = empty(StatusCode::OK);
+        res.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/event-stream; charset=utf-8"),
+        );
+        return res;
+    }
+    empty(StatusCode::NO_CONTENT)
+}
+
+pub(crate) fn empty(status: StatusCode) -> Response<ResponseBody> {
+    let mut res = Response::new(Empty::new().boxed());
+    *res.status_mut() = status;
+    res
+}
+
+pub(crate) fn full(status: StatusCode, body: impl Into<Bytes>) -> Response<ResponseBody> {
+    let mut res = Response::new(Full::new(body.into()).boxed());
+    *res.status_mut() = status;
+    res
+}
+
+pub(crate) fn text(status: StatusCode, body: &'static str) -> Response<ResponseBody> {
+    let mut res = full(status, body);
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    res
+}
+
+pub(crate) fn json(status: StatusCode, value: &serde_json::Value) -> Response<ResponseBody> {
+    let mut res = full(status, value.to_string());
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
+
+/// The values of a query parameter (percent-decoded; invalid UTF-8 replaced).
+pub(crate) fn query_values(req: &Request<Incoming>, name: &str) -> Vec<String> {
+    let query = req.uri().query().unwrap_or("");
+    form_urlencoded::parse(query.as_bytes())
+        .filter(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+        .collect()
+}

@@ -1,0 +1,85 @@
+//! `GET /poll?after=ID&timeout=S`: the long-poll fallback, with the same ids, ring and resume
+//! rules as the stream.
+//!
+//! Answer: `{"events":[{"id","event","data"}],"next":ID}`; `next` is the `after` of the next
+//! poll. When `after` cannot be resumed, the answer also holds `"reset":{"reason","oldest"}`
+//! and the `SSE-Resume: reset` header, exactly like the stream's reset signal.
+
+use std::time::Duration;
+
+use hyper::body::Incoming;
+use hyper::header::HeaderValue;
+use hyper::{Method, Request, Response, StatusCode};
+use serde_json::{json, Value};
+use ssekit_parser::{Frame, Parser};
+
+use super::events::SSE_RESUME;
+use super::{auth, json, query_values, App, ResponseBody};
+use crate::hub::Topics;
+use crate::metrics::Metrics;
+use crate::replay::Resume;
+
+/// The longest a poll is held, below common proxy idle timeouts.
+const MAX_HOLD: Duration = Duration::from_secs(25);
+/// Most events in one answer.
+const MAX_EVENTS: usize = 256;
+
+pub(crate) async fn poll(app: &App, req: &Request<Incoming>) -> Response<ResponseBody> {
+    if let Some(token) = &app.config.subscribe_token {
+        if !auth::presents(req.headers(), token, true) {
+            return app.cors.apply(req, auth::unauthorized());
+        }
+    }
+    let hold = match query_values(req, "timeout")
+        .first()
+        .map(|t| t.parse::<f64>())
+    {
+        None => MAX_HOLD,
+        Some(Ok(s)) if s.is_finite() && s >= 0.0 => Duration::from_secs_f64(s).min(MAX_HOLD),
+        Some(_) => {
+            let err = json!({"error": "timeout must be a number of seconds (at most 25)"});
+            return app.cors.apply(req, json(StatusCode::BAD_REQUEST, &err));
+        }
+    };
+    let after = query_values(req, "after").into_iter().next();
+    let (resume, window) = app.hub.decide(after.as_deref().map(str::as_bytes));
+    app.hub.count_resume(resume);
+    Metrics::add(&app.metrics.polls, 1);
+    let topics = Topics::new(query_values(req, "topic"));
+    let deadline = tokio::time::Instant::now() + hold;
+    let (found, cursor) = if req.method() == Method::HEAD {
+        (Vec::new(), resume.after())
+    } else {
+        app.hub
+            .wait_events(resume.after(), &topics, MAX_EVENTS, deadline)
+            .await
+    };
+    let events: Vec<Value> = found
+        .iter()
+        .map(|(seq, frame)| event_json(&app.hub.id_of(*seq), frame))
+        .collect();
+    let mut body = json!({ "events": events, "next": app.hub.id_of(cursor) });
+    if let Resume::Reset { reason, .. } = resume {
+        let oldest = (window.oldest <= window.head).then(|| app.hub.id_of(window.oldest));
+        body["reset"] = json!({ "reason": reason.as_str(), "oldest": oldest });
+    }
+    let mut res = json(StatusCode::OK, &body);
+    if let Some(value) = resume.header() {
+        res.headers_mut()
+            .insert(SSE_RESUME, HeaderValue::from_static(value));
+    }
+    app.cors.apply(req, res)
+}
+
+/// Reads a stored frame back with the project's parser, so a poll answer says exactly what a
+/// stream subscriber would have seen.
+fn event_json(id: &str, frame: &[u8]) -> Value {
+    let mut parser = Parser::new();
+    let mut feed = parser.feed(frame);
+    while let Some(frame) = feed.next_frame() {
+        if let Ok(Frame::Event(e)) = frame {
+            return json!({ "id": id, "event": e.event_type, "data": e.data });
+        }
+    }
+    json!({ "id": id, "event": "message", "data": Value::Null })
+}

@@ -1,0 +1,623 @@
+//! The hub: one ring of events, each encoded once into a shared `Bytes` frame, and the
+//! subscribers, each nothing more than a cursor (a sequence number) into that ring and a waker.
+//!
+//! Publishing appends to the ring and wakes the idle subscribers. A subscriber that falls
+//! further behind than the lag limits is evicted: it ends at an event boundary the next time it
+//! is polled, and if its connection has stopped reading altogether, the connection is cut.
+//! Either way it is counted and the client resumes with `Last-Event-ID`.
+
+use std::collections::VecDeque;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use tokio::sync::Notify;
+
+use crate::error::PublishError;
+use crate::metrics::Metrics;
+use crate::misbehave::Misbehaviors;
+use crate::replay::{self, Resume, Window};
+
+/// Under the `slow-consumer-blocks` misbehaviour, publishing waits while a subscriber is
+/// further behind than this many events.
+const BLOCKING_LAG: u64 = 16;
+/// An evicted subscriber that has not ended its stream by itself after this long is stuck
+/// behind a full socket: its connection is cut.
+const EVICTION_GRACE: Duration = Duration::from_millis(300);
+/// Longest accepted topic name.
+const MAX_TOPIC_LEN: usize = 256;
+
+/// A stored event.
+pub(crate) struct Entry {
+    pub seq: u64,
+    pub topic: Option<Arc<str>>,
+    pub frame: Bytes,
+    /// Bytes of all frames published up to and including this one.
+    pub end: u64,
+}
+
+/// Lets the hub cut one TCP connection (a subscriber stuck behind a full socket).
+#[derive(Debug, Default)]
+pub(crate) struct ConnControl {
+    pub kill: Notify,
+}
+
+enum SlotKind {
+    /// A long-poll request waiting for events: never evicted.
+    Poll,
+    /// An event stream.
+    Stream {
+        conn: Arc<ConnControl>,
+        evicted_at: Option<Instant>,
+    },
+}
+
+struct Slot {
+    waker: Option<Waker>,
+    cursor: u64,
+    kind: SlotKind,
+}
+
+struct State {
+    ring: VecDeque<Entry>,
+    head: u64,
+    total_bytes: u64,
+    slots: Vec<Option<Slot>>,
+    free: Vec<usize>,
+    streams: usize,
+    heartbeat_gen: u64,
+    closing: bool,
+}
+
+impl State {
+    fn window(&self) -> Window {
+        Window {
+            oldest: self.ring.front().map_or(self.head + 1, |e| e.seq),
+            head: self.head,
+        }
+    }
+
+    fn insert(&mut self, slot: Slot) -> usize {
+        match self.free.pop() {
+            Some(i) => {
+                self.slots[i] = Some(slot);
+                i
+            }
+            None => {
+                self.slots.push(Some(slot));
+                self.slots.len() - 1
+            }
+        }
+    }
+
+    fn take_wakers(&mut self) -> Vec<Waker> {
+        self.slots
+            .iter_mut()
+            .flatten()
+            .filter_map(|s| s.waker.take())
+            .collect()
+    }
+}
+
+/// Which topics a subscriber wants: all (no `topic` parameter) or a list.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Topics(Option<Box<[Box<str>]>>);
+
+impl Topics {
+    pub fn new(list: Vec<String>) -> Self {
+        if list.is_empty() {
+            return Topics(None);
+        }
+        Topics(Some(list.into_iter().map(String::into_boxed_str).collect()))
+    }
+
+    /// Unfiltered subscribers get every event; filtered ones only events of their topics.
+    pub fn matches(&self, topic: Option<&str>) -> bool {
+        match (&self.0, topic) {
+            (None, _) => true,
+            (Some(list), Some(t)) => list.iter().any(|x| &**x == t),
+            (Some(_), None) => false,
+        }
+    }
+}
+
+/// What a subscriber should send next.
+pub(crate) enum Next {
+    Event(Bytes),
+    Heartbeat,
+    Closed(CloseReason),
+}
+
+/// Why the server ends a stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CloseReason {
+    Shutdown,
+    Lagging,
+}
+
+/// Heartbeat generations advance this many times per heartbeat interval; a stream that has
+/// sent nothing for a whole interval gets a heartbeat.
+pub(crate) const HEARTBEAT_TICKS: u64 = 4;
+
+/// Limits applied to every subscriber.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct HubLimits {
+    pub capacity: usize,
+    pub max_lag_events: u64,
+    pub max_lag_bytes: u64,
+    pub max_streams: Option<usize>,
+}
+
+/// The shared state of one server.
+pub(crate) struct Hub {
+    epoch: String,
+    limits: HubLimits,
+    misbehave: Misbehaviors,
+    metrics: Arc<Metrics>,
+    state: Mutex<State>,
+    /// Rung when a subscriber advances (used only by `slow-consumer-blocks`).
+    progress: Notify,
+}
+
+/// A new subscription or why there is none.
+pub(crate) enum Subscribed {
+    Open(Subscription, Resume, Window),
+    OverCapacity,
+}
+
+impl Hub {
+    pub fn new(limits: HubLimits, misbehave: Misbehaviors, metrics: Arc<Metrics>) -> Self {
+        let limits = HubLimits {
+            capacity: limits.capacity.max(1),
+            // A subscriber may never fall off the ring: then it could not resume.
+            max_lag_events: limits.max_lag_events.min(limits.capacity.max(1) as u64),
+            ..limits
+        };
+        Hub {
+            epoch: replay::new_epoch(),
+            limits,
+            misbehave,
+            metrics,
+            state: Mutex::new(State {
+                ring: VecDeque::with_capacity(limits.capacity.clamp(1, 4096)),
+                head: 0,
+                total_bytes: 0,
+                slots: Vec::new(),
+                free: Vec::new(),
+                streams: 0,
+                heartbeat_gen: 0,
+                closing: false,
+            }),
+            progress: Notify::new(),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic elsewhere must not take the whole server down with a poisoned lock.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    pub fn epoch(&self) -> &str {
+        &self.epoch
+    }
+
+    pub fn id_of(&self, seq: u64) -> String {
+        replay::format_id(&self.epoch, seq)
+    }
+
+    pub fn window(&self) -> Window {
+        self.lock().window()
+    }
+
+    /// Publishes one event; returns its id. Waits only under `slow-consumer-blocks`.
+    pub async fn publish(
+        &self,
+        topic: Option<&str>,
+        event: Option<&str>,
+        data: &str,
+    ) -> Result<String, PublishError> {
+        if self.misbehave.publish_blocks() {
+            self.wait_for_slowest().await;
+        }
+        self.publish_now(topic, event, data)
+    }
+
+    async fn wait_for_slowest(&self) {
+        loop {
+            let progressed = self.progress.notified();
+            tokio::pin!(progressed);
+            progressed.as_mut().enable();
+            {
+                let st = self.lock();
+                let behind = st
+                    .slots
+                    .iter()
+                    .flatten()
+                    .filter(|s| matches!(s.kind, SlotKind::Stream { .. }))
+                    .map(|s| st.head.saturating_sub(s.cursor))
+                    .max()
+                    .unwrap_or(0);
+                if behind < BLOCKING_LAG || st.closing {
+                    return;
+                }
+            }
+            progressed.await;
+        }
+    }
+
+    fn publish_now(
+        &self,
+        topic: Option<&str>,
+        event: Option<&str>,
+        data: &str,
+    ) -> Result<String, PublishError> {
+        if let Some(t) = topic {
+            if t.is_empty() || t.len() > MAX_TOPIC_LEN {
+                return Err(PublishError::BadTopic);
+            }
+        }
+        let topic: Option<Arc<str>> = topic.map(Arc::from);
+        let wakers;
+        let id;
+        {
+            let mut st = self.lock();
+            if st.closing {
+                return Err(PublishError::ShuttingDown);
+            }
+            let seq = st.head + 1;
+            let wire_id = self.misbehave.wire_id(&self.epoch, seq);
+            let frame = self
+                .misbehave
+                .encode_event(wire_id.as_deref(), event, data)?;
+            st.total_bytes += frame.len() as u64;
+            let end = st.total_bytes;
+            st.ring.push_back(Entry {
+                seq,
+                topic,
+                frame,
+                end,
+            });
+            st.head = seq;
+            while st.ring.len() > self.limits.capacity {
+                st.ring.pop_front();
+            }
+            let ring_bytes = st.total_bytes
+                - st.ring
+                    .front()
+                    .map_or(end, |e| e.end - e.frame.len() as u64);
+            self.metrics
+                .ring_events
+                .store(st.ring.len() as u64, Relaxed);
+            self.metrics.ring_bytes.store(ring_bytes, Relaxed);
+            wakers = st.take_wakers();
+            id = self.id_of(seq);
+        }
+        Metrics::add(&self.metrics.events_published, 1);
+        wakers.into_iter().for_each(Waker::wake);
+        Ok(id)
+    }
+
+    /// Registers an event stream starting from `last_id` (raw `Last-Event-ID` bytes).
+    pub fn subscribe(
+        self: &Arc<Self>,
+        last_id: Option<&[u8]>,
+        topics: Topics,
+        conn: Arc<ConnControl>,
+    ) -> Subscribed {
+        let mut st = self.lock();
+        if self.limits.max_streams.is_some_and(|max| st.streams >= max) {
+            return Subscribed::OverCapacity;
+        }
+        let window = st.window();
+        let decided = replay::decide(last_id, &self.epoch, window);
+        let resume = self.misbehave.resume(decided, window.oldest - 1);
+        let cursor = resume.after();
+        let slot = st.insert(Slot {
+            waker: None,
+            cursor,
+            kind: SlotKind::Stream {
+                conn,
+                evicted_at: None,
+            },
+        });
+        st.streams += 1;
+        let heartbeat_gen = st.heartbeat_gen;
+        drop(st);
+        Metrics::add(&self.metrics.streams_open, 1);
+        Metrics::add(&self.metrics.streams_total, 1);
+        self.count_resume(resume);
+        let sub = Subscription {
+            hub: Arc::clone(self),
+            slot,
+            cursor,
+            replay_until: window.head,
+            topics,
+            last_send_gen: heartbeat_gen,
+        };
+        Subscribed::Open(sub, resume, window)
+    }
+
+    pub fn count_resume(&self, resume: Resume) {
+        match resume {
+            Resume::Resumed { .. } => Metrics::add(&self.metrics.resumes, 1),
+            Resume::Reset { .. } | Resume::Unannounced { .. } => {
+                Metrics::add(&self.metrics.replay_misses, 1)
+            }
+            Resume::Fresh { .. } => {}
+        }
+    }
+
+    /// Decides a long-poll cursor, like [`Hub::subscribe`] without registering anything.
+    pub fn decide(&self, last_id: Option<&[u8]>) -> (Resume, Window) {
+        let window = self.window();
+        let decided = replay::decide(last_id, &self.epoch, window);
+        (self.misbehave.resume(decided, window.oldest - 1), window)
+    }
+
+    /// Events after `after` matching `topics` (at most `max`), waiting until `deadline` for the
+    /// first one. Returns them with the cursor reached (past skipped non-matching events).
+    pub async fn wait_events(
+        &self,
+        after: u64,
+        topics: &Topics,
+        max: usize,
+        deadline: tokio::time::Instant,
+    ) -> (Vec<(u64, Bytes)>, u64) {
+        let mut waiter = PollWaiter {
+            hub: self,
+            slot: None,
+        };
+        let collect = std::future::poll_fn(|cx| waiter.poll_collect(cx, after, topics, max));
+        match tokio::time::timeout_at(deadline, collect).await {
+            Ok(found) => found,
+            // Nothing new: the cursor stays where it was.
+            Err(_) => (Vec::new(), after),
+        }
+    }
+
+    /// Enforces the lag limits, and with `heartbeat` advances the heartbeat clock and wakes
+    /// every stream so that idle ones can send a comment. Returns connections to cut: those of
+    /// subscribers evicted a while ago that never ended their stream (their socket is full).
+    pub fn tick(&self, heartbeat: bool) -> Vec<Arc<ConnControl>> {
+        let mut cut = Vec::new();
+        let mut wakers = Vec::new();
+        let mut dropped = 0;
+        {
+            let mut guard = self.lock();
+            let st = &mut *guard;
+            if heartbeat {
+                st.heartbeat_gen += 1;
+            }
+            let now = Instant::now();
+            let enforce = !self.misbehave.publish_blocks();
+            for slot in st.slots.iter_mut().flatten() {
+                let SlotKind::Stream { conn, evicted_at } = &mut slot.kind else {
+                    continue;
+                };
+                match evicted_at {
+                    Some(t) if now.duration_since(*t) >= EVICTION_GRACE => {
+                        cut.push(Arc::clone(conn));
+                    }
+                    Some(_) => {}
+                    None if enforce
+                        && !within_limits(&st.ring, st.total_bytes, slot.cursor, &self.limits) =>
+                    {
+                        *evicted_at = Some(now);
+                        dropped += 1;
+                        wakers.extend(slot.waker.take());
+                    }
+                    None => {}
+                }
+            }
+            if heartbeat {
+                wakers.extend(st.take_wakers());
+            }
+        }
+        Metrics::add(&self.metrics.lagging_dropped, dropped);
+        wakers.into_iter().for_each(Waker::wake);
+        cut
+    }
+
+    /// Starts shutdown: every stream ends at its next event boundary.
+    pub fn close(&self) {
+        let wakers = {
+            let mut st = self.lock();
+            st.closing = true;
+            st.take_wakers()
+        };
+        wakers.into_iter().for_each(Waker::wake);
+        self.progress.notify_waiters();
+    }
+
+    fn remove(&self, slot: usize) {
+        let mut st = self.lock();
+        if let Some(Some(s)) = st.slots.get(slot) {
+            if matches!(s.kind, SlotKind::Stream { .. }) {
+                st.streams -= 1;
+            }
+        }
+        st.slots[slot] = None;
+        st.free.push(slot);
+    }
+}
+
+fn within_limits(ring: &VecDeque<Entry>, total: u64, cursor: u64, limits: &HubLimits) -> bool {
+    let Some(front) = ring.front() else {
+        return true;
+    };
+    let head = front.seq + ring.len() as u64 - 1;
+    if cursor + 1 < front.seq || head.saturating_sub(cursor) > limits.max_lag_events {
+        return false;
+    }
+    let start = if cursor + 1 == front.seq {
+        front.end - front.frame.len() as u64
+    } else if cursor >= head {
+        return true;
+    } else {
+        ring[(cursor - front.seq) as usize].end
+    };
+    total - start <= limits.max_lag_bytes
+}
+
+/// One event stream's place in the hub. Dropping it unregisters the subscriber.
+pub(crate) struct Subscription {
+    hub: Arc<Hub>,
+    slot: usize,
+    cursor: u64,
+    /// Events up to this sequence number were published before the stream opened: sending
+    /// them counts as replay.
+    replay_until: u64,
+    topics: Topics,
+    last_send_gen: u64,
+}
+
+impl Subscription {
+    pub fn hub(&self) -> &Hub {
+        &self.hub
+    }
+
+    /// The next thing to send, or `Pending` with the waker registered.
+    pub fn poll_next(&mut self, cx: &mut Context<'_>, heartbeats: bool) -> Poll<Next> {
+        let hub = &*self.hub;
+        let mut st = hub.lock();
+        let evicted = match &st.slots[self.slot] {
+            Some(Slot {
+                kind: SlotKind::Stream { evicted_at, .. },
+                ..
+            }) => evicted_at.is_some(),
+            _ => false,
+        };
+        if evicted {
+            return Poll::Ready(Next::Closed(CloseReason::Lagging));
+        }
+        if !hub.misbehave.publish_blocks()
+            && !within_limits(&st.ring, st.total_bytes, self.cursor, &hub.limits)
+        {
+            drop(st);
+            Metrics::add(&hub.metrics.lagging_dropped, 1);
+            return Poll::Ready(Next::Closed(CloseReason::Lagging));
+        }
+        if let Some(frame) = advance(&mut self.cursor, &self.topics, &st) {
+            let gen = st.heartbeat_gen;
+            if let Some(Some(slot)) = st.slots.get_mut(self.slot) {
+                slot.cursor = self.cursor;
+            }
+            drop(st);
+            self.last_send_gen = gen;
+            if self.cursor <= self.replay_until {
+                Metrics::add(&hub.metrics.replayed_events, 1);
+            }
+            if hub.misbehave.publish_blocks() {
+                hub.progress.notify_waiters();
+            }
+            return Poll::Ready(Next::Event(frame));
+        }
+        if let Some(Some(slot)) = st.slots.get_mut(self.slot) {
+            slot.cursor = self.cursor;
+        }
+        // Shutdown: what was published before it is still delivered (publishing has stopped,
+        // and the lag limit bounds how much that is), then the stream ends.
+        if st.closing && !hub.misbehave.shutdown_hangs() {
+            return Poll::Ready(Next::Closed(CloseReason::Shutdown));
+        }
+        if heartbeats && st.heartbeat_gen >= self.last_send_gen + HEARTBEAT_TICKS {
+            self.last_send_gen = st.heartbeat_gen;
+            return Poll::Ready(Next::Heartbeat);
+        }
+        if let Some(Some(slot)) = st.slots.get_mut(self.slot) {
+            match &slot.waker {
+                Some(w) if w.will_wake(cx.waker()) => {}
+                _ => slot.waker = Some(cx.waker().clone()),
+            }
+        }
+        Poll::Pending
+    }
+}
+
+/// Moves `cursor` to the next event matching `topics` and returns its frame.
+fn advance(cursor: &mut u64, topics: &Topics, st: &State) -> Option<Bytes> {
+    let front = st.ring.front()?.seq;
+    let start = (*cursor + 1).max(front);
+    for entry in st.ring.range((start - front) as usize..) {
+        *cursor = entry.seq;
+        if topics.matches(entry.topic.as_deref()) {
+            return Some(entry.frame.clone());
+        }
+    }
+    None
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        self.hub.remove(self.slot);
+        Metrics::sub(&self.hub.metrics.streams_open, 1);
+        if self.hub.misbehave.publish_blocks() {
+            self.hub.progress.notify_waiters();
+        }
+    }
+}
+
+/// A long-poll request's registration while it waits.
+struct PollWaiter<'h> {
+    hub: &'h Hub,
+    slot: Option<usize>,
+}
+
+impl PollWaiter<'_> {
+    fn poll_collect(
+        &mut self,
+        cx: &mut Context<'_>,
+        after: u64,
+        topics: &Topics,
+        max: usize,
+    ) -> Poll<(Vec<(u64, Bytes)>, u64)> {
+        let mut st = self.hub.lock();
+        let mut cursor = after;
+        let mut found = Vec::new();
+        if let Some(front) = st.ring.front().map(|e| e.seq) {
+            let start = (after + 1).max(front);
+            for entry in st.ring.range((start - front) as usize..) {
+                if found.len() >= max {
+                    break;
+                }
+                cursor = entry.seq;
+                if topics.matches(entry.topic.as_deref()) {
+                    found.push((entry.seq, entry.frame.clone()));
+                }
+            }
+        }
+        if !found.is_empty() || st.closing {
+            return Poll::Ready((found, cursor));
+        }
+        let waker = Some(cx.waker().clone());
+        match self.slot {
+            Some(i) => {
+                if let Some(Some(slot)) = st.slots.get_mut(i) {
+                    slot.waker = waker;
+                }
+            }
+            None => {
+                self.slot = Some(st.insert(Slot {
+                    waker,
+                    cursor: after,
+                    kind: SlotKind::Poll,
+                }));
+            }
+        }
+        Poll::Pending
+    }
+}
+
+impl Drop for PollWaiter<'_> {
+    fn drop(&mut self) {
+        if let Some(i) = self.slot {
+            self.hub.remove(i);
+        }
+    }
+}

@@ -1,0 +1,218 @@
+//! Counters and gauges, read in-process ([`MetricsSnapshot`]) or as Prometheus text
+//! (`GET /metrics`). Plain atomics: nothing on the hot path takes a lock for them.
+
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+/// Live counters shared by every part of the server.
+#[derive(Debug, Default)]
+pub(crate) struct Metrics {
+    pub streams_open: AtomicU64,
+    pub streams_total: AtomicU64,
+    pub http_connections_open: AtomicU64,
+    pub http_connections_total: AtomicU64,
+    pub events_published: AtomicU64,
+    pub events_sent: AtomicU64,
+    pub bytes_sent: AtomicU64,
+    pub heartbeats_sent: AtomicU64,
+    pub resumes: AtomicU64,
+    pub replayed_events: AtomicU64,
+    pub replay_misses: AtomicU64,
+    pub lagging_dropped: AtomicU64,
+    pub rejected_over_capacity: AtomicU64,
+    pub polls: AtomicU64,
+    /// Events per second over the last measured second, as `f64` bits.
+    pub publish_rate_bits: AtomicU64,
+    pub ring_events: AtomicU64,
+    pub ring_bytes: AtomicU64,
+}
+
+/// A copy of every metric at one moment.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct MetricsSnapshot {
+    /// Event streams open now.
+    pub streams_open: u64,
+    /// Event streams opened since start.
+    pub streams_total: u64,
+    /// TCP connections open now.
+    pub http_connections_open: u64,
+    /// TCP connections accepted since start.
+    pub http_connections_total: u64,
+    /// Events published.
+    pub events_published: u64,
+    /// Events written to streams (one per subscriber per event).
+    pub events_sent: u64,
+    /// Bytes handed to the HTTP layer on event streams.
+    pub bytes_sent: u64,
+    /// Heartbeat comments written.
+    pub heartbeats_sent: u64,
+    /// Streams that resumed exactly from a `Last-Event-ID`.
+    pub resumes: u64,
+    /// Events sent as replay (before live events) on resumed or reset streams.
+    pub replayed_events: u64,
+    /// Streams or polls whose id could not be resumed and got a reset signal.
+    pub replay_misses: u64,
+    /// Subscribers closed because they fell too far behind.
+    pub lagging_dropped: u64,
+    /// Streams turned away by `--max-connections`.
+    pub rejected_over_capacity: u64,
+    /// Long-poll requests answered.
+    pub polls: u64,
+    /// Events published per second, over the last second.
+    pub publish_rate: f64,
+    /// Events held in the replay ring.
+    pub ring_events: u64,
+    /// Bytes held in the replay ring.
+    pub ring_bytes: u64,
+}
+
+impl Metrics {
+    pub(crate) fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Relaxed);
+    }
+
+    pub(crate) fn sub(counter: &AtomicU64, n: u64) {
+        counter.fetch_sub(n, Relaxed);
+    }
+
+    pub(crate) fn snapshot(&self) -> MetricsSnapshot {
+        let g = |c: &AtomicU64| c.load(Relaxed);
+        MetricsSnapshot {
+            streams_open: g(&self.streams_open),
+            streams_total: g(&self.streams_total),
+            http_connections_open: g(&self.http_connections_open),
+            http_connections_total: g(&self.http_connections_total),
+            events_published: g(&self.events_published),
+            events_sent: g(&self.events_sent),
+            bytes_sent: g(&self.bytes_sent),
+            heartbeats_sent: g(&self.heartbeats_sent),
+            resumes: g(&self.resumes),
+            replayed_events: g(&self.replayed_events),
+            replay_misses: g(&self.replay_misses),
+            lagging_dropped: g(&self.lagging_dropped),
+            rejected_over_capacity: g(&self.rejected_over_capacity),
+            polls: g(&self.polls),
+            publish_rate: f64::from_bits(g(&self.publish_rate_bits)),
+            ring_events: g(&self.ring_events),
+            ring_bytes: g(&self.ring_bytes),
+        }
+    }
+}
+
+impl MetricsSnapshot {
+    /// The Prometheus text exposition of these values.
+    pub fn to_prometheus(&self) -> String {
+        let rows: [(&str, &str, &str, f64); 17] = [
+            (
+                "ssekit_streams_open",
+                "gauge",
+                "Event streams open now.",
+                self.streams_open as f64,
+            ),
+            (
+                "ssekit_streams_total",
+                "counter",
+                "Event streams opened.",
+                self.streams_total as f64,
+            ),
+            (
+                "ssekit_http_connections_open",
+                "gauge",
+                "TCP connections open now.",
+                self.http_connections_open as f64,
+            ),
+            (
+                "ssekit_http_connections_total",
+                "counter",
+                "TCP connections accepted.",
+                self.http_connections_total as f64,
+            ),
+            (
+                "ssekit_events_published_total",
+                "counter",
+                "Events published.",
+                self.events_published as f64,
+            ),
+            (
+                "ssekit_events_sent_total",
+                "counter",
+                "Events written to streams.",
+                self.events_sent as f64,
+            ),
+            (
+                "ssekit_bytes_sent_total",
+                "counter",
+                "Bytes written to event streams.",
+                self.bytes_sent as f64,
+            ),
+            (
+                "ssekit_heartbeats_sent_total",
+                "counter",
+                "Heartbeat comments written.",
+                self.heartbeats_sent as f64,
+            ),
+            (
+                "ssekit_resumes_total",
+                "counter",
+                "Streams resumed exactly from Last-Event-ID.",
+                self.resumes as f64,
+            ),
+            (
+                "ssekit_replayed_events_total",
+                "counter",
+                "Events sent as replay.",
+                self.replayed_events as f64,
+            ),
+            (
+                "ssekit_replay_misses_total",
+                "counter",
+                "Ids that could not be resumed (reset signalled).",
+                self.replay_misses as f64,
+            ),
+            (
+                "ssekit_lagging_dropped_total",
+                "counter",
+                "Subscribers closed for falling behind.",
+                self.lagging_dropped as f64,
+            ),
+            (
+                "ssekit_rejected_over_capacity_total",
+                "counter",
+                "Streams turned away by the connection cap.",
+                self.rejected_over_capacity as f64,
+            ),
+            (
+                "ssekit_polls_total",
+                "counter",
+                "Long-poll requests answered.",
+                self.polls as f64,
+            ),
+            (
+                "ssekit_publish_rate",
+                "gauge",
+                "Events published per second over the last second.",
+                self.publish_rate,
+            ),
+            (
+                "ssekit_replay_ring_events",
+                "gauge",
+                "Events held for replay.",
+                self.ring_events as f64,
+            ),
+            (
+                "ssekit_replay_ring_bytes",
+                "gauge",
+                "Bytes held for replay.",
+                self.ring_bytes as f64,
+            ),
+        ];
+        let mut out = String::with_capacity(2048);
+        for (name, kind, help, value) in rows {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+            );
+        }
+        out
+    }
+}

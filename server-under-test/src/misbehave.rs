@@ -1,0 +1,334 @@
+//! Misbehaviour switches: the one place where the server breaks a rule on purpose, so that each
+//! conformance check can be shown to fail when it must. Everything else in the crate asks this
+//! module what to put on the wire and never checks a switch by itself.
+
+use std::io::Write;
+
+use bytes::{BufMut, Bytes, BytesMut};
+use flate2::write::GzEncoder;
+use hyper::header::{self, HeaderMap, HeaderValue};
+use ssekit_parser::{EncodeError, Message};
+
+use crate::replay::Resume;
+
+/// One rule the server can break on purpose (`ssekit serve --misbehave NAME[,NAME]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
+#[clap(rename_all = "kebab-case")]
+pub enum Misbehavior {
+    /// `Content-Type: text/plain` on the stream: browsers fail the connection (HTML §9.2.2).
+    WrongContentType,
+    /// `charset=windows-1252` on the stream: a lie, clients always decode UTF-8 (§9.2.5).
+    NonUtf8Charset,
+    /// `Cache-Control: public, max-age=3600` plus an `ETag`: proxies may cache the stream.
+    Cacheable,
+    /// A `Content-Length` on an endless stream, so HTTP/1.1 framing is length-delimited.
+    ContentLength,
+    /// Output is held back until 64 KiB have piled up, like a buffering proxy or middleware.
+    Buffered,
+    /// `Content-Encoding: gzip` with a compressor that is never flushed, so events stall.
+    GzipNoFlush,
+    /// No heartbeat comments on idle streams: load balancers cut them after ~60 s.
+    NoHeartbeat,
+    /// Events carry no `id:`, so clients cannot resume.
+    NoIds,
+    /// Every event with an even sequence number repeats the previous event's id.
+    DuplicateIds,
+    /// Ids are swapped in pairs (2, 1, 4, 3, ...), so they are not increasing.
+    NonMonotonicIds,
+    /// Ids contain U+0000; clients ignore such an `id:` field and resume from the wrong place.
+    IdWithNul,
+    /// Resume skips the first event after `Last-Event-ID` (a gap at the replay hand-off).
+    ReplayGap,
+    /// Resume sends the event named by `Last-Event-ID` again (a duplicate).
+    ReplayDuplicate,
+    /// Resume ignores `Last-Event-ID` and replays everything retained, from the top.
+    ReplayIgnored,
+    /// An unknown or too-old `Last-Event-ID` gets live events only, with no reset signal.
+    SilentReset,
+    /// The priming frame says `retry: 3s`, which clients ignore (digits only).
+    BadRetry,
+    /// The priming frame says `retry: 0`, inviting a reconnection storm.
+    RetryZero,
+    /// A CR LF pair is written inside the `event:` name, injecting a forged `data:` line.
+    CrlfInEventName,
+    /// Every event's data gains bytes that are not UTF-8.
+    InvalidUtf8,
+    /// When the server closes a stream, the last event has no final blank line (clients drop it).
+    CutAtClose,
+    /// A request carrying a `Last-Event-ID` gets a 500, which stops browsers for good.
+    ErrorOnLastEventId,
+    /// Over HTTP/2 the stream's response carries `Connection: keep-alive` (malformed, RFC 9113
+    /// §8.2.2). HTTP/2 connections are then served by a small hand-written HTTP/2 responder.
+    H2ConnectionHeader,
+    /// `GET /gone` answers 200 with an immediate end instead of 204, so clients loop.
+    EofInsteadOf204,
+    /// Publishing waits for the slowest subscriber, so one stalled client stops everyone.
+    SlowConsumerBlocks,
+    /// Shutdown waits for streams that never end (the open-stream drain bug).
+    ShutdownHangs,
+}
+
+/// A set of [`Misbehavior`]s (empty for a well-behaved server).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Misbehaviors(u32);
+
+impl Misbehaviors {
+    /// No rule is broken.
+    pub const fn none() -> Self {
+        Misbehaviors(0)
+    }
+
+    /// The set holding these switches.
+    pub fn from_list(list: &[Misbehavior]) -> Self {
+        Misbehaviors(list.iter().fold(0, |bits, m| bits | 1 << *m as u32))
+    }
+
+    /// Whether this switch is on.
+    pub fn has(self, m: Misbehavior) -> bool {
+        self.0 & (1 << m as u32) != 0
+    }
+
+    /// Whether no switch is on.
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// The switches that are on.
+    pub fn iter(self) -> impl Iterator<Item = Misbehavior> {
+        use clap::ValueEnum;
+        Misbehavior::value_variants()
+            .iter()
+            .copied()
+            .filter(move |m| self.has(*m))
+    }
+
+    // --- response headers --------------------------------------------------------------
+
+    /// Overrides the well-behaved event-stream headers already in `headers`.
+    pub(crate) fn stream_headers(self, headers: &mut HeaderMap) {
+        use Misbehavior::*;
+        let mut set = |name, value: &'static str| {
+            headers.insert(name, HeaderValue::from_static(value));
+        };
+        if self.has(WrongContentType) {
+            set(header::CONTENT_TYPE, "text/plain; charset=utf-8");
+        }
+        if self.has(NonUtf8Charset) {
+            set(
+                header::CONTENT_TYPE,
+                "text/event-stream; charset=windows-1252",
+            );
+        }
+        if self.has(Cacheable) {
+            set(header::CACHE_CONTROL, "public, max-age=3600");
+            set(header::ETAG, "\"ssekit-stream\"");
+        }
+        if self.has(ContentLength) {
+            set(header::CONTENT_LENGTH, "1048576");
+        }
+        if self.has(GzipNoFlush) {
+            set(header::CONTENT_ENCODING, "gzip");
+        }
+    }
+
+    /// Whether a request carrying a `Last-Event-ID` is answered with a 500.
+    pub(crate) fn fails_on_last_event_id(self) -> bool {
+        self.has(Misbehavior::ErrorOnLastEventId)
+    }
+
+    /// Whether `/gone` answers 200 and an empty stream instead of 204.
+    pub(crate) fn gone_is_empty_stream(self) -> bool {
+        self.has(Misbehavior::EofInsteadOf204)
+    }
+
+    /// Whether HTTP/2 connections go to the hand-written responder that sends `Connection`.
+    pub(crate) fn h2_connection_header(self) -> bool {
+        self.has(Misbehavior::H2ConnectionHeader)
+    }
+
+    // --- frames ---------------------------------------------------------------------------
+
+    /// The id written on the wire for event number `seq`, if any.
+    pub(crate) fn wire_id(self, epoch: &str, seq: u64) -> Option<String> {
+        use Misbehavior::*;
+        if self.has(NoIds) {
+            return None;
+        }
+        let shown = if self.has(DuplicateIds) && seq % 2 == 0 {
+            seq - 1
+        } else if self.has(NonMonotonicIds) {
+            seq ^ 1
+        } else {
+            seq
+        };
+        Some(crate::replay::format_id(epoch, shown))
+    }
+
+    /// Encodes one event frame, once, for every subscriber.
+    pub(crate) fn encode_event(
+        self,
+        id: Option<&str>,
+        event: Option<&str>,
+        data: &str,
+    ) -> Result<Bytes, EncodeError> {
+        use Misbehavior::*;
+        let nul_id = self.has(IdWithNul);
+        let crlf = self.has(CrlfInEventName);
+        let mut msg = Message::new(data);
+        if let (Some(id), false) = (id, nul_id) {
+            msg = msg.id(id);
+        }
+        if let (Some(event), false) = (event, crlf) {
+            msg = msg.event(event);
+        }
+        if !nul_id && !crlf && !self.has(InvalidUtf8) {
+            return msg.to_bytes();
+        }
+        msg.validate()?;
+        let mut buf = BytesMut::new();
+        if let (Some(id), true) = (id, nul_id) {
+            let (epoch, seq) = id.rsplit_once('-').unwrap_or((id, ""));
+            buf.put_slice(format!("id: {epoch}\0{seq}\n").as_bytes());
+        }
+        if crlf {
+            let name = event.unwrap_or("message");
+            buf.put_slice(format!("event: {name}\r\ndata: injected\n").as_bytes());
+        }
+        msg.encode(&mut buf)?;
+        if self.has(InvalidUtf8) {
+            buf.truncate(buf.len() - 1);
+            buf.put_slice(b"data: \xff\xfe\xc3(\n\n");
+        }
+        Ok(buf.freeze())
+    }
+
+    /// The priming frame: a comment and the `retry:` value, sent before any event.
+    pub(crate) fn priming(self, retry_ms: u64) -> Bytes {
+        use Misbehavior::*;
+        const COMMENT: &str = " ssekit: stream open";
+        if self.has(BadRetry) {
+            return Bytes::from(format!(":{COMMENT}\nretry: 3s\n\n"));
+        }
+        let retry = if self.has(RetryZero) { 0 } else { retry_ms };
+        let mut buf = BytesMut::with_capacity(48);
+        ssekit_parser::encode_comment(&mut buf, COMMENT);
+        ssekit_parser::encode_retry(&mut buf, retry);
+        buf.freeze()
+    }
+
+    /// Whether idle streams get heartbeat comments.
+    pub(crate) fn heartbeats(self) -> bool {
+        !self.has(Misbehavior::NoHeartbeat)
+    }
+
+    /// What is written just before the server closes a stream: normally nothing.
+    pub(crate) fn closing_tail(self) -> Option<Bytes> {
+        self.has(Misbehavior::CutAtClose)
+            .then(|| Bytes::from_static(b"event: closing\ndata: this event is cut at close\n"))
+    }
+
+    // --- replay -------------------------------------------------------------------------------
+
+    /// Bends a resume decision. `oldest_cursor` is the cursor that replays everything retained.
+    pub(crate) fn resume(self, decided: Resume, oldest_cursor: u64) -> Resume {
+        use Misbehavior::*;
+        match decided {
+            Resume::Resumed { after } if self.has(ReplayGap) => {
+                Resume::Resumed { after: after + 1 }
+            }
+            Resume::Resumed { after } if self.has(ReplayDuplicate) => Resume::Resumed {
+                after: after.saturating_sub(1),
+            },
+            Resume::Resumed { .. } if self.has(ReplayIgnored) => Resume::Resumed {
+                after: oldest_cursor,
+            },
+            Resume::Reset { live_after, .. } if self.has(SilentReset) => {
+                Resume::Unannounced { after: live_after }
+            }
+            other => other,
+        }
+    }
+
+    // --- flow -----------------------------------------------------------------------------------
+
+    /// Whether publishing waits for the slowest subscriber instead of dropping it.
+    pub(crate) fn publish_blocks(self) -> bool {
+        self.has(Misbehavior::SlowConsumerBlocks)
+    }
+
+    /// Whether streams ignore shutdown and connections are never cut.
+    pub(crate) fn shutdown_hangs(self) -> bool {
+        self.has(Misbehavior::ShutdownHangs)
+    }
+
+    /// The filter every byte of a stream body passes through.
+    pub(crate) fn output(self) -> Output {
+        if self.has(Misbehavior::GzipNoFlush) {
+            return Output::Gzip(Box::new(GzEncoder::new(
+                Vec::new(),
+                flate2::Compression::default(),
+            )));
+        }
+        if self.has(Misbehavior::Buffered) {
+            return Output::Buffered(BytesMut::new());
+        }
+        Output::Direct
+    }
+}
+
+/// How a stream body's bytes reach hyper. Only `Direct` is well-behaved.
+pub(crate) enum Output {
+    /// Each frame goes out as soon as it exists.
+    Direct,
+    /// Frames pile up until 64 KiB are waiting.
+    Buffered(BytesMut),
+    /// Frames go through gzip, which emits only when its own buffers fill.
+    Gzip(Box<GzEncoder<Vec<u8>>>),
+}
+
+const BUFFERED_FLUSH: usize = 64 * 1024;
+
+impl Output {
+    /// Takes one frame; returns the bytes to send now, if any.
+    pub(crate) fn push(&mut self, frame: Bytes) -> Option<Bytes> {
+        match self {
+            Output::Direct => Some(frame),
+            Output::Buffered(buf) => {
+                buf.extend_from_slice(&frame);
+                (buf.len() >= BUFFERED_FLUSH).then(|| buf.split().freeze())
+            }
+            Output::Gzip(gz) => {
+                // Writing into a Vec cannot fail.
+                let _ = gz.write_all(&frame);
+                take_nonempty(gz.get_mut())
+            }
+        }
+    }
+
+    /// The stream ends: whatever is still held back.
+    pub(crate) fn finish(&mut self) -> Option<Bytes> {
+        match self {
+            Output::Direct => None,
+            Output::Buffered(buf) => (!buf.is_empty()).then(|| buf.split().freeze()),
+            Output::Gzip(gz) => {
+                let _ = gz.try_finish();
+                take_nonempty(gz.get_mut())
+            }
+        }
+    }
+}
+
+fn take_nonempty(v: &mut Vec<u8>) -> Option<Bytes> {
+    (!v.is_empty()).then(|| Bytes::from(std::mem::take(v)))
+}
+
+/// Under `h2-connection-header`: serves the connection with the hand-written HTTP/2 responder
+/// if it opens with the HTTP/2 preface; otherwise gives the socket back for hyper.
+pub(crate) async fn serve_raw_h2_if_preface(
+    tcp: tokio::net::TcpStream,
+    app: &crate::http::App,
+    peer: &crate::http::Peer,
+) -> Option<tokio::net::TcpStream> {
+    let _ = (app, peer);
+    Some(tcp)
+}

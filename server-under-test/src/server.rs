@@ -1,0 +1,397 @@
+//! Listening, serving connections, background tasks and shutdown.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::config::Config;
+use crate::error::{PublishError, ServerError};
+use crate::http::{self, App, Cors, Peer};
+use crate::hub::{ConnControl, Hub, HubLimits, HEARTBEAT_TICKS};
+use crate::metrics::{Metrics, MetricsSnapshot};
+
+/// How often lag limits are enforced when heartbeats are slow or off.
+const REAPER_PERIOD: Duration = Duration::from_millis(250);
+/// Slowloris guard: a client must finish sending request headers within this time.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A running server. Dropping it starts a shutdown without waiting for it.
+pub struct ServerHandle {
+    local_addr: SocketAddr,
+    app: Arc<App>,
+    stop: watch::Sender<bool>,
+    accept: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// Starts a server: binds `config.addr` (port 0 picks a free port), spawns its tasks on the
+/// current tokio runtime and returns at once.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// let server = ssekit_server::start(ssekit_server::Config::default()).await?;
+/// println!("curl -N http://{}/stream", server.local_addr());
+/// let id = server.publish(None, Some("greeting"), "hello").await?;
+/// server.shutdown().await;
+/// # Ok(()) }
+/// ```
+pub async fn start(config: Config) -> Result<ServerHandle, ServerError> {
+    let listener = TcpListener::bind(config.addr)
+        .await
+        .map_err(|source| ServerError::Bind {
+            addr: config.addr,
+            source,
+        })?;
+    let local_addr = listener.local_addr().map_err(ServerError::LocalAddr)?;
+    let metrics = Arc::new(Metrics::default());
+    let limits = HubLimits {
+        capacity: config.replay,
+        max_lag_events: config.max_lag_events,
+        max_lag_bytes: config.max_lag_bytes,
+        max_streams: config.max_connections,
+    };
+    let hub = Arc::new(Hub::new(limits, config.misbehave, Arc::clone(&metrics)));
+    let app = Arc::new(App {
+        cors: Cors::new(&config.cors_origins),
+        config,
+        hub,
+        metrics,
+    });
+    let (stop, stopped) = watch::channel(false);
+    tokio::spawn(housekeeping(Arc::clone(&app), stopped.clone()));
+    if let Some(every) = app.config.tick {
+        tokio::spawn(ticker(Arc::clone(&app), every, stopped.clone()));
+    }
+    let accept = tokio::spawn(accept_loop(listener, Arc::clone(&app), stopped));
+    tracing::info!(addr = %local_addr, epoch = app.hub.epoch(), misbehave = ?app.config.misbehave.iter().collect::<Vec<_>>(), "listening");
+    Ok(ServerHandle {
+        local_addr,
+        app,
+        stop,
+        accept: Some(accept),
+    })
+}
+
+impl ServerHandle {
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The epoch part of this run's ids (`EPOCH-SEQ`).
+    pub fn epoch(&self) -> &str {
+        self.app.hub.epoch()
+    }
+
+    /// Publishes an event in-process, as `POST /publish` does; returns its id.
+    pub async fn publish(
+        &self,
+        topic: Option<&str>,
+        event: Option<&str>,
+        data: &str,
+    ) -> Result<String, PublishError> {
+        self.app.hub.publish(topic, event, data).await
+    }
+
+    /// Every metric now.
+    pub fn metrics(&self) -> MetricsSnapshot {
+        self.app.metrics.snapshot()
+    }
+
+    /// Graceful shutdown: stops accepting, ends every stream at an event boundary, and cuts
+    /// connections that are still open after the grace period (under a second). Under the
+    /// `shutdown-hangs` misbehaviour this waits until clients leave by themselves.
+    pub fn shutdown(mut self) -> impl Future<Output = ()> {
+        let accept = self.accept.take();
+        self.begin_shutdown();
+        async move {
+            if let Some(task) = accept {
+                let _ = task.await;
+            }
+        }
+    }
+
+    fn begin_shutdown(&self) {
+        if !self.app.config.misbehave.shutdown_hangs() {
+            self.app.hub.close();
+        }
+        let _ = self.stop.send(true);
+    }
+}
+
+impl Drop for ServerHandle {
+    fn drop(&mut self) {
+        if self.accept.is_some() {
+            self.begin_shutdown();
+        }
+    }
+}
+
+async fn accept_loop(listener: TcpListener, app: Arc<App>, mut stopped: watch::Receiver<bool>) {
+    let mut conns = JoinSet::new();
+    let builder = connection_builder(&app.config);
+    loop {
+        tokio::select! {
+            _ = stop_signal(&mut stopped) => break,
+            accepted = listener.accept() => match accepted {
+                Ok((tcp, addr)) => {
+                    let peer = Peer { addr, conn: Arc::new(ConnControl::default()) };
+                    conns.spawn(serve(tcp, peer, Arc::clone(&app), builder.clone(), stopped.clone()));
+                }
+                Err(e) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            },
+            Some(_) = conns.join_next(), if !conns.is_empty() => {}
+        }
+    }
+    drop(listener);
+    drain(conns, &app).await;
+}
+
+/// Waits for connections to finish after the stop signal, then cuts the rest.
+async fn drain(mut conns: JoinSet<()>, app: &App) {
+    let started = Instant::now();
+    let all_done = async { while conns.join_next().await.is_some() {} };
+    if app.config.misbehave.shutdown_hangs() {
+        all_done.await;
+        return;
+    }
+    if tokio::time::timeout(app.config.shutdown_grace, all_done)
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            left = conns.len(),
+            "connections still open after the grace period: cut"
+        );
+        conns.shutdown().await;
+    }
+    tracing::info!(
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "shut down"
+    );
+}
+
+fn connection_builder(config: &Config) -> auto::Builder<TokioExecutor> {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(256);
+    if config.h2c {
+        builder
+    } else {
+        builder.http1_only()
+    }
+}
+
+async fn serve(
+    tcp: TcpStream,
+    peer: Peer,
+    app: Arc<App>,
+    builder: auto::Builder<TokioExecutor>,
+    stopped: watch::Receiver<bool>,
+) {
+    let _ = tcp.set_nodelay(true);
+    Metrics::add(&app.metrics.http_connections_open, 1);
+    Metrics::add(&app.metrics.http_connections_total, 1);
+    let _open = OpenConnection(Arc::clone(&app.metrics));
+    if app.config.h2c && app.config.misbehave.h2_connection_header() {
+        if let Some(tcp) = crate::misbehave::serve_raw_h2_if_preface(tcp, &app, &peer).await {
+            return serve_hyper(tcp, peer, app, builder, stopped).await;
+        }
+        return;
+    }
+    serve_hyper(tcp, peer, app, builder, stopped).await
+}
+
+async fn serve_hyper(
+    tcp: TcpStream,
+    peer: Peer,
+    app: Arc<App>,
+    builder: auto::Builder<TokioExecutor>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let ctl = Arc::clone(&peer.conn);
+    let service = service_fn(move |req| http::handle(Arc::clone(&app), peer.clone(), req));
+    let conn = builder.serve_connection(TokioIo::new(tcp), service);
+    tokio::pin!(conn);
+    let result = tokio::select! {
+        r = conn.as_mut() => r,
+        _ = ctl.kill.notified() => return,
+        _ = stop_signal(&mut stopped) => {
+            conn.as_mut().graceful_shutdown();
+            tokio::select! {
+                r = conn.as_mut() => r,
+                _ = ctl.kill.notified() => return,
+            }
+        }
+    };
+    if let Err(e) = result {
+        tracing::debug!(error = %e, "connection ended with an error");
+    }
+}
+
+/// Resolves once the server is told to stop.
+async fn stop_signal(stopped: &mut watch::Receiver<bool>) {
+    let _ = stopped.wait_for(|s| *s).await;
+}
+
+struct OpenConnection(Arc<Metrics>);
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        Metrics::sub(&self.0.http_connections_open, 1);
+    }
+}
+
+/// Heartbeat clock, lag enforcement and the publish-rate gauge.
+async fn housekeeping(app: Arc<App>, mut stopped: watch::Receiver<bool>) {
+    let period = app.config.heartbeat.map_or(REAPER_PERIOD, |hb| {
+        (hb / HEARTBEAT_TICKS as u32).min(REAPER_PERIOD)
+    });
+    let mut ticks = tokio::time::interval(period.max(Duration::from_millis(5)));
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut rate = PublishRate::new(&app.metrics);
+    let mut last_heartbeat = Instant::now();
+    let heartbeat_tick = app.config.heartbeat.map(|hb| hb / HEARTBEAT_TICKS as u32);
+    loop {
+        tokio::select! {
+            _ = stop_signal(&mut stopped) => return,
+            _ = ticks.tick() => {}
+        }
+        let advance = heartbeat_tick.is_some_and(|t| last_heartbeat.elapsed() >= t);
+        if advance {
+            last_heartbeat = Instant::now();
+        }
+        for conn in app.hub.tick(advance) {
+            conn.kill.notify_one();
+        }
+        rate.update(&app.metrics);
+    }
+}
+
+struct PublishRate {
+    since: Instant,
+    published: u64,
+}
+
+impl PublishRate {
+    fn new(metrics: &Metrics) -> Self {
+        PublishRate {
+            since: Instant::now(),
+            published: metrics.snapshot().events_published,
+        }
+    }
+
+    fn update(&mut self, metrics: &Metrics) {
+        let elapsed = self.since.elapsed();
+        if elapsed < Duration::from_secs(1) {
+            return;
+        }
+        let now = metrics.snapshot().events_published;
+        let rate = (now - self.published) as f64 / elapsed.as_secs_f64();
+        metrics
+            .publish_rate_bits
+            .store(rate.to_bits(), std::sync::atomic::Ordering::Relaxed);
+        *self = PublishRate {
+            since: Instant::now(),
+            published: now,
+        };
+    }
+}
+
+/// `--tick-ms`: publishes `event: tick`, `data: N` so a fresh server has a live stream.
+async fn ticker(app: Arc<App>, every: Duration, mut stopped: watch::Receiver<bool>) {
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticks.tick().await;
+    for n in 1u64.. {
+        tokio::select! {
+            _ = stop_signal(&mut stopped) => return,
+            _ = ticks.tick() => {}
+        }
+        let data = n.to_string();
+        let published = tokio::select! {
+            _ = stop_signal(&mut stopped) => return,
+            r = app.hub.publish(None, Some("tick"), &data) => r,
+        };
+        if let Err(e) = published {
+            tracing::warn!(error = %e, "ticker could not publish");
+            return;
+        }
+    }
+}
+
+/// `ssekit serve`: starts the server, prints its address, waits for SIGINT or SIGTERM and shuts
+/// down gracefully (a second signal exits at once).
+pub async fn run(args: crate::ServeArgs) -> std::process::ExitCode {
+    use std::process::ExitCode;
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .try_init();
+    let server = match start(args.into()).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("ssekit serve: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    println!("listening on http://{}", server.local_addr());
+    if let Err(e) = signal().await {
+        eprintln!("ssekit serve: cannot wait for signals: {e}");
+        return ExitCode::from(2);
+    }
+    tracing::info!("signal received: shutting down (send it again to exit at once)");
+    tokio::select! {
+        _ = server.shutdown() => ExitCode::SUCCESS,
+        _ = signal() => {
+            tracing::warn!("second signal: exiting without waiting");
+            ExitCode::from(130)
+        }
+    }
+}
+
+/// Like [`run`], on a new multi-threaded tokio runtime (for a synchronous `main`).
+pub fn run_blocking(args: crate::ServeArgs) -> std::process::ExitCode {
+    match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt.block_on(run(args)),
+        Err(e) => {
+            eprintln!("ssekit serve: cannot start the async runtime: {e}");
+            std::process::ExitCode::from(2)
+        }
+    }
+}
+
+async fn signal() -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate())?;
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => r,
+            _ = term.recv() => Ok(()),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c().await
+    }
+}

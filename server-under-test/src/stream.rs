@@ -1,0 +1,161 @@
+//! The `text/event-stream` response body: the priming frame, then replayed and live events
+//! and heartbeats, pulled from the hub only when hyper asks for more (so a slow socket never
+//! makes the server buffer). It ends only between frames, at an event boundary.
+
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use bytes::{Bytes, BytesMut};
+use hyper::body::{Body, Frame};
+
+use crate::hub::{CloseReason, Next, Subscription};
+use crate::metrics::Metrics;
+use crate::misbehave::{Misbehaviors, Output};
+
+static HEARTBEAT: Bytes = Bytes::from_static(b": heartbeat\n");
+
+/// The body of one event stream.
+pub(crate) struct EventStream {
+    sub: Subscription,
+    /// Frames to send before anything from the hub (priming, reset signal).
+    first: Option<Bytes>,
+    out: Output,
+    heartbeats: bool,
+    misbehave: Misbehaviors,
+    state: State,
+    log: StreamLog,
+}
+
+enum State {
+    Open,
+    /// The server ended the stream; these are the last bytes.
+    Ending(Option<Bytes>),
+    Done,
+}
+
+/// What the disconnect log line reports.
+struct StreamLog {
+    peer: std::net::SocketAddr,
+    opened: Instant,
+    events: u64,
+    closed: Option<CloseReason>,
+}
+
+impl EventStream {
+    pub fn new(
+        sub: Subscription,
+        first: Bytes,
+        heartbeats: bool,
+        misbehave: Misbehaviors,
+        peer: std::net::SocketAddr,
+    ) -> Self {
+        EventStream {
+            sub,
+            first: Some(first),
+            out: misbehave.output(),
+            heartbeats: heartbeats && misbehave.heartbeats(),
+            misbehave,
+            state: State::Open,
+            log: StreamLog {
+                peer,
+                opened: Instant::now(),
+                events: 0,
+                closed: None,
+            },
+        }
+    }
+
+    fn metrics(&self) -> &Metrics {
+        self.sub.hub().metrics()
+    }
+
+    fn emit(&self, bytes: Bytes) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        Metrics::add(&self.metrics().bytes_sent, bytes.len() as u64);
+        Poll::Ready(Some(Ok(Frame::data(bytes))))
+    }
+
+    fn end(&mut self, reason: CloseReason) {
+        self.log.closed = Some(reason);
+        let mut last = BytesMut::new();
+        if let Some(tail) = self.misbehave.closing_tail() {
+            if let Some(b) = self.out.push(tail) {
+                last.extend_from_slice(&b);
+            }
+        }
+        if let Some(b) = self.out.finish() {
+            last.extend_from_slice(&b);
+        }
+        self.state = State::Ending((!last.is_empty()).then(|| last.freeze()));
+    }
+}
+
+impl Body for EventStream {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        let this = self.get_mut();
+        loop {
+            match &mut this.state {
+                State::Done => return Poll::Ready(None),
+                State::Ending(last) => {
+                    let last = last.take();
+                    this.state = State::Done;
+                    if let Some(bytes) = last {
+                        return this.emit(bytes);
+                    }
+                    continue;
+                }
+                State::Open => {}
+            }
+            if let Some(first) = this.first.take() {
+                if let Some(bytes) = this.out.push(first) {
+                    return this.emit(bytes);
+                }
+                continue;
+            }
+            let frame = match this.sub.poll_next(cx, this.heartbeats) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Next::Closed(reason)) => {
+                    this.end(reason);
+                    continue;
+                }
+                Poll::Ready(Next::Event(frame)) => {
+                    this.log.events += 1;
+                    Metrics::add(&this.metrics().events_sent, 1);
+                    frame
+                }
+                Poll::Ready(Next::Heartbeat) => {
+                    Metrics::add(&this.metrics().heartbeats_sent, 1);
+                    HEARTBEAT.clone()
+                }
+            };
+            if let Some(bytes) = this.out.push(frame) {
+                return this.emit(bytes);
+            }
+        }
+    }
+}
+
+impl Drop for EventStream {
+    fn drop(&mut self) {
+        let log = &self.log;
+        let reason = match log.closed {
+            None => "client gone",
+            Some(CloseReason::Shutdown) => "server shutdown",
+            Some(CloseReason::Lagging) => "dropped: lagging",
+        };
+        tracing::info!(
+            peer = %log.peer,
+            duration_ms = log.opened.elapsed().as_millis() as u64,
+            events = log.events,
+            reason,
+            "stream closed"
+        );
+    }
+}
