@@ -25,11 +25,14 @@ enum Command {
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
         chunk_size: Option<u64>,
     },
+    /// Run the reference SSE server (HTTP/1.1 and h2c) until SIGINT or SIGTERM.
+    Serve(ssekit_server::ServeArgs),
 }
 
 fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Parse { file, chunk_size } => parse(file, chunk_size),
+        Command::Serve(args) => ssekit_server::run_blocking(args),
     }
 }
 

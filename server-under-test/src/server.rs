@@ -346,6 +346,7 @@ pub async fn run(args: crate::ServeArgs) -> std::process::ExitCode {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
     let server = match start(args.into()).await {
         Ok(s) => s,
