@@ -2,7 +2,24 @@
 //!
 //! # Map of the crate
 //! - [`parse`]: `ssekit parse`, the parser's fixed JSON-lines contract (`shared/CLI-CONTRACT.md`).
+//! - `ssekit check [URL]`, the conformance runner for SSE servers:
+//!   - [`check_command`]: its arguments ([`check_command::CheckArgs`]) and exit statuses;
+//!   - [`target`]: what is checked, and its hooks; starts the embedded reference server;
+//!   - [`probe`]: the runner's own timed HTTP/1.1, h2c and raw-TCP clients;
+//!   - [`capture`]: what one response body showed (strict parser plus a byte scanner);
+//!   - [`context`]: options, the shared baseline observation, what the run saw so far;
+//!   - [`checks`]: the 46 checks, one module per group (H F I R K T S C L);
+//!   - [`runner`]: selection (`--only`/`--skip`), phases, progress;
+//!   - [`report`]: human table, JSON (`ssekit-check/1`), JUnit XML.
 //! - `main.rs`: the `ssekit` binary, a thin clap layer over these modules.
 #![forbid(unsafe_code)]
 
+pub mod capture;
+pub mod check_command;
+pub mod checks;
+pub mod context;
 pub mod parse;
+pub mod probe;
+pub mod report;
+pub mod runner;
+pub mod target;

@@ -27,12 +27,15 @@ enum Command {
     },
     /// Run the reference SSE server (HTTP/1.1 and h2c) until SIGINT or SIGTERM.
     Serve(ssekit_server::ServeArgs),
+    /// Check an SSE server over the network (with no URL: the embedded reference server).
+    Check(ssekit_conformance::check_command::CheckArgs),
 }
 
 fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Parse { file, chunk_size } => parse(file, chunk_size),
         Command::Serve(args) => ssekit_server::run_blocking(args),
+        Command::Check(args) => ssekit_conformance::check_command::run(args),
     }
 }
 

@@ -1,0 +1,424 @@
+//! What one response body showed, read by the strict parser and by a byte scanner of its own:
+//! timed events, retries, comments, ignored lines, line-end styles, field names, UTF-8 and BOM
+//! problems, sizes, and how the stream ended. Checks judge captures; captures never judge.
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use ssekit_parser::{EndOfStream, Frame, IgnoreReason, Limits, OwnedEvent, Parser};
+
+use crate::probe::{Next, Response};
+
+/// Keeps memory bounded whatever the server sends.
+const MAX_KEPT: usize = 100_000;
+const MAX_NOTES: usize = 64;
+
+/// Something observed at an instant.
+#[derive(Debug, Clone)]
+pub struct Seen<T> {
+    /// When the read that completed it arrived.
+    pub at: Instant,
+    /// What was observed.
+    pub value: T,
+}
+
+/// How a captured body ended.
+#[derive(Debug, Clone)]
+pub enum End {
+    /// The runner stopped reading (window over); the stream was still open.
+    Open,
+    /// The server ended the body cleanly, with what the parser had pending.
+    Eof(Instant, EndOfStream),
+    /// The connection broke mid-body.
+    Error(Instant, String),
+}
+
+/// Line-end styles seen (`\n`, `\r\n`, lone `\r`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LineEnds {
+    /// Lines ended by LF alone.
+    pub lf: u64,
+    /// Lines ended by CRLF.
+    pub crlf: u64,
+    /// Lines ended by a lone CR.
+    pub cr: u64,
+}
+
+impl LineEnds {
+    /// The style most lines use, and whether a *different single-byte* terminator also occurs:
+    /// the signature of a raw CR or LF leaking out of a value and splitting its line.
+    pub fn stray(&self) -> Option<&'static str> {
+        let dominant = [(self.lf, "LF"), (self.crlf, "CRLF"), (self.cr, "CR")]
+            .into_iter()
+            .max_by_key(|(n, _)| *n)
+            .map(|(_, s)| s)?;
+        match dominant {
+            "LF" if self.cr > 0 => Some("lone CR in an LF stream"),
+            "CRLF" if self.cr > 0 => Some("lone CR in a CRLF stream"),
+            "CRLF" if self.lf > 0 => Some("lone LF in a CRLF stream"),
+            "CR" if self.lf > 0 || self.crlf > 0 => Some("LF in a CR stream"),
+            _ => None,
+        }
+    }
+
+    /// `"LF 12, CRLF 0, CR 1"`.
+    pub fn describe(&self) -> String {
+        format!("LF {}, CRLF {}, CR {}", self.lf, self.crlf, self.cr)
+    }
+}
+
+/// The byte scanner's state and findings (independent of the parser).
+#[derive(Debug, Default)]
+struct Scan {
+    pending_cr: bool,
+    line_len: usize,
+    name: Vec<u8>,
+    name_done: bool,
+    block_has_data: bool,
+    block_has_event: bool,
+    block_has_id: bool,
+    block_bytes: usize,
+    block_styles: u8,
+    utf8_carry: Vec<u8>,
+    offset: u64,
+}
+
+/// Everything observed on one response body.
+#[derive(Debug)]
+pub struct Capture {
+    parser: Parser,
+    scan: Scan,
+    /// When the request was sent.
+    pub sent_at: Instant,
+    /// When the head arrived.
+    pub head_at: Instant,
+    /// When the first body byte arrived.
+    pub first_byte: Option<Instant>,
+    /// Each read: when, and how many bytes.
+    pub reads: Vec<Seen<usize>>,
+    /// Dispatched events.
+    pub events: Vec<Seen<OwnedEvent>>,
+    /// Accepted `retry` values.
+    pub retries: Vec<Seen<u64>>,
+    /// Comment lines (text after the colon).
+    pub comments: Vec<Seen<String>>,
+    /// Lines the spec ignores, with why.
+    pub ignored: Vec<(IgnoreReason, String)>,
+    /// Parser errors (size limits).
+    pub errors: Vec<String>,
+    /// Line-end styles.
+    pub line_ends: LineEnds,
+    /// Field names seen (comments excluded), truncated to 32 bytes.
+    pub field_names: BTreeSet<String>,
+    /// Longest line in bytes.
+    pub max_line: usize,
+    /// Largest block (event) in bytes.
+    pub max_event: usize,
+    /// Blocks with `event:` but no `data:` (never dispatched by browsers).
+    pub named_without_data: u64,
+    /// Blocks that set `id:` without `data:` (they move the resume point silently).
+    pub id_without_data: u64,
+    /// Blocks whose lines end in more than one style: a CR or LF written raw inside a value.
+    pub mixed_in_block: u64,
+    /// Stream offset of the first invalid UTF-8 sequence.
+    pub invalid_utf8_at: Option<u64>,
+    /// Stream offset of a BOM after byte 0.
+    pub bom_mid_stream_at: Option<u64>,
+    /// Total body bytes.
+    pub bytes: u64,
+    /// How it ended.
+    pub end: End,
+    /// When the runner stopped watching (for gap measurements up to that instant).
+    pub watched_until: Option<Instant>,
+}
+
+impl Capture {
+    /// A capture for a response whose head arrived.
+    pub fn new(response: &Response) -> Self {
+        Self::starting(response.sent_at, response.head_at)
+    }
+
+    /// A capture for a body whose request was sent at `sent_at` and head arrived at `head_at`.
+    pub fn starting(sent_at: Instant, head_at: Instant) -> Self {
+        let limits = Limits {
+            max_line_bytes: 8 << 20,
+            max_event_bytes: 16 << 20,
+        };
+        Capture {
+            parser: Parser::new().report_ignored(true).with_limits(limits),
+            scan: Scan::default(),
+            sent_at,
+            head_at,
+            first_byte: None,
+            reads: Vec::new(),
+            events: Vec::new(),
+            retries: Vec::new(),
+            comments: Vec::new(),
+            ignored: Vec::new(),
+            errors: Vec::new(),
+            line_ends: LineEnds::default(),
+            field_names: BTreeSet::new(),
+            max_line: 0,
+            max_event: 0,
+            named_without_data: 0,
+            id_without_data: 0,
+            mixed_in_block: 0,
+            invalid_utf8_at: None,
+            bom_mid_stream_at: None,
+            bytes: 0,
+            end: End::Open,
+            watched_until: None,
+        }
+    }
+
+    /// Adds one read.
+    pub fn push(&mut self, at: Instant, bytes: &[u8]) {
+        self.first_byte.get_or_insert(at);
+        self.bytes += bytes.len() as u64;
+        if self.reads.len() < MAX_KEPT {
+            self.reads.push(Seen {
+                at,
+                value: bytes.len(),
+            });
+        }
+        self.check_utf8(bytes);
+        self.scan_lines(bytes);
+        let mut feed = self.parser.feed(bytes);
+        while let Some(frame) = feed.next_frame() {
+            match frame {
+                Ok(Frame::Event(e)) if self.events.len() < MAX_KEPT => self.events.push(Seen {
+                    at,
+                    value: e.to_owned_event(),
+                }),
+                Ok(Frame::Event(_)) => {}
+                Ok(Frame::Retry(ms)) => self.retries.push(Seen { at, value: ms }),
+                Ok(Frame::Comment(c)) if self.comments.len() < MAX_KEPT => {
+                    self.comments.push(Seen {
+                        at,
+                        value: c.to_owned(),
+                    })
+                }
+                Ok(Frame::Comment(_)) => {}
+                Ok(Frame::Ignored(i)) if self.ignored.len() < MAX_NOTES => self
+                    .ignored
+                    .push((i.reason, i.line.chars().take(120).collect())),
+                Ok(Frame::Ignored(_)) => {}
+                Err(e) if self.errors.len() < MAX_NOTES => self.errors.push(e.to_string()),
+                Err(_) => {}
+            }
+        }
+    }
+
+    /// Records how the body ended.
+    pub fn close(&mut self, end: End) {
+        self.end = end;
+    }
+
+    /// Marks a server-initiated EOF, with the parser's pending state.
+    pub fn eof(&mut self, at: Instant) {
+        let pending = self.parser.finish();
+        self.end = End::Eof(at, pending);
+    }
+
+    /// Reads `response` into this capture until `deadline` or the end of the body, calling
+    /// `stop` after each read; reading stops early when it returns true.
+    pub async fn read_until(
+        &mut self,
+        response: &mut Response,
+        deadline: Instant,
+        mut stop: impl FnMut(&Capture) -> bool,
+    ) {
+        loop {
+            match response.next(deadline).await {
+                Next::Data(r) => {
+                    self.push(r.at, &r.bytes);
+                    if stop(self) {
+                        return;
+                    }
+                }
+                Next::Eof(at) => return self.eof(at),
+                Next::Error(at, e) => return self.close(End::Error(at, e)),
+                Next::Deadline => return,
+            }
+        }
+    }
+
+    /// Time from the head to the first body byte.
+    pub fn head_to_first_byte(&self) -> Option<Duration> {
+        self.first_byte.map(|t| t - self.head_at)
+    }
+
+    /// Ids of dispatched events, in order (events without an id give `""`).
+    pub fn ids(&self) -> Vec<&str> {
+        self.events.iter().map(|e| e.value.id.as_str()).collect()
+    }
+
+    /// Whether the server closed the body (cleanly or not).
+    pub fn ended_by_server(&self) -> bool {
+        !matches!(self.end, End::Open)
+    }
+
+    fn check_utf8(&mut self, bytes: &[u8]) {
+        let start = self.scan.offset - self.scan.utf8_carry.len() as u64;
+        self.scan.offset += bytes.len() as u64;
+        if self.invalid_utf8_at.is_some() {
+            return;
+        }
+        let mut buf = std::mem::take(&mut self.scan.utf8_carry);
+        buf.extend_from_slice(bytes);
+        let valid = match std::str::from_utf8(&buf) {
+            Ok(s) => s,
+            Err(e) if e.error_len().is_none() => {
+                let (ok, rest) = buf.split_at(e.valid_up_to());
+                self.scan.utf8_carry = rest.to_vec();
+                std::str::from_utf8(ok).unwrap_or_default()
+            }
+            Err(e) => {
+                self.invalid_utf8_at = Some(start + e.valid_up_to() as u64);
+                return;
+            }
+        };
+        if self.bom_mid_stream_at.is_none() {
+            for (i, _) in valid.match_indices('\u{feff}') {
+                let at = start + i as u64;
+                if at > 0 {
+                    self.bom_mid_stream_at = Some(at);
+                    break;
+                }
+            }
+        }
+    }
+
+    fn scan_lines(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            if self.scan.pending_cr {
+                self.scan.pending_cr = false;
+                if b == b'\n' {
+                    self.line_ends.crlf += 1;
+                    self.end_line(2);
+                    continue;
+                }
+                self.line_ends.cr += 1;
+                self.end_line(4);
+            }
+            match b {
+                b'\r' => self.scan.pending_cr = true,
+                b'\n' => {
+                    self.line_ends.lf += 1;
+                    self.end_line(1);
+                }
+                _ => {
+                    self.scan.line_len += 1;
+                    self.scan.block_bytes += 1;
+                    if !self.scan.name_done {
+                        if b == b':' {
+                            self.scan.name_done = true;
+                        } else if self.scan.name.len() < 32 {
+                            self.scan.name.push(b);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// `style`: 1 LF, 2 CRLF, 4 CR.
+    fn end_line(&mut self, style: u8) {
+        let s = &mut self.scan;
+        self.max_line = self.max_line.max(s.line_len);
+        s.block_styles |= style;
+        if s.line_len == 0 {
+            if s.block_styles.count_ones() > 1 {
+                self.mixed_in_block += 1;
+            }
+            s.block_styles = 0;
+            if s.block_has_event && !s.block_has_data {
+                self.named_without_data += 1;
+            }
+            if s.block_has_id && !s.block_has_data {
+                self.id_without_data += 1;
+            }
+            self.max_event = self.max_event.max(s.block_bytes);
+            s.block_has_data = false;
+            s.block_has_event = false;
+            s.block_has_id = false;
+            s.block_bytes = 0;
+        } else if !s.name.is_empty() || !s.name_done {
+            let name = String::from_utf8_lossy(&s.name)
+                .trim_start_matches('\u{feff}')
+                .to_owned();
+            match name.as_str() {
+                "data" => s.block_has_data = true,
+                "event" => s.block_has_event = true,
+                "id" => s.block_has_id = true,
+                _ => {}
+            }
+            if self.field_names.len() < MAX_NOTES {
+                self.field_names.insert(name);
+            }
+        }
+        s.line_len = 0;
+        s.name.clear();
+        s.name_done = false;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn capture(chunks: &[&[u8]]) -> Capture {
+        let now = Instant::now();
+        let mut c = Capture::starting(now, now);
+        for chunk in chunks {
+            c.push(now, chunk);
+        }
+        c
+    }
+
+    #[test]
+    fn line_end_styles_survive_a_cr_at_a_chunk_end() {
+        let c = capture(&[b"data: a\r", b"\n\r\n: x\n", b"event: p\rdata: b\n\n"]);
+        assert_eq!(
+            c.line_ends,
+            LineEnds {
+                lf: 3,
+                crlf: 2,
+                cr: 1
+            }
+        );
+        assert_eq!(c.line_ends.stray(), Some("lone CR in an LF stream"));
+        assert_eq!(c.mixed_in_block, 1);
+        assert_eq!(c.events.len(), 2);
+        let c = capture(&[b": hb\r\n\r\ndata: a\n\n"]);
+        assert_eq!(c.mixed_in_block, 0);
+    }
+
+    #[test]
+    fn utf8_split_across_reads_is_fine_but_invalid_bytes_are_located() {
+        let c = capture(&["data: é".as_bytes()[..7].as_ref(), &"é\n\n".as_bytes()[1..]]);
+        assert_eq!(c.invalid_utf8_at, None);
+        let c = capture(&[b"data: ok\n\n", b"data: \xff\n\n"]);
+        assert_eq!(c.invalid_utf8_at, Some(16));
+    }
+
+    #[test]
+    fn bom_only_at_byte_zero() {
+        assert_eq!(
+            capture(&["\u{feff}data: a\n\n".as_bytes()]).bom_mid_stream_at,
+            None
+        );
+        let c = capture(&[b"data: a\n\n", "\u{feff}data: b\n\n".as_bytes()]);
+        assert_eq!(c.bom_mid_stream_at, Some(9));
+    }
+
+    #[test]
+    fn blocks_without_data_are_counted() {
+        let c = capture(&[b"event: ping\n\nid: 3\nretry: 10\n\nid: 4\ndata: x\n\nData: y\n\n"]);
+        assert_eq!(c.named_without_data, 1);
+        assert_eq!(c.id_without_data, 1);
+        assert!(c.field_names.contains("Data"));
+        assert_eq!(c.events.len(), 1);
+        assert_eq!(c.ignored.len(), 1);
+    }
+}

@@ -1,0 +1,255 @@
+//! `ssekit check [URL]`: the command line of the conformance runner. Builds the target and
+//! options from the arguments, runs the checks, prints the human report and writes the JSON
+//! and JUnit files. Exit status: 0 no MUST failed, 1 a MUST failed, 2 the run was impossible.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use http::{HeaderMap, HeaderName, HeaderValue};
+
+use crate::checks;
+use crate::context::{Ctx, Options, Profile};
+use crate::report::{self, human::Color, Report};
+use crate::runner::{self, Selection};
+use crate::target::{self, parse_url, Publisher, Target, TargetError};
+
+/// Arguments of `ssekit check`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CheckArgs {
+    /// The SSE stream URL (http://…). Without it, the embedded reference server is started on
+    /// 127.0.0.1:0 (ticker, heartbeats, every hook) and checked.
+    pub url: Option<String>,
+    /// Publish endpoint: the runner POSTs JSON {"event"?, "data"} there for active checks.
+    #[arg(long, value_name = "URL")]
+    pub publish: Option<String>,
+    /// Extra request header, e.g. `Authorization: Bearer x` (repeatable).
+    #[arg(long = "header", value_name = "K:V")]
+    pub headers: Vec<String>,
+    /// Run only these checks: ids (I03) or group letters (I). Repeatable.
+    #[arg(long, value_name = "ID")]
+    pub only: Vec<String>,
+    /// Skip these checks: ids or group letters. Repeatable.
+    #[arg(long, value_name = "ID")]
+    pub skip: Vec<String>,
+    /// Bound on each network wait, in seconds.
+    #[arg(long, value_name = "SECS", default_value = "5", value_parser = secs)]
+    pub timeout: Duration,
+    /// Largest acceptable silence on an idle stream, in seconds (K01).
+    #[arg(long, value_name = "SECS", default_value = "30", value_parser = secs)]
+    pub heartbeat_max: Duration,
+    /// Write the JSON report (schema ssekit-check/1) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Write a JUnit XML report to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// quick: under 30 s on a healthy server; full: larger counts and a 75 s idle watch.
+    #[arg(long, value_enum, default_value = "quick")]
+    pub profile: Profile,
+    /// A URL that should tell clients to stop (expects 204), for H10.
+    #[arg(long, value_name = "URL")]
+    pub gone_url: Option<String>,
+    /// Long-poll endpoint (GET URL?after=ID&timeout=S -> {events, next}), for L01.
+    #[arg(long, value_name = "URL")]
+    pub poll_url: Option<String>,
+    /// Prometheus metrics URL (connection gauges for S02/S03).
+    #[arg(long, value_name = "URL")]
+    pub metrics_url: Option<String>,
+    /// A stream URL on which nothing is published (K01/K02); defaults to URL.
+    #[arg(long, value_name = "URL")]
+    pub idle_url: Option<String>,
+    /// No progress line on stderr.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+fn secs(s: &str) -> Result<Duration, String> {
+    let v: f64 = s
+        .parse()
+        .map_err(|_| format!("`{s}` is not a number of seconds"))?;
+    if !v.is_finite() || !(0.01..=3600.0).contains(&v) {
+        return Err(format!("`{s}` must be between 0.01 and 3600 seconds"));
+    }
+    Ok(Duration::from_secs_f64(v))
+}
+
+/// Why `ssekit check` could not run (exit status 2).
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// A bad argument.
+    #[error(transparent)]
+    Target(#[from] TargetError),
+    /// A malformed `--header`.
+    #[error("--header `{0}`: expected `Name: value` with a valid header name and value")]
+    Header(String),
+    /// A bad `--only` / `--skip`.
+    #[error(transparent)]
+    Selection(#[from] runner::UnknownCheck),
+    /// The stream URL could not be reached at all.
+    #[error("cannot reach {url}: {reason}")]
+    Unreachable {
+        /// The URL.
+        url: String,
+        /// Why.
+        reason: String,
+    },
+    /// A report file could not be written.
+    #[error("cannot write {path}: {source}")]
+    Write {
+        /// Which file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+}
+
+fn parse_headers(list: &[String]) -> Result<HeaderMap, RunError> {
+    let mut headers = HeaderMap::new();
+    for h in list {
+        let (k, v) = h
+            .split_once(':')
+            .ok_or_else(|| RunError::Header(h.clone()))?;
+        let name =
+            HeaderName::from_bytes(k.trim().as_bytes()).map_err(|_| RunError::Header(h.clone()))?;
+        let value = HeaderValue::from_str(v.trim()).map_err(|_| RunError::Header(h.clone()))?;
+        headers.append(name, value);
+    }
+    Ok(headers)
+}
+
+/// Builds the target the arguments describe (starting the embedded server when no URL).
+pub async fn build_target(args: &CheckArgs) -> Result<Target, RunError> {
+    let headers = parse_headers(&args.headers)?;
+    let Some(url) = &args.url else {
+        let mut t = Target::embedded(target::embedded_config()).await?;
+        t.headers = headers;
+        return Ok(t);
+    };
+    let mut t = Target::remote(parse_url("URL", url)?, headers.clone());
+    if let Some(p) = &args.publish {
+        t.publish = Some(Publisher::Http {
+            url: parse_url("--publish", p)?,
+            headers,
+            timeout: args.timeout,
+        });
+    }
+    let optional = |what, v: &Option<String>| v.as_deref().map(|v| parse_url(what, v)).transpose();
+    t.gone_url = optional("--gone-url", &args.gone_url)?;
+    t.poll_url = optional("--poll-url", &args.poll_url)?;
+    t.metrics_url = optional("--metrics-url", &args.metrics_url)?;
+    if let Some(idle) = optional("--idle-url", &args.idle_url)? {
+        t.idle_url = idle;
+    }
+    Ok(t)
+}
+
+/// Runs the checks the arguments select against `target` and returns the report.
+pub async fn check_target(target: Target, args: &CheckArgs) -> Result<Report, RunError> {
+    let selected = Selection {
+        only: args.only.clone(),
+        skip: args.skip.clone(),
+    }
+    .apply(checks::all())?;
+    let opts = Options {
+        timeout: args.timeout,
+        heartbeat_max: args.heartbeat_max,
+        profile: args.profile,
+    };
+    let description = target.description.clone();
+    let ctx = Ctx::new(target, opts);
+    let started = Instant::now();
+    let started_unix = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    if let Err(reason) = ctx.baseline().await {
+        if reason.contains("cannot connect")
+            || reason.contains("unsupported URL")
+            || reason.contains("timed out")
+        {
+            return Err(RunError::Unreachable {
+                url: description,
+                reason,
+            });
+        }
+    }
+    let results = runner::run(&ctx, &selected, args.quiet).await;
+    let profile = match args.profile {
+        Profile::Quick => "quick",
+        Profile::Full => "full",
+    };
+    Ok(Report {
+        target: description,
+        profile,
+        started_unix,
+        duration: started.elapsed(),
+        results,
+    })
+}
+
+fn write_file(path: &PathBuf, text: &str) -> Result<(), RunError> {
+    std::fs::write(path, text).map_err(|source| RunError::Write {
+        path: path.clone(),
+        source,
+    })
+}
+
+async fn check(args: &CheckArgs) -> Result<Report, RunError> {
+    let target = build_target(args).await?;
+    if !args.quiet {
+        eprintln!(
+            "ssekit check: {} ({} profile, at most ~{} s)",
+            target.description,
+            if args.profile == Profile::Quick {
+                "quick"
+            } else {
+                "full"
+            },
+            runner::budget(args.profile, args.heartbeat_max).as_secs()
+        );
+    }
+    let report = check_target(target, args).await?;
+    if let Some(path) = &args.json {
+        write_file(path, &report::json::to_string(&report))?;
+    }
+    if let Some(path) = &args.junit {
+        write_file(path, &report::junit::to_string(&report))?;
+    }
+    Ok(report)
+}
+
+/// `ssekit check`: runs and prints; returns the exit status.
+pub fn run(args: CheckArgs) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("ssekit check: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = runtime.block_on(check(&args));
+    // Embedded-server tasks (e.g. a hanging shutdown under test) must not keep the process.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    match result {
+        Err(e) => {
+            eprintln!("ssekit check: {e}");
+            ExitCode::from(2)
+        }
+        Ok(report) => {
+            let color = if std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+            {
+                Color::On
+            } else {
+                Color::Off
+            };
+            let mut out = std::io::stdout().lock();
+            let _ = report::human::write(&report, color, &mut out);
+            let _ = out.flush();
+            ExitCode::from(report.exit_code())
+        }
+    }
+}

@@ -1,0 +1,674 @@
+//! H: the HTTP response (status, headers, HTTP/2, compression, redirects, other methods).
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use http::{HeaderMap, Method, StatusCode};
+
+use super::{on_stream, show, Check, Finding, Level, Phase};
+use crate::context::{Baseline, Ctx};
+use crate::probe::{self, Next, ProbeError, Proto, Request};
+use crate::target::BoxFuture;
+
+/// The H group.
+pub fn checks() -> Vec<Check> {
+    vec![
+        Check {
+            id: "H01",
+            level: Level::Must,
+            title: "status is 200",
+            reference: "HTML §9.2.2 step 15; WPT eventsource/request-status-error",
+            browser: "Any status other than 200 fails the connection: EventSource goes CLOSED and never reconnects.",
+            fix: "Answer the stream with 200; use 204 only to tell clients to stop for good.",
+            phase: Phase::Main,
+            run: h01,
+        },
+        Check {
+            id: "H02",
+            level: Level::Must,
+            title: "Content-Type essence is text/event-stream",
+            reference: "HTML §9.2.2; whatwg/html#7630; WPT format-mime-bogus",
+            browser: "EventSource fails the connection (CLOSED, plain `error` event) and does not reconnect.",
+            fix: "Send exactly one `Content-Type: text/event-stream` (parameters such as charset=utf-8 are fine).",
+            phase: Phase::Main,
+            run: h02,
+        },
+        Check {
+            id: "H03",
+            level: Level::Should,
+            title: "charset absent or utf-8",
+            reference: "HTML §9.2.5; WPT format-utf-8",
+            browser: "The charset is ignored and the stream decoded as UTF-8: the header misleads other tools.",
+            fix: "Drop the charset parameter or send `charset=utf-8`, and encode the stream as UTF-8.",
+            phase: Phase::Main,
+            run: h03,
+        },
+        Check {
+            id: "H04",
+            level: Level::Should,
+            title: "not cacheable (Cache-Control no-store/no-cache)",
+            reference: "HTML §9.2.2 step 11 (cache mode no-store)",
+            browser: "Proxies and CDNs may cache or coalesce the stream and replay stale events to other users.",
+            fix: "Send `Cache-Control: no-store` and no max-age, Expires or ETag on the stream.",
+            phase: Phase::Main,
+            run: h04,
+        },
+        Check {
+            id: "H05",
+            level: Level::Should,
+            title: "no Content-Length on an endless stream",
+            reference: "HTML §9.2.7 chunking note; RFC 9112 §6",
+            browser: "A length-delimited body ends (or is buffered by proxies) after that many bytes; clients reconnect in a loop.",
+            fix: "Do not set Content-Length; let the server use chunked encoding (HTTP/1.1) or DATA frames (HTTP/2).",
+            phase: Phase::Main,
+            run: h05,
+        },
+        Check {
+            id: "H06",
+            level: Level::Must,
+            title: "HTTP/2 response has no connection-specific headers",
+            reference: "RFC 9113 §8.2.2; nestjs/nest#17588; hologram#1262",
+            browser: "The HTTP/2 response is malformed: Safari and strict clients reset the stream (ERR_HTTP2_PROTOCOL_ERROR).",
+            fix: "Never send Connection, Keep-Alive, Transfer-Encoding, Upgrade or Proxy-Connection over HTTP/2.",
+            phase: Phase::Main,
+            run: h06,
+        },
+        Check {
+            id: "H07",
+            level: Level::Should,
+            title: "no compression, or compression flushed per event",
+            reference: "tower-http#419; starlette PR #2753; expressjs/compression#17",
+            browser: "Events sit in the compressor's buffer: EventSource sees nothing until kilobytes pile up.",
+            fix: "Exclude text/event-stream from compression middleware, or flush the compressor after every event.",
+            phase: Phase::Main,
+            run: h07,
+        },
+        Check {
+            id: "H08",
+            level: Level::Info,
+            title: "X-Accel-Buffering header",
+            reference: "django-eventstream#37; nginx proxy_buffering",
+            browser: "Behind nginx with buffering on, events arrive in bursts or not at all.",
+            fix: "Send `X-Accel-Buffering: no` if the server may sit behind nginx.",
+            phase: Phase::Main,
+            run: h08,
+        },
+        Check {
+            id: "H09",
+            level: Level::Should,
+            title: "headers within 1 s with no event pending",
+            reference: "HTML §9.2.3 \"announce the connection\"",
+            browser: "EventSource stays CONNECTING and never fires `open` until the first event.",
+            fix: "Send and flush the response head at once, before any event exists.",
+            phase: Phase::Main,
+            run: h09,
+        },
+        Check {
+            id: "H10",
+            level: Level::Must,
+            title: "\"gone\" URL answers 204, not 200 + EOF",
+            reference: "HTML §9.2.1 (204 stops reconnection); reestablish-on-EOF",
+            browser: "200 followed by EOF makes EventSource reconnect forever: a reconnect loop.",
+            fix: "Answer streams that are over for good with 204 No Content.",
+            phase: Phase::Main,
+            run: h10,
+        },
+        Check {
+            id: "H11",
+            level: Level::Should,
+            title: "no 5xx / 429 on the stream URL",
+            reference: "WPT request-status-error (503 -> CLOSED)",
+            browser: "A 5xx or 429 kills EventSource permanently; the user must reload the page.",
+            fix: "For transient conditions, close the stream (clients reconnect) or refuse at the TCP/LB level.",
+            phase: Phase::Summary,
+            run: h11,
+        },
+        Check {
+            id: "H12",
+            level: Level::Must,
+            title: "redirects end in a valid stream",
+            reference: "WPT request-redirect; eventsource-cross-origin",
+            browser: "A redirect loop or a final non-stream response fails the connection for good.",
+            fix: "Redirect at most a few hops to the real stream URL (same origin, or with CORS).",
+            phase: Phase::Main,
+            run: h12,
+        },
+        Check {
+            id: "H13",
+            level: Level::Should,
+            title: "OPTIONS, HEAD and POST answered sanely",
+            reference: "RFC 9110 §9",
+            browser: "Preflights and health probes that crash (5xx) or hang pin sockets and hide real errors.",
+            fix: "Answer 405 with `Allow`, or 200/204 for OPTIONS; never open a stream for HEAD.",
+            phase: Phase::Main,
+            run: h13,
+        },
+    ]
+}
+
+/// All values of a header, as text.
+pub fn values<'a>(headers: &'a HeaderMap, name: &str) -> Vec<&'a str> {
+    headers
+        .get_all(name)
+        .iter()
+        .map(|v| v.to_str().unwrap_or("<non-ASCII>"))
+        .collect()
+}
+
+/// The single value of a header, if exactly one.
+pub fn value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// MIME essence and parameters of a Content-Type value.
+pub fn mime(value: &str) -> (String, Vec<(String, String)>) {
+    let mut parts = value.split(';');
+    let essence = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+    let params = parts
+        .filter_map(|p| {
+            let (k, v) = p.split_once('=')?;
+            Some((
+                k.trim().to_ascii_lowercase(),
+                v.trim().trim_matches('"').to_owned(),
+            ))
+        })
+        .collect();
+    (essence, params)
+}
+
+fn ms(d: Duration) -> String {
+    format!("{} ms", d.as_millis())
+}
+
+fn h01(ctx: &Ctx) -> BoxFuture<'_, Finding> {
+    Box::pin(async move {
+        match ctx.baseline().await {
+            Err(e) => Finding::violation(format!("no response: {e}")),
+            Ok(b) if b.status == StatusCode::OK => {
+                Finding::pass(format!("200 after {}", ms(b.time_to_head)))
+            }
+            Ok(b) => Finding::violation(format!(
+                "status {} (browsers close and never retry)",
+                b.status
+            )),
+        }
+    })
+}
+
+fn content_type_problem(headers: &HeaderMap) -> Option<String> {
+    let all = values(headers, "content-type");
+    match all.as_slice() {
+        [] => Some("no Content-Type header".into()),
+        [one] => {
+            let (essence, _) = mime(one);
+            (essence != "text/event-stream").then(|| format!("Content-Type: {one}"))
+        }
+        many => Some(format!(
+            "{} Content-Type headers: {}",
+            many.len(),
+            many.join(" | ")
+        )),
+    }
+}
+
+fn h02(ctx: &Ctx) -> BoxFuture<'_, Finding> {
+    Box::pin(async move {
+        match ctx.baseline().await {
+            Err(e) => Finding::skip(format!("no response: {e}")),
+            Ok(b) => match content_type_problem(&b.headers) {
+                Some(problem) => Finding::violation(problem),
+                None => Finding::pass(format!(
+                    "Content-Type: {}",
+                    values(&b.headers, "content-type")[0]
+                )),
+            },
+        }
+    })
+}
+
+fn h03(ctx: &Ctx) -> BoxFuture<'_, Finding> {
+    Box::pin(on_stream(ctx, |b: &Baseline| {
+        let Some(ct) = value(&b.headers, "content-type") else {
+            return Finding::skip("no Content-Type (see H02)");
+        };
+        let (_, params) = mime(ct);
+        match params.iter().find(|(k, _)| k == "charset") {
+            None => Finding::pass("no charset parameter"),
+            Some((_, v)) if v.eq_ignore_ascii_case("utf-8") => Finding::pass("charset=utf-8"),
+            Some((_, v)) => {
+                Finding::violation(format!("charset={v}, but clients always decode UTF-8"))
+            }
+        }
+    }))
+}
+
+/// Problems that make a response cacheable, if any.
+pub fn cache_problems(headers: &HeaderMap) -> Vec<String> {
+    let mut problems = Vec::new();
+    let cc = values(headers, "cache-control")
+        .join(", ")
+        .to_ascii_lowercase();
+    let directives: Vec<&str> = cc.split(',').map(str::trim).collect();
+    if !directives
+        .iter()
+        .any(|d| *d == "no-store" || *d == "no-cache")
+    {
+        problems.push(if cc.is_empty() {
+            "no Cache-Control".to_owned()
+        } else {
+            format!("Cache-Control: {cc} (neither no-store nor no-cache)")
+        });
+    }
+    for d in &directives {
+        if let Some(age) = d
+            .strip_prefix("max-age=")
+            .or_else(|| d.strip_prefix("s-maxage="))
+        {
+            if age.trim_matches('"').parse::<u64>().is_ok_and(|a| a > 0) {
+                problems.push(format!("positive {d}"));
+            }
+        }
+    }
+    for name in ["expires", "etag", "last-modified"] {
+        if let Some(v) = value(headers, name) {
+            problems.push(format!("{name}: {v}"));
+        }
+    }
+    problems
+}
+
+fn h04(ctx: &Ctx) -> BoxFuture<'_, Finding> {
+    Box::pin(on_stream(ctx, |b: &Baseline| {
+        let problems = cache_problems(&b.headers);
+        if problems.is_empty() {
+            Finding::pass(format!(
+                "Cache-Control: {}",
+                values(&b.headers, "cache-control").join(", ")
+            ))
+        } else {
+            Finding::violation(problems.join("; "))
+        }
+    }))
+}
+
+fn h05(ctx: &Ctx) -> BoxFuture<'_, Finding> {
+    Box::pin(on_stream(ctx, |b: &Baseline| {
+        let cl = value(&b.headers, "content-length");
+        let te = value(&b.headers, "transfer-encoding");
+        match (cl, te) {
+            (Some(cl), Some(te)) => Finding::violation(format!(
+                "Content-Length: {cl} together with Transfer-Encoding: {te} (a request-smuggling shape)"
+            )),
+            (Some(cl), None) => Finding::violation(format!("Content-Length: {cl} on an endless stream")),
+            (None, Some(te)) => Finding::pass(format!("Transfer-Encoding: {te}, no Content-Length")),
+            (None, None) => Finding::pass("no Content-Length (close-delimited or HTTP/2)"),
+        }
+    }))
+}
+
+/// Header names RFC 9113 §8.2.2 forbids in HTTP/2.
+pub const H2_FORBIDDEN: [&str; 5] = [
+    "connection",
+    "keep-alive",
+    "transfer-encoding",
+    "upgrade",
+    "proxy-connection",
+];
+
+fn h06(ctx: &Ctx) -> BoxFuture<'_, Finding> {
+    Box::pin(async move {
+        let req = ctx.sse_request().proto(Proto::H2c);
+        match ctx.send("stream over h2c", req).await {
+            Ok(mut r) => {
+                let bad: Vec<&str> = H2_FORBIDDEN.iter().copied().filter(|n| r.headers.contains_key(*n)).collect();
+                if !bad.is_empty() {
+                    return Finding::violation(format!("HTTP/2 response carries {}", bad.join(", ")));
+                }
+                let first = r.next(Instant::now() + Duration::from_secs(2)).await;
+                match first {
+                    Next::Error(_, e) => Finding::violation(format!("HTTP/2 stream failed after the head: {e}")),
+                    _ => Finding::pass(format!(
+                        "h2c (prior knowledge): {} with no connection-specific headers",
+                        r.status
+                    )),
+                }
+            }
+            Err(ProbeError::Http(e)) if is_malformed_h2(&e) => Finding::violation(format!(
+                "the HTTP/2 response was rejected as malformed ({e}); a connection-specific header \
+                 (Connection, Keep-Alive, Transfer-Encoding, Upgrade, Proxy-Connection) is the usual cause"
+            )),
+            Err(e) => Finding::skip(format!(
+                "the server does not speak HTTP/2 with prior knowledge (h2c): {e}; h2 over TLS (ALPN) \
+                 is not supported by this build"
+            )),
+        }
+    })
+}
+
+/// A stream-level PROTOCOL_ERROR raised by the client's own HTTP/2 validation (malformed head).
+pub fn is_malformed_h2(error: &str) -> bool {
+    let e = error.to_ascii_lowercase();
+    e.contains("stream error") && (e.contains("protocol") || e.contains("malformed"))
+}
+
+fn h07(ctx: &Ctx) -> BoxFuture<'_, Finding> {
+    Box::pin(async move {
+        let req = match ctx
+            .sse_request()
+            .header("accept-encoding", "gzip, deflate, br, zstd")
+        {
+            Ok(r) => r,
+            Err(e) => return Finding::skip(e.to_string()),
+        };
+        let mut r = match ctx.send("stream with Accept-Encoding", req).await {
+            Ok(r) if r.status == StatusCode::OK => r,
+            Ok(r) => return Finding::skip(format!("status {} with Accept-Encoding", r.status)),
+            Err(e) => return Finding::skip(format!("request failed: {e}")),
+        };
+        let encoding = value(&r.headers, "content-encoding")
+            .unwrap_or("identity")
+            .to_ascii_lowercase();
+        let sink = Decoded::default();
+        let mut decoder: Box<dyn Write + Send> = match encoding.as_str() {
+            "identity" => return Finding::pass("identity encoding (no Content-Encoding)"),
+            "gzip" | "x-gzip" => Box::new(flate2::write::GzDecoder::new(sink.clone())),
+            "deflate" => Box::new(flate2::write::ZlibDecoder::new(sink.clone())),
+            other => {
+                return Finding::warn(format!(
+                    "Content-Encoding: {other}; the runner cannot decode it, so per-event flushing is unproven"
+                ))
+            }
+        };
+        let marker = format!("ssekit-check {} h07", ctx.nonce);
+        let budget = Duration::from_millis(250);
+        let window = ctx.opts.timeout.min(Duration::from_secs(3));
+        let started = Instant::now();
+        if let Some(publisher) = &ctx.target.publish {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let _ = publisher.publish(None, &marker).await;
+        }
+        let published_at = Instant::now();
+        let (mut raw, mut got) = (0usize, Vec::new());
+        let deadline = started + window;
+        while let Next::Data(read) = r.next(deadline).await {
+            raw += read.bytes.len();
+            let _ = decoder.write_all(&read.bytes);
+            let _ = decoder.flush();
+            got = sink.0.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            let seen = if ctx.target.publish.is_some() {
+                contains(&got, marker.as_bytes())
+            } else {
+                !got.is_empty()
+            };
+            if seen {
+                let late = read.at - published_at;
+                return if ctx.target.publish.is_some() && late > budget {
+                    Finding::violation(format!(
+                        "{encoding}: event decoded {} after publishing",
+                        ms(late)
+                    ))
+                } else {
+                    Finding::pass(format!(
+                        "{encoding}, flushed: decoded output after {}",
+                        ms(read.at - r.head_at)
+                    ))
+                };
+            }
+        }
+        Finding::violation(format!(
+            "Content-Encoding: {encoding}; {raw} compressed bytes but {} decoded bytes{} within {}: the compressor buffers",
+            got.len(),
+            if ctx.target.publish.is_some() { ", published event not seen" } else { "" },
+            ms(window)
+        ))
+    })
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Where a decoder writes: shared so the bytes can be read while the decoder is boxed.
+#[derive(Default, Clone)]
+struct Decoded(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl Write for Decoded {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let mut d = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if d.len() < 1 << 20 {
+            d.extend_from_slice(buf);
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn h08(ctx: &Ctx) -> BoxFuture<'_, Finding> {
+    Box::pin(on_stream(ctx, |b: &Baseline| {
+        match value(&b.headers, "x-accel-buffering") {
+            Some(v) => Finding::info(format!("X-Accel-Buffering: {v}")),
+            None => Finding::info(
+                "no X-Accel-Buffering header; add `X-Accel-Buffering: no` if nginx may proxy this",
+            ),
+        }
+    }))
+}
+
+fn h09(ctx: &Ctx) -> BoxFuture<'_, Finding> {
+    Box::pin(on_stream(ctx, |b: &Baseline| {
+        if b.time_to_head <= Duration::from_secs(1) {
+            Finding::pass(format!("headers after {}", ms(b.time_to_head)))
+        } else {
+            Finding::violation(format!("headers only after {}", ms(b.time_to_head)))
+        }
+    }))
+}
+
+fn h10(ctx: &Ctx) -> BoxFuture<'_, Finding> {
+    Box::pin(async move {
+        let Some(url) = ctx.target.gone_url.clone() else {
+            return Finding::skip("no \"gone\" URL given (--gone-url)");
+        };
+        let mut loops = 0;
+        let mut seen = Vec::new();
+        for _ in 0..3 {
+            let req = Request::sse(url.clone(), &ctx.target.headers);
+            let mut r = match probe::send(req, ctx.timeout()).await {
+                Ok(r) => r,
+                Err(e) => return Finding::violation(format!("the gone URL did not answer: {e}")),
+            };
+            if r.status != StatusCode::OK {
+                let (body, _) = r
+                    .body_text(Instant::now() + Duration::from_secs(1), 4096)
+                    .await;
+                seen.push(format!(
+                    "{}{}",
+                    r.status.as_u16(),
+                    if body.is_empty() { "" } else { " with a body" }
+                ));
+                continue;
+            }
+            match r
+                .body_text(Instant::now() + Duration::from_secs(1), 1 << 16)
+                .await
+            {
+                (_, Next::Eof(_) | Next::Error(..)) => {
+                    loops += 1;
+                    seen.push("200 + EOF".into());
+                }
+                _ => {
+                    return Finding::violation(
+                        "the gone URL answers 200 and keeps streaming".to_owned(),
+                    )
+                }
+            }
+        }
+        let seen = seen.join(", ");
+        if loops > 0 {
+            Finding::violation(format!("{seen}: EventSource would reconnect forever"))
+        } else {
+            Finding::pass(seen)
+        }
+    })
+}
+
+fn h11(ctx: &Ctx) -> BoxFuture<'_, Finding> {
+    Box::pin(async move {
+        let statuses = ctx.statuses();
+        let bad: Vec<String> = statuses
+            .iter()
+            .filter(|(_, s)| s.is_server_error() || *s == StatusCode::TOO_MANY_REQUESTS)
+            .map(|(what, s)| format!("{} on {what}", s.as_u16()))
+            .collect();
+        if bad.is_empty() {
+            return Finding::pass(format!("{} stream responses, none 5xx/429", statuses.len()));
+        }
+        let mut list = bad.clone();
+        list.dedup();
+        Finding::violation(format!(
+            "{} of {} responses: {}",
+            bad.len(),
+            statuses.len(),
+            show(&list.join(", "), 200)
+        ))
+    })
+}
+
+fn h12(ctx: &Ctx) -> BoxFuture<'_, Finding> {
+    Box::pin(async move {
+        let b = match ctx.baseline().await {
+            Ok(b) => b,
+            Err(e) => return Finding::skip(format!("no response: {e}")),
+        };
+        if b.redirects.is_empty() {
+            return Finding::pass("not redirected");
+        }
+        let chain: Vec<String> = b
+            .redirects
+            .iter()
+            .map(|(s, l)| format!("{} -> {l}", s.as_u16()))
+            .collect();
+        let chain = show(&chain.join(", "), 200);
+        if b.redirects.len() > 5 {
+            return Finding::violation(format!("more than 5 redirects (loop?): {chain}"));
+        }
+        if b.status != StatusCode::OK {
+            return Finding::violation(format!("{chain}; final status {}", b.status));
+        }
+        if let Some(problem) = content_type_problem(&b.headers) {
+            return Finding::violation(format!("{chain}; final {problem}"));
+        }
+        Finding::pass(format!("{chain}; final 200 text/event-stream"))
+    })
+}
+
+fn h13(ctx: &Ctx) -> BoxFuture<'_, Finding> {
+    Box::pin(async move {
+        let url = ctx.stream_url();
+        let mut notes = Vec::new();
+        let mut bad = Vec::new();
+        for method in [Method::OPTIONS, Method::HEAD, Method::POST] {
+            let mut req = Request::new(method.clone(), url.clone(), &ctx.target.headers);
+            if method == Method::OPTIONS {
+                req.headers.insert(
+                    "origin",
+                    http::HeaderValue::from_static("https://runner.example"),
+                );
+                req.headers.insert(
+                    "access-control-request-method",
+                    http::HeaderValue::from_static("GET"),
+                );
+            }
+            match ctx.send(&format!("{method} stream URL"), req).await {
+                Err(e) => bad.push(format!("{method}: {e}")),
+                Ok(mut r) => {
+                    let status = r.status;
+                    if status.is_server_error() {
+                        bad.push(format!("{method} -> {status}"));
+                    } else if method == Method::HEAD {
+                        match r.next(Instant::now() + Duration::from_secs(2)).await {
+                            Next::Eof(_) | Next::Error(..) => {
+                                notes.push(format!("HEAD {}", status.as_u16()))
+                            }
+                            _ => bad.push(format!(
+                                "HEAD {} did not complete (a stream was opened)",
+                                status.as_u16()
+                            )),
+                        }
+                    } else if status == StatusCode::METHOD_NOT_ALLOWED
+                        && !r.headers.contains_key("allow")
+                    {
+                        notes.push(format!("{method} 405 without Allow"));
+                    } else {
+                        notes.push(format!("{method} {}", status.as_u16()));
+                    }
+                }
+            }
+        }
+        if bad.is_empty() {
+            Finding::pass(notes.join(", "))
+        } else {
+            Finding::violation(format!("{}; {}", bad.join(", "), notes.join(", ")))
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(*k, http::HeaderValue::from_static(v));
+        }
+        h
+    }
+
+    #[test]
+    fn content_type_by_essence() {
+        assert_eq!(
+            content_type_problem(&headers(&[(
+                "content-type",
+                "TEXT/Event-Stream; charset=utf-8"
+            )])),
+            None
+        );
+        assert_eq!(
+            content_type_problem(&headers(&[("content-type", "text/event-stream;")])),
+            None
+        );
+        assert!(content_type_problem(&headers(&[("content-type", "text/plain")])).is_some());
+        assert!(content_type_problem(&headers(&[])).is_some());
+        let two = headers(&[
+            ("content-type", "text/event-stream"),
+            ("content-type", "text/event-stream"),
+        ]);
+        assert!(content_type_problem(&two)
+            .unwrap()
+            .contains("2 Content-Type"));
+    }
+
+    #[test]
+    fn cacheability() {
+        assert!(cache_problems(&headers(&[("cache-control", "no-store")])).is_empty());
+        assert!(cache_problems(&headers(&[("cache-control", "private, no-cache")])).is_empty());
+        let p = cache_problems(&headers(&[
+            ("cache-control", "public, max-age=3600"),
+            ("etag", "\"x\""),
+        ]));
+        assert_eq!(p.len(), 3, "{p:?}");
+    }
+
+    #[test]
+    fn malformed_h2_is_recognised() {
+        assert!(is_malformed_h2(
+            "http2 error: stream error detected: unspecific protocol error detected"
+        ));
+        assert!(!is_malformed_h2(
+            "http2 error: connection error detected: frame with invalid size"
+        ));
+    }
+}

@@ -1,0 +1,454 @@
+//! S: robustness and scale (slow consumer isolation, churn, idle ramp, fan-out, multi-instance).
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use http::StatusCode;
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpSocket, TcpStream};
+
+use super::transport::percentile;
+use super::{show, Check, Finding, Level, Phase};
+use crate::capture::Capture;
+use crate::context::Ctx;
+use crate::probe;
+use crate::target::{fetch_metrics, BoxFuture};
+
+/// The S group.
+pub fn checks() -> Vec<Check> {
+    vec![
+        Check {
+            id: "S01",
+            level: Level::Must,
+            title: "a slow consumer never delays the others",
+            reference: "opencode PR #19423 (187 GB queue); OpenCTI#13908; sse-eventbus PR #32",
+            browser: "One stalled tab or phone freezes every other client's stream, or grows server memory without bound.",
+            fix: "Give each subscriber a bounded queue; drop (and close) subscribers that fall behind instead of waiting for them.",
+            phase: Phase::Main,
+            run: s01,
+        },
+        Check {
+            id: "S02",
+            level: Level::Should,
+            title: "connect/abort churn leaves no 5xx and no leak",
+            reference: "GHSA-vh64-54px-qgf8; modelcontextprotocol/rust-sdk PR #165",
+            browser: "Health probes and flaky networks that drop connections leak tasks until the server dies.",
+            fix: "Release every per-connection resource on disconnect, including mid-headers aborts.",
+            phase: Phase::Main,
+            run: s02,
+        },
+        Check {
+            id: "S03",
+            level: Level::Info,
+            title: "idle connection ramp",
+            reference: "research §4 scale anchors",
+            browser: "—",
+            fix: "—",
+            phase: Phase::Main,
+            run: s03,
+        },
+        Check {
+            id: "S04",
+            level: Level::Should,
+            title: "fan-out: every subscriber gets every event in order",
+            reference: "multi-instance fan-out issues (better-sse#86)",
+            browser: "Some users silently miss events or see them out of order.",
+            fix: "Publish through one ordered log per topic; signal drops explicitly.",
+            phase: Phase::Main,
+            run: s04,
+        },
+        Check {
+            id: "S05",
+            level: Level::Should,
+            title: "multi-instance delivery",
+            reference: "better-sse#86; trytouca#411",
+            browser: "Clients connected to another instance never see events published on this one.",
+            fix: "Fan events out through a shared broker (Redis, NATS, Postgres LISTEN) to every instance.",
+            phase: Phase::Main,
+            run: s05,
+        },
+    ]
+}
+
+/// A subscriber that sends its request and then never reads, with a small receive buffer.
+async fn stalled_reader(ctx: &Ctx) -> Result<TcpStream, String> {
+    let url = ctx.stream_url();
+    let (host, port) = probe::authority(&url).map_err(|e| e.to_string())?;
+    let addr = tokio::net::lookup_host((host.as_str(), port))
+        .await
+        .map_err(|e| e.to_string())?
+        .next()
+        .ok_or("no address")?;
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()
+    } else {
+        TcpSocket::new_v6()
+    }
+    .map_err(|e| e.to_string())?;
+    let _ = socket.set_recv_buffer_size(4096);
+    let mut stream = tokio::time::timeout(ctx.timeout(), socket.connect(addr))
+        .await
+        .map_err(|_| "connect timed out".to_owned())?
+        .map_err(|e| e.to_string())?;
+    let host = url.authority().map_or("localhost", |a| a.as_str());
+    let req = format!(
+        "GET {} HTTP/1.1\r\nHost: {host}\r\nAccept: text/event-stream\r\n\r\n",
+        probe::path_and_query(&url)
+    );
+    stream
+        .write_all(req.as_bytes())
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(stream)
+}
+
+fn s01(ctx: &Ctx) -> BoxFuture<'_, Finding> {
+    Box::pin(async move {
+        let Some(publisher) = ctx.target.publish.clone() else {
+            return Finding::skip("needs --publish to generate load");
+        };
+        let stalled = match stalled_reader(ctx).await {
+            Ok(s) => s,
+            Err(e) => return Finding::skip(format!("cannot open the stalled subscriber: {e}")),
+        };
+        let mut y = match ctx.send("S01 reader", ctx.sse_request()).await {
+            Ok(r) if r.status == StatusCode::OK => r,
+            Ok(r) => return Finding::skip(format!("stream status {}", r.status)),
+            Err(e) => return Finding::skip(e.to_string()),
+        };
+        let mut c = Capture::new(&y);
+        c.read_until(&mut y, Instant::now() + Duration::from_millis(200), |_| {
+            false
+        })
+        .await;
+        let total = ctx.opts.profile.pick(2000, 10_000);
+        let tag = format!("ssekit-check {} s01", ctx.nonce);
+        let pad = "x".repeat(1000);
+        let publish = async {
+            let mut sent: HashMap<String, Instant> = HashMap::new();
+            for i in 0..total {
+                let data = format!("{tag} {i:06} {pad}");
+                let at = Instant::now();
+                match tokio::time::timeout(ctx.timeout(), publisher.publish(None, &data)).await {
+                    Ok(Ok(_)) => {
+                        sent.insert(data, at);
+                    }
+                    Ok(Err(e)) => return (sent, Some(format!("publish {i} failed: {e}"))),
+                    Err(_) => {
+                        return (
+                            sent,
+                            Some(format!(
+                                "publish {i} blocked for {} s",
+                                ctx.timeout().as_secs()
+                            )),
+                        )
+                    }
+                }
+                // Paced, so a healthy reader never crosses a server's lag limit.
+                if i % 50 == 49 {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+            }
+            (sent, None)
+        };
+        let read = async {
+            let deadline = Instant::now() + ctx.timeout() * 4;
+            let count = |c: &Capture| {
+                c.events
+                    .iter()
+                    .filter(|e| e.value.data.starts_with(&tag))
+                    .count()
+            };
+            // Stop once all arrived, or once nothing has arrived for the timeout.
+            loop {
+                let before = count(&c);
+                let step = (Instant::now() + ctx.timeout()).min(deadline);
+                c.read_until(&mut y, step, |c| count(c) >= total).await;
+                let now = count(&c);
+                if now >= total
+                    || now == before
+                    || c.ended_by_server()
+                    || Instant::now() >= deadline
+                {
+                    break;
+                }
+            }
+        };
+        let ((sent, publish_error), ()) = tokio::join!(publish, read);
+        drop(stalled);
+        let mut latencies: Vec<Duration> = c
+            .events
+            .iter()
+            .filter_map(|e| {
+                sent.get(&e.value.data)
+                    .map(|t| e.at.saturating_duration_since(*t))
+            })
+            .collect();
+        latencies.sort_unstable();
+        let got = latencies.len();
+        let p99 = percentile(&latencies, 99);
+        let text = format!(
+            "{got}/{total} events reached the reading subscriber (p99 {} ms)",
+            p99.as_millis()
+        );
+        if let Some(e) = publish_error {
+            return Finding::violation(format!("with one stalled subscriber: {e}; {text}"));
+        }
+        if got < total {
+            return Finding::violation(format!("with one stalled subscriber, only {text}"));
+        }
+        if p99 > Duration::from_secs(1) {
+            return Finding::violation(format!("{text}: the reader was held back"));
+        }
+        Finding::pass(format!("{text} while another subscriber stalled"))
+    })
+}
+
+/// The open-connections gauge from a metrics page, if one is recognisable.
+pub fn connection_gauge(metrics: &[(String, f64)]) -> Option<f64> {
+    metrics
+        .iter()
+        .find(|(name, _)| {
+            let n = name.split('{').next().unwrap_or("");
+            n.contains("connections")
+                && !n.ends_with("_total")
+                && !n.contains("max")
+                && !n.contains("rejected")
+        })
+        .map(|(_, v)| *v)
+}
+
+async fn open_connections(ctx: &Ctx) -> Option<f64> {
+    let url = ctx.target.metrics_url.as_ref()?;
+    fetch_metrics(url, &ctx.target.headers, ctx.timeout())
+        .await
+        .and_then(|m| connection_gauge(&m))
+}
+
+fn s02(ctx: &Ctx) -> BoxFuture<'_, Finding> {
+    Box::pin(async move {
+        let url = ctx.stream_url();
+        let cycles: usize = ctx.opts.profile.pick(200, 5000);
+        let before = open_connections(ctx).await;
+        let host = url
+            .authority()
+            .map_or("localhost", |a| a.as_str())
+            .to_owned();
+        let full = format!(
+            "GET {} HTTP/1.1\r\nHost: {host}\r\nAccept: text/event-stream\r\n\r\n",
+            probe::path_and_query(&url)
+        );
+        let mut errors = Vec::new();
+        let mut server_errors = 0;
+        for batch in 0..cycles.div_ceil(20) {
+            let results = futures_util::future::join_all((0..20).map(|i| {
+                let kind = (batch * 20 + i) % 3;
+                let request = match kind {
+                    0 => Vec::new(),
+                    1 => full.as_bytes()[..full.len() / 2].to_vec(),
+                    _ => full.clone().into_bytes(),
+                };
+                let url = url.clone();
+                async move {
+                    let wait = if kind == 2 {
+                        Duration::from_millis(300)
+                    } else {
+                        Duration::from_millis(1)
+                    };
+                    probe::raw(&url, &request, wait, 1).await
+                }
+            }))
+            .await;
+            for r in results {
+                match r {
+                    Ok(x) if x.bytes.starts_with(b"HTTP/1.1 5") => server_errors += 1,
+                    Ok(_) => {}
+                    Err(e) => errors.push(show(&e.to_string(), 60)),
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let after = open_connections(ctx).await;
+        let alive = ctx.send("S02 after churn", ctx.sse_request()).await;
+        let mut text = format!("{cycles} connect/abort cycles");
+        if let (Some(b), Some(a)) = (before, after) {
+            text.push_str(&format!("; open connections {b} before, {a} after"));
+        }
+        if server_errors > 0 {
+            return Finding::violation(format!("{text}; {server_errors} answered 5xx"));
+        }
+        if !errors.is_empty() {
+            errors.dedup();
+            return Finding::violation(format!(
+                "{text}; {} failed: {}",
+                errors.len(),
+                show(&errors.join(", "), 120)
+            ));
+        }
+        match alive {
+            Ok(r) if r.time_to_head() <= Duration::from_secs(1) => {}
+            Ok(r) => {
+                return Finding::violation(format!(
+                    "{text}; then the stream took {} ms to answer",
+                    r.time_to_head().as_millis()
+                ))
+            }
+            Err(e) => {
+                return Finding::violation(format!(
+                    "{text}; then the server no longer answers: {e}"
+                ))
+            }
+        }
+        if let (Some(b), Some(a)) = (before, after) {
+            if a > b + 5.0 {
+                return Finding::violation(format!("{text}: connections leaked"));
+            }
+        }
+        Finding::pass(text)
+    })
+}
+
+/// The largest number of file descriptors this process may open (Linux), if known.
+fn fd_limit() -> Option<usize> {
+    let text = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = text.lines().find(|l| l.starts_with("Max open files"))?;
+    line.split_whitespace().nth(3)?.parse().ok()
+}
+
+fn s03(ctx: &Ctx) -> BoxFuture<'_, Finding> {
+    Box::pin(async move {
+        let wanted = ctx.opts.profile.pick(200, 10_000);
+        let n = fd_limit().map_or(wanted, |l| wanted.min(l.saturating_sub(200) / 2));
+        let started = Instant::now();
+        let mut open = Vec::with_capacity(n);
+        let mut failed = 0;
+        for chunk in (0..n).collect::<Vec<_>>().chunks(100) {
+            let got = futures_util::future::join_all(
+                chunk
+                    .iter()
+                    .map(|_| ctx.send("S03 ramp", ctx.sse_request())),
+            )
+            .await;
+            for r in got {
+                match r {
+                    Ok(r) if r.status == StatusCode::OK => open.push(r),
+                    _ => failed += 1,
+                }
+            }
+        }
+        let elapsed = started.elapsed();
+        let mut text = format!(
+            "{}/{n} idle streams open after {} ms",
+            open.len(),
+            elapsed.as_millis()
+        );
+        if failed > 0 {
+            text.push_str(&format!(" ({failed} refused or failed)"));
+        }
+        if let Some(url) = &ctx.target.metrics_url {
+            if let Some(m) = fetch_metrics(url, &ctx.target.headers, ctx.timeout()).await {
+                if let Some((_, rss)) = m.iter().find(|(k, _)| k.contains("resident_memory_bytes"))
+                {
+                    text.push_str(&format!("; server RSS {:.1} MiB", rss / 1048576.0));
+                }
+                if let Some(g) = connection_gauge(&m) {
+                    text.push_str(&format!("; server counts {g} connections"));
+                }
+            }
+        }
+        if wanted > n {
+            text.push_str(&format!(
+                " (capped from {wanted} by the file-descriptor limit)"
+            ));
+        }
+        Finding::info(text)
+    })
+}
+
+fn s04(ctx: &Ctx) -> BoxFuture<'_, Finding> {
+    Box::pin(async move {
+        let Some(publisher) = ctx.target.publish.clone() else {
+            return Finding::skip("needs --publish to send a known sequence");
+        };
+        let (subs, events) = ctx.opts.profile.pick((20, 50), (100, 1000));
+        let opened = futures_util::future::join_all(
+            (0..subs).map(|_| ctx.send("S04 fan-out", ctx.sse_request())),
+        )
+        .await;
+        let mut streams = Vec::new();
+        for r in opened {
+            match r {
+                Ok(r) if r.status == StatusCode::OK => {
+                    let c = Capture::new(&r);
+                    streams.push((r, c));
+                }
+                Ok(r) => {
+                    return Finding::violation(format!("a subscriber got status {}", r.status))
+                }
+                Err(e) => {
+                    return Finding::violation(format!("a subscriber could not connect: {e}"))
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let tag = format!("ssekit-check {} s04", ctx.nonce);
+        let mut sent = Vec::with_capacity(events);
+        for i in 0..events {
+            let data = format!("{tag} {i:05}");
+            if let Err(e) = publisher.publish(None, &data).await {
+                return Finding::skip(format!("publish failed: {e}"));
+            }
+            sent.push(data);
+        }
+        let deadline = Instant::now() + ctx.timeout();
+        let results = futures_util::future::join_all(streams.iter_mut().map(|(r, c)| {
+            let tag = &tag;
+            async move {
+                c.read_until(r, deadline, |c| {
+                    c.events
+                        .iter()
+                        .filter(|e| e.value.data.starts_with(tag.as_str()))
+                        .count()
+                        >= events
+                })
+                .await;
+                c.events
+                    .iter()
+                    .filter(|e| e.value.data.starts_with(tag.as_str()))
+                    .map(|e| e.value.data.clone())
+                    .collect::<Vec<_>>()
+            }
+        }))
+        .await;
+        let mut bad = Vec::new();
+        for (i, got) in results.iter().enumerate() {
+            if *got != sent {
+                let missing = sent.iter().filter(|s| !got.contains(s)).count();
+                bad.push(format!(
+                    "subscriber {i}: {} received, {missing} missing{}",
+                    got.len(),
+                    if missing == 0 { ", out of order" } else { "" }
+                ));
+            }
+        }
+        if bad.is_empty() {
+            Finding::pass(format!(
+                "{subs} subscribers × {events} events, identical and in order"
+            ))
+        } else {
+            Finding::violation(format!(
+                "{} of {subs} subscribers differ: {}",
+                bad.len(),
+                show(&bad.join("; "), 200)
+            ))
+        }
+    })
+}
+
+fn s05(_ctx: &Ctx) -> BoxFuture<'_, Finding> {
+    Box::pin(async {
+        Finding::skip(
+            "needs two instance URLs of one deployment; this build checks one URL at a time",
+        )
+    })
+}

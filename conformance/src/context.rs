@@ -1,0 +1,361 @@
+//! What every check can use: the target and its hooks, the options, the shared baseline
+//! observation (two subscribers read side by side, taken once), and what the run saw so far
+//! (every status code, every stream the server ended).
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use http::{HeaderMap, StatusCode, Uri};
+use tokio::sync::OnceCell;
+
+use crate::capture::{Capture, End};
+use crate::probe::{self, ProbeError, Request, Response};
+use crate::target::Target;
+
+/// How long and how hard the runner works.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Profile {
+    /// Every check, with short windows and small counts: under 30 s against a healthy server.
+    Quick,
+    /// Every check at full size (75 s idle watch, 10k-connection ramp, 5k churn cycles).
+    Full,
+}
+
+impl Profile {
+    /// Picks the quick or the full value.
+    pub fn pick<T>(self, quick: T, full: T) -> T {
+        match self {
+            Profile::Quick => quick,
+            Profile::Full => full,
+        }
+    }
+}
+
+/// The runner's options.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Bound on every single network wait.
+    pub timeout: Duration,
+    /// Largest acceptable gap between bytes on an idle stream.
+    pub heartbeat_max: Duration,
+    /// Quick or full.
+    pub profile: Profile,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            timeout: Duration::from_secs(5),
+            heartbeat_max: Duration::from_secs(30),
+            profile: Profile::Quick,
+        }
+    }
+}
+
+/// The shared first look at the stream: the response head and two subscribers read side by
+/// side for a short window (events published through the hook when there is one).
+#[derive(Debug)]
+pub struct Baseline {
+    /// The URL finally read (after redirects).
+    pub url: Uri,
+    /// Redirects followed: status and `Location`.
+    pub redirects: Vec<(StatusCode, String)>,
+    /// Status of the final response.
+    pub status: StatusCode,
+    /// Headers of the final response.
+    pub headers: HeaderMap,
+    /// Request to head.
+    pub time_to_head: Duration,
+    /// Subscriber A.
+    pub a: Capture,
+    /// Subscriber B, connected at the same time as A.
+    pub b: Option<Capture>,
+    /// Ids the hook returned for what the baseline published.
+    pub published: Vec<String>,
+}
+
+impl Baseline {
+    /// True when the stream opened (200); checks of the body need it.
+    pub fn streaming(&self) -> bool {
+        self.status == StatusCode::OK
+    }
+}
+
+/// A stream the server ended, as seen by some check.
+#[derive(Debug, Clone)]
+pub struct Closed {
+    /// Which check saw it.
+    pub by: &'static str,
+    /// How it ended.
+    pub end: End,
+}
+
+/// Shared state of one run.
+pub struct Ctx {
+    /// What is checked.
+    pub target: Target,
+    /// How.
+    pub opts: Options,
+    /// A run-unique token for the runner's own payloads.
+    pub nonce: String,
+    baseline: OnceCell<Result<Baseline, String>>,
+    idle: OnceCell<Result<Capture, String>>,
+    statuses: Mutex<Vec<(String, StatusCode)>>,
+    closed: Mutex<Vec<Closed>>,
+}
+
+impl Ctx {
+    /// A context for `target`.
+    pub fn new(target: Target, opts: Options) -> Self {
+        let nonce = format!(
+            "{:x}",
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() & 0xffff_ffff_ffff)
+        );
+        Ctx {
+            target,
+            opts,
+            nonce,
+            baseline: OnceCell::new(),
+            idle: OnceCell::new(),
+            statuses: Mutex::new(Vec::new()),
+            closed: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The single-wait bound.
+    pub fn timeout(&self) -> Duration {
+        self.opts.timeout
+    }
+
+    /// The stream URL to use (the final one after redirects, once the baseline ran).
+    pub fn stream_url(&self) -> Uri {
+        match self.baseline.get() {
+            Some(Ok(b)) => b.url.clone(),
+            _ => self.target.url.clone(),
+        }
+    }
+
+    /// An `EventSource`-like request to the stream URL with the user's headers.
+    pub fn sse_request(&self) -> Request {
+        Request::sse(self.stream_url(), &self.target.headers)
+    }
+
+    /// Sends a request, recording its status for H11.
+    pub async fn send(&self, what: &str, req: Request) -> Result<Response, ProbeError> {
+        let response = probe::send(req, self.timeout()).await?;
+        self.record_status(what, response.status);
+        Ok(response)
+    }
+
+    /// Records a status code seen on the stream URL.
+    pub fn record_status(&self, what: &str, status: StatusCode) {
+        let mut statuses = self.statuses.lock().unwrap_or_else(|p| p.into_inner());
+        if statuses.len() < 10_000 {
+            statuses.push((what.to_owned(), status));
+        }
+    }
+
+    /// Every status recorded so far.
+    pub fn statuses(&self) -> Vec<(String, StatusCode)> {
+        self.statuses
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Records a capture that the server ended (for F03 / R03).
+    pub fn record_end(&self, by: &'static str, capture: &Capture) {
+        if capture.ended_by_server() {
+            let mut closed = self.closed.lock().unwrap_or_else(|p| p.into_inner());
+            if closed.len() < 1000 {
+                closed.push(Closed {
+                    by,
+                    end: capture.end.clone(),
+                });
+            }
+        }
+    }
+
+    /// Every stream the server ended so far.
+    pub fn closed(&self) -> Vec<Closed> {
+        self.closed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// The baseline, taken on first use.
+    pub async fn baseline(&self) -> Result<&Baseline, String> {
+        self.baseline
+            .get_or_init(|| async { self.take_baseline().await.map_err(|e| e.to_string()) })
+            .await
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
+    async fn take_baseline(&self) -> Result<Baseline, ProbeError> {
+        let (url, redirects, first) = self.follow(self.target.url.clone()).await?;
+        let status = first.status;
+        let headers = first.headers.clone();
+        let time_to_head = first.time_to_head();
+        let window = self
+            .opts
+            .profile
+            .pick(Duration::from_millis(2500), Duration::from_secs(10));
+        if status != StatusCode::OK {
+            let mut a = Capture::new(&first);
+            let mut first = first;
+            let deadline = Instant::now() + Duration::from_millis(500);
+            a.read_until(&mut first, deadline, |_| false).await;
+            return Ok(Baseline {
+                url,
+                redirects,
+                status,
+                headers,
+                time_to_head,
+                a,
+                b: None,
+                published: Vec::new(),
+            });
+        }
+        let second = self
+            .send(
+                "baseline B",
+                Request::sse(url.clone(), &self.target.headers),
+            )
+            .await
+            .ok();
+        let deadline = Instant::now() + window;
+        let publisher = async {
+            let mut ids = Vec::new();
+            let Some(publish) = self.target.publish.as_ref() else {
+                return ids;
+            };
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            for n in 0..5 {
+                let data = format!("ssekit-check {} baseline {n}", self.nonce);
+                if let Ok(Some(id)) = publish.publish(None, &data).await {
+                    ids.push(id);
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            ids
+        };
+        let read_a = read_window(first, deadline);
+        let read_b = async {
+            match second {
+                Some(r) if r.status == StatusCode::OK => Some(read_window(r, deadline).await),
+                _ => None,
+            }
+        };
+        let (a, b, published) = tokio::join!(read_a, read_b, publisher);
+        self.record_end("baseline", &a);
+        Ok(Baseline {
+            url,
+            redirects,
+            status,
+            headers,
+            time_to_head,
+            a,
+            b,
+            published,
+        })
+    }
+
+    /// The idle-stream watch shared by K01 and K02: the idle URL read until the window ends.
+    /// Quick profile: stops once reads span 500 ms (at least one heartbeat period);
+    /// full profile: 75 s. Never longer than `heartbeat_max` + 1 s past the last read.
+    pub async fn idle_watch(&self) -> Result<&Capture, String> {
+        self.idle
+            .get_or_init(|| async {
+                let url = self.target.idle_url.clone();
+                let mut r = self
+                    .send("idle stream", Request::sse(url, &self.target.headers))
+                    .await
+                    .map_err(|e| e.to_string())?;
+                if r.status != StatusCode::OK {
+                    return Err(format!("the idle stream answered {}", r.status));
+                }
+                let mut c = Capture::new(&r);
+                let quick = self.opts.profile == Profile::Quick;
+                let window = self.opts.profile.pick(
+                    self.opts.heartbeat_max + Duration::from_secs(1),
+                    Duration::from_secs(75),
+                );
+                let limit = self.opts.heartbeat_max + Duration::from_secs(1);
+                let end = Instant::now() + window;
+                loop {
+                    let last = c.reads.last().map_or(r.head_at, |x| x.at);
+                    let deadline = end.min(last + limit);
+                    let before = c.reads.len();
+                    c.read_until(&mut r, deadline, |c| c.reads.len() > before)
+                        .await;
+                    let done =
+                        c.ended_by_server() || c.reads.len() == before || Instant::now() >= end;
+                    let span = match (c.reads.first(), c.reads.last()) {
+                        (Some(a), Some(b)) => b.at - a.at,
+                        _ => Duration::ZERO,
+                    };
+                    if done || quick && span >= Duration::from_millis(500) {
+                        break;
+                    }
+                }
+                c.watched_until = Some(Instant::now());
+                self.record_end("idle stream", &c);
+                Ok(c)
+            })
+            .await
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
+    /// GETs `url` as an EventSource would, following up to 5 redirects.
+    pub async fn follow(
+        &self,
+        mut url: Uri,
+    ) -> Result<(Uri, Vec<(StatusCode, String)>, Response), ProbeError> {
+        let mut redirects = Vec::new();
+        loop {
+            let response = self
+                .send("stream", Request::sse(url.clone(), &self.target.headers))
+                .await?;
+            let location = response
+                .headers
+                .get(http::header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            let (true, Some(location)) = (response.status.is_redirection(), location) else {
+                return Ok((url, redirects, response));
+            };
+            redirects.push((response.status, location.clone()));
+            if redirects.len() > 5 {
+                return Ok((url, redirects, response));
+            }
+            url = resolve(&url, &location)?;
+        }
+    }
+}
+
+/// Reads a response into a fresh capture until `deadline`.
+pub async fn read_window(mut response: Response, deadline: Instant) -> Capture {
+    let mut capture = Capture::new(&response);
+    capture.read_until(&mut response, deadline, |_| false).await;
+    capture
+}
+
+/// Resolves a `Location` value against the URL it came from.
+pub fn resolve(base: &Uri, location: &str) -> Result<Uri, ProbeError> {
+    if location.starts_with("http://") || location.starts_with("https://") {
+        return location
+            .parse()
+            .map_err(|_| ProbeError::UnsupportedUrl(location.into()));
+    }
+    if location.starts_with('/') {
+        return probe::with_path(base, location);
+    }
+    let path = base.path();
+    let dir = &path[..path.rfind('/').map_or(0, |i| i + 1)];
+    probe::with_path(base, &format!("{dir}{location}"))
+}

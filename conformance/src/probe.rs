@@ -1,0 +1,506 @@
+//! The runner's own timed HTTP clients (HTTP/1.1 and HTTP/2 prior knowledge on hyper 1.x, and
+//! a raw TCP writer for what hyper refuses to send). Every body read is returned with the
+//! instant it arrived, so buffering, time to headers and heartbeat gaps can be measured.
+//!
+//! Nothing here judges a server: it only observes. The checks decide.
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::header::{HeaderName, HeaderValue};
+use http::{HeaderMap, Method, StatusCode, Uri, Version};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::task::JoinHandle;
+
+/// Why a probe could not observe what it asked for.
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeError {
+    /// The URL cannot be used by the runner.
+    #[error(
+        "unsupported URL {0}: use http://host[:port]/path (https is not supported by this build)"
+    )]
+    UnsupportedUrl(String),
+    /// TCP connect failed.
+    #[error("cannot connect to {addr}: {source}; is the server running and reachable?")]
+    Connect {
+        /// host:port
+        addr: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// A step did not finish in time.
+    #[error("timed out after {0:?} waiting for {1}")]
+    Timeout(Duration, &'static str),
+    /// The HTTP exchange failed.
+    #[error("HTTP error: {0}")]
+    Http(String),
+    /// A header value the runner was asked to send is not valid HTTP.
+    #[error("invalid header: {0}")]
+    Header(String),
+}
+
+impl ProbeError {
+    /// True when the failure happened before any HTTP exchange (nothing listens).
+    pub fn is_connect(&self) -> bool {
+        matches!(self, ProbeError::Connect { .. })
+    }
+}
+
+/// Which HTTP version a request goes over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Proto {
+    /// HTTP/1.1 over TCP.
+    Http1,
+    /// HTTP/2 with prior knowledge over cleartext TCP (h2c).
+    H2c,
+}
+
+/// One request the runner sends.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// GET, HEAD, POST, ...
+    pub method: Method,
+    /// Absolute `http://` URL.
+    pub uri: Uri,
+    /// Headers sent (Host is added for HTTP/1.1).
+    pub headers: HeaderMap,
+    /// Request body (empty for GET).
+    pub body: Bytes,
+    /// HTTP version.
+    pub proto: Proto,
+}
+
+impl Request {
+    /// What an `EventSource` sends: `GET`, `Accept: text/event-stream`, `Cache-Control: no-cache`.
+    pub fn sse(uri: Uri, extra: &HeaderMap) -> Self {
+        let mut headers = extra.clone();
+        headers.insert(
+            http::header::ACCEPT,
+            HeaderValue::from_static("text/event-stream"),
+        );
+        headers.insert(
+            http::header::CACHE_CONTROL,
+            HeaderValue::from_static("no-cache"),
+        );
+        Request {
+            method: Method::GET,
+            uri,
+            headers,
+            body: Bytes::new(),
+            proto: Proto::Http1,
+        }
+    }
+
+    /// A plain request with the given method and no body.
+    pub fn new(method: Method, uri: Uri, extra: &HeaderMap) -> Self {
+        Request {
+            method,
+            uri,
+            headers: extra.clone(),
+            body: Bytes::new(),
+            proto: Proto::Http1,
+        }
+    }
+
+    /// Sets a header (replacing an earlier one of that name).
+    pub fn header(mut self, name: &'static str, value: &str) -> Result<Self, ProbeError> {
+        let value = HeaderValue::from_str(value).map_err(|e| ProbeError::Header(e.to_string()))?;
+        self.headers.insert(HeaderName::from_static(name), value);
+        Ok(self)
+    }
+
+    /// Switches the request to another HTTP version.
+    pub fn proto(mut self, proto: Proto) -> Self {
+        self.proto = proto;
+        self
+    }
+}
+
+/// One body read: when it arrived and what it held.
+#[derive(Debug, Clone)]
+pub struct Read {
+    /// When the bytes were handed to the runner.
+    pub at: Instant,
+    /// The bytes (after transfer decoding; before content decoding).
+    pub bytes: Bytes,
+}
+
+/// What waiting for the next read produced.
+#[derive(Debug)]
+pub enum Next {
+    /// Some bytes.
+    Data(Read),
+    /// The server ended the body cleanly.
+    Eof(Instant),
+    /// The connection failed mid-body (reset, protocol error).
+    Error(Instant, String),
+    /// Nothing arrived before the deadline; the response is still open.
+    Deadline,
+}
+
+/// A response whose head has arrived; its body is read on demand.
+pub struct Response {
+    /// Status code.
+    pub status: StatusCode,
+    /// HTTP version of the response.
+    pub version: Version,
+    /// Every header as received (duplicates kept).
+    pub headers: HeaderMap,
+    /// When the request was sent.
+    pub sent_at: Instant,
+    /// When the response head arrived.
+    pub head_at: Instant,
+    body: Option<Incoming>,
+    conn: Option<JoinHandle<()>>,
+}
+
+impl Drop for Response {
+    fn drop(&mut self) {
+        // Dropping the body and the connection task closes the socket at once.
+        self.body = None;
+        if let Some(conn) = self.conn.take() {
+            conn.abort();
+        }
+    }
+}
+
+impl Response {
+    /// Time from sending the request to receiving the head.
+    pub fn time_to_head(&self) -> Duration {
+        self.head_at - self.sent_at
+    }
+
+    /// Waits for the next body read until `deadline`.
+    pub async fn next(&mut self, deadline: Instant) -> Next {
+        let Some(body) = self.body.as_mut() else {
+            return Next::Eof(Instant::now());
+        };
+        loop {
+            let frame = match tokio::time::timeout_at(deadline.into(), body.frame()).await {
+                Err(_) => return Next::Deadline,
+                Ok(None) => {
+                    self.body = None;
+                    return Next::Eof(Instant::now());
+                }
+                Ok(Some(Err(e))) => {
+                    self.body = None;
+                    return Next::Error(Instant::now(), error_chain(&e));
+                }
+                Ok(Some(Ok(frame))) => frame,
+            };
+            if let Ok(bytes) = frame.into_data() {
+                if !bytes.is_empty() {
+                    return Next::Data(Read {
+                        at: Instant::now(),
+                        bytes,
+                    });
+                }
+            }
+        }
+    }
+
+    /// Reads the whole body (bounded by `deadline` and `max` bytes).
+    pub async fn body_text(&mut self, deadline: Instant, max: usize) -> (Vec<u8>, Next) {
+        let mut out = Vec::new();
+        loop {
+            match self.next(deadline).await {
+                Next::Data(r) => {
+                    out.extend_from_slice(&r.bytes);
+                    if out.len() >= max {
+                        return (out, Next::Deadline);
+                    }
+                }
+                end => return (out, end),
+            }
+        }
+    }
+}
+
+/// `host:port` of an `http://` URL.
+pub fn authority(uri: &Uri) -> Result<(String, u16), ProbeError> {
+    match uri.scheme_str() {
+        Some("http") => {}
+        _ => return Err(ProbeError::UnsupportedUrl(uri.to_string())),
+    }
+    let host = uri
+        .host()
+        .ok_or_else(|| ProbeError::UnsupportedUrl(uri.to_string()))?;
+    let host = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned();
+    Ok((host, uri.port_u16().unwrap_or(80)))
+}
+
+/// Opens a TCP connection to the URL's host within `timeout`.
+pub async fn connect(uri: &Uri, timeout: Duration) -> Result<TcpStream, ProbeError> {
+    let (host, port) = authority(uri)?;
+    let addr = format!("{host}:{port}");
+    let stream = tokio::time::timeout(timeout, TcpStream::connect((host.as_str(), port)))
+        .await
+        .map_err(|_| ProbeError::Timeout(timeout, "the TCP connection"))?
+        .map_err(|source| ProbeError::Connect { addr, source })?;
+    // Latency is what the runner measures: never let Nagle hold small writes back.
+    let _ = stream.set_nodelay(true);
+    Ok(stream)
+}
+
+/// Sends `req` on a new connection and waits (at most `timeout`) for the response head.
+pub async fn send(req: Request, timeout: Duration) -> Result<Response, ProbeError> {
+    let sent_at = Instant::now();
+    let stream = connect(&req.uri, timeout).await?;
+    let io = TokioIo::new(stream);
+    match req.proto {
+        Proto::Http1 => {
+            let (mut sender, conn) =
+                tokio::time::timeout(timeout, hyper::client::conn::http1::handshake(io))
+                    .await
+                    .map_err(|_| ProbeError::Timeout(timeout, "the HTTP/1.1 handshake"))?
+                    .map_err(|e| ProbeError::Http(error_chain(&e)))?;
+            let conn = tokio::spawn(async move {
+                let _ = conn.await;
+            });
+            let request = build(&req, true)?;
+            finish(sender.send_request(request), conn, sent_at, timeout).await
+        }
+        Proto::H2c => {
+            let (mut sender, conn) = h2_handshake(io, timeout).await?;
+            let request = build(&req, false)?;
+            finish(sender.send_request(request), conn, sent_at, timeout).await
+        }
+    }
+}
+
+async fn finish(
+    fut: impl std::future::Future<Output = Result<http::Response<Incoming>, hyper::Error>>,
+    conn: JoinHandle<()>,
+    sent_at: Instant,
+    timeout: Duration,
+) -> Result<Response, ProbeError> {
+    let response = match tokio::time::timeout(timeout, fut).await {
+        Err(_) => {
+            conn.abort();
+            return Err(ProbeError::Timeout(timeout, "the response headers"));
+        }
+        Ok(Err(e)) => {
+            conn.abort();
+            return Err(ProbeError::Http(error_chain(&e)));
+        }
+        Ok(Ok(r)) => r,
+    };
+    let head_at = Instant::now();
+    let (parts, body) = response.into_parts();
+    Ok(Response {
+        status: parts.status,
+        version: parts.version,
+        headers: parts.headers,
+        sent_at,
+        head_at,
+        body: Some(body),
+        conn: Some(conn),
+    })
+}
+
+fn build(req: &Request, host_header: bool) -> Result<http::Request<Full<Bytes>>, ProbeError> {
+    let mut builder = http::Request::builder().method(req.method.clone());
+    if host_header {
+        let path = req.uri.path_and_query().map_or("/", |p| p.as_str());
+        builder = builder.uri(path);
+        if let Some(auth) = req.uri.authority() {
+            builder = builder.header(http::header::HOST, auth.as_str());
+        }
+        builder = builder.version(Version::HTTP_11);
+    } else {
+        builder = builder.uri(req.uri.clone()).version(Version::HTTP_2);
+    }
+    let mut request = builder
+        .body(Full::new(req.body.clone()))
+        .map_err(|e| ProbeError::Http(e.to_string()))?;
+    for (name, value) in &req.headers {
+        request.headers_mut().append(name.clone(), value.clone());
+    }
+    Ok(request)
+}
+
+type H2Sender = hyper::client::conn::http2::SendRequest<Full<Bytes>>;
+
+async fn h2_handshake(
+    io: TokioIo<TcpStream>,
+    timeout: Duration,
+) -> Result<(H2Sender, JoinHandle<()>), ProbeError> {
+    let (sender, conn) = tokio::time::timeout(
+        timeout,
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), io),
+    )
+    .await
+    .map_err(|_| ProbeError::Timeout(timeout, "the HTTP/2 handshake"))?
+    .map_err(|e| ProbeError::Http(error_chain(&e)))?;
+    let conn = tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    Ok((sender, conn))
+}
+
+/// One HTTP/2 connection (prior knowledge) on which many streams can be opened.
+pub struct H2Conn {
+    sender: H2Sender,
+    conn: JoinHandle<()>,
+}
+
+impl Drop for H2Conn {
+    fn drop(&mut self) {
+        self.conn.abort();
+    }
+}
+
+impl H2Conn {
+    /// Connects and completes the HTTP/2 preface within `timeout`.
+    pub async fn handshake(uri: &Uri, timeout: Duration) -> Result<Self, ProbeError> {
+        let stream = connect(uri, timeout).await?;
+        Self::handshake_io(TokioIo::new(stream), timeout).await
+    }
+
+    async fn handshake_io(io: TokioIo<TcpStream>, timeout: Duration) -> Result<Self, ProbeError> {
+        let (sender, conn) = h2_handshake(io, timeout).await?;
+        // The handshake future returns before the server's SETTINGS arrive; a server that does
+        // not speak h2c shows up on the first request instead.
+        Ok(H2Conn { sender, conn })
+    }
+
+    /// Opens one more stream on this connection.
+    pub async fn send(&self, req: &Request, timeout: Duration) -> Result<Response, ProbeError> {
+        let sent_at = Instant::now();
+        let mut sender = self.sender.clone();
+        tokio::time::timeout(timeout, sender.ready())
+            .await
+            .map_err(|_| ProbeError::Timeout(timeout, "a free HTTP/2 stream"))?
+            .map_err(|e| ProbeError::Http(error_chain(&e)))?;
+        let request = build(req, false)?;
+        // The stream's body keeps the connection alive through `sender`; the connection task
+        // belongs to `self`, so the response gets a no-op handle.
+        let noop = tokio::spawn(async {});
+        finish(sender.send_request(request), noop, sent_at, timeout).await
+    }
+}
+
+/// An error and all its sources, joined, so the root cause (an h2 `PROTOCOL_ERROR`, a reset)
+/// is visible in reports.
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let more = s.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        source = s.source();
+    }
+    text
+}
+
+/// What a raw exchange (bytes written by hand) returned.
+#[derive(Debug, Default)]
+pub struct RawExchange {
+    /// Everything read, up to the cap.
+    pub bytes: Vec<u8>,
+    /// Whether the server closed the connection before the deadline.
+    pub closed: bool,
+    /// When the first byte arrived, after the request was written.
+    pub first_byte: Option<Duration>,
+}
+
+/// Writes `request` as is and reads the answer until EOF, `window`, or `max` bytes. For what
+/// hyper refuses to send (HTTP/1.0, malformed header values) and for byte-exact framing checks.
+pub async fn raw(
+    uri: &Uri,
+    request: &[u8],
+    window: Duration,
+    max: usize,
+) -> Result<RawExchange, ProbeError> {
+    let mut stream = connect(uri, window).await?;
+    let started = Instant::now();
+    tokio::time::timeout(window, stream.write_all(request))
+        .await
+        .map_err(|_| ProbeError::Timeout(window, "writing the request"))?
+        .map_err(|e| ProbeError::Http(e.to_string()))?;
+    let deadline = started + window;
+    let mut out = RawExchange::default();
+    let mut buf = vec![0u8; 16 * 1024];
+    while out.bytes.len() < max {
+        match tokio::time::timeout_at(deadline.into(), stream.read(&mut buf)).await {
+            Err(_) => break,
+            Ok(Ok(0)) | Ok(Err(_)) => {
+                out.closed = true;
+                break;
+            }
+            Ok(Ok(n)) => {
+                out.first_byte.get_or_insert_with(|| started.elapsed());
+                out.bytes.extend_from_slice(&buf[..n]);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The origin-form request target (`/path?query`) of a URL.
+pub fn path_and_query(uri: &Uri) -> &str {
+    uri.path_and_query().map_or("/", |p| p.as_str())
+}
+
+/// The same URL with `path_and_query` replaced.
+pub fn with_path(uri: &Uri, path_and_query: &str) -> Result<Uri, ProbeError> {
+    let mut parts = uri.clone().into_parts();
+    parts.path_and_query = Some(
+        path_and_query
+            .parse()
+            .map_err(|_| ProbeError::UnsupportedUrl(path_and_query.into()))?,
+    );
+    Uri::from_parts(parts).map_err(|e| ProbeError::UnsupportedUrl(e.to_string()))
+}
+
+/// The same URL with one query parameter appended (value percent-encoded).
+pub fn with_query(uri: &Uri, name: &str, value: &str) -> Result<Uri, ProbeError> {
+    let pq = path_and_query(uri);
+    let sep = if pq.contains('?') { '&' } else { '?' };
+    with_path(uri, &format!("{pq}{sep}{name}={}", percent_encode(value)))
+}
+
+/// Percent-encodes everything but RFC 3986 unreserved characters.
+pub fn percent_encode(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for b in value.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_is_appended_and_encoded() {
+        let uri: Uri = "http://127.0.0.1:1/stream?topic=a".parse().unwrap();
+        let out = with_query(&uri, "lastEventId", "a b\r\n").unwrap();
+        assert_eq!(
+            out.to_string(),
+            "http://127.0.0.1:1/stream?topic=a&lastEventId=a%20b%0D%0A"
+        );
+    }
+
+    #[test]
+    fn https_is_refused_with_a_clear_error() {
+        let uri: Uri = "https://example.org/".parse().unwrap();
+        let err = authority(&uri).unwrap_err();
+        assert!(err.to_string().contains("https"), "{err}");
+    }
+}

@@ -1,0 +1,95 @@
+//! The human report: one line per check, then what to do about each FAIL and WARN.
+
+use std::io::{self, Write};
+
+use super::Report;
+use crate::checks::Status;
+
+/// Whether to use ANSI colours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Color {
+    /// Colours.
+    On,
+    /// Plain text.
+    Off,
+}
+
+fn paint(color: Color, status: Status) -> (&'static str, &'static str) {
+    if color == Color::Off {
+        return ("", "");
+    }
+    let code = match status {
+        Status::Pass => "\x1b[32m",
+        Status::Fail => "\x1b[1;31m",
+        Status::Warn => "\x1b[33m",
+        Status::Skip => "\x1b[2m",
+        Status::Info => "\x1b[36m",
+    };
+    (code, "\x1b[0m")
+}
+
+/// Writes the table and the advice for problems.
+pub fn write(report: &Report, color: Color, out: &mut impl Write) -> io::Result<()> {
+    writeln!(
+        out,
+        "ssekit check {} ({} profile)",
+        report.target, report.profile
+    )?;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "{:<4} {:<6} {:<6} CHECK: OBSERVED",
+        "ID", "LEVEL", "STATUS"
+    )?;
+    for r in &report.results {
+        let (on, off) = paint(color, r.status);
+        let line = format!("{}: {}", r.check.title, r.observed);
+        let line: String = line.chars().take(220).collect();
+        writeln!(
+            out,
+            "{:<4} {:<6} {on}{:<6}{off} {line}",
+            r.check.id,
+            r.check.level.to_string(),
+            r.status.to_string()
+        )?;
+    }
+    let problems: Vec<_> = report
+        .results
+        .iter()
+        .filter(|r| matches!(r.status, Status::Fail | Status::Warn))
+        .collect();
+    if !problems.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "What to do")?;
+        for r in problems {
+            let (on, off) = paint(color, r.status);
+            writeln!(
+                out,
+                "{on}{} {}{off} {}",
+                r.status, r.check.id, r.check.title
+            )?;
+            writeln!(out, "    observed:  {}", r.observed)?;
+            writeln!(out, "    browser:   {}", r.check.browser)?;
+            writeln!(out, "    fix:       {}", r.check.fix)?;
+            writeln!(out, "    reference: {}", r.check.reference)?;
+        }
+    }
+    let s = report.summary();
+    writeln!(out)?;
+    let verdict = if s.fail > 0 {
+        "FAILED: a MUST is violated"
+    } else {
+        "passed: no MUST violated"
+    };
+    writeln!(
+        out,
+        "{} checks in {:.1} s: {} pass, {} fail, {} warn, {} skip, {} info; {verdict}",
+        report.results.len(),
+        report.duration.as_secs_f64(),
+        s.pass,
+        s.fail,
+        s.warn,
+        s.skip,
+        s.info
+    )
+}

@@ -1,0 +1,182 @@
+//! Runs the selected checks in their phases (background watches beside the main sequence, then
+//! shutdown, then the summary checks), with a progress line on stderr.
+
+use std::io::{IsTerminal, Write};
+use std::time::{Duration, Instant};
+
+use crate::checks::{Check, Finding, Phase, Status};
+use crate::context::{Ctx, Profile};
+
+/// One check's outcome.
+#[derive(Debug, Clone)]
+pub struct CheckResult {
+    /// The check.
+    pub check: Check,
+    /// Its status.
+    pub status: Status,
+    /// What was observed, or why it was skipped.
+    pub observed: String,
+    /// How long it ran.
+    pub duration: Duration,
+}
+
+/// Which checks run: `--only` and `--skip` take ids (`I03`) or group letters (`I`).
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    /// Run only these (all when empty).
+    pub only: Vec<String>,
+    /// Never run these.
+    pub skip: Vec<String>,
+}
+
+/// A selector that names no check.
+#[derive(Debug, thiserror::Error)]
+#[error("`{0}` names no check; use an id such as H01 or a group letter (H F I R K T S C L)")]
+pub struct UnknownCheck(pub String);
+
+impl Selection {
+    fn matches(pattern: &str, check: &Check) -> bool {
+        pattern.eq_ignore_ascii_case(check.id) || pattern.eq_ignore_ascii_case(check.group())
+    }
+
+    /// The checks selected from `all`, in order; unknown selectors are an error.
+    pub fn apply(&self, all: Vec<Check>) -> Result<Vec<Check>, UnknownCheck> {
+        for p in self.only.iter().chain(&self.skip) {
+            if !all.iter().any(|c| Self::matches(p, c)) {
+                return Err(UnknownCheck(p.clone()));
+            }
+        }
+        Ok(all
+            .into_iter()
+            .filter(|c| self.only.is_empty() || self.only.iter().any(|p| Self::matches(p, c)))
+            .filter(|c| !self.skip.iter().any(|p| Self::matches(p, c)))
+            .collect())
+    }
+}
+
+/// A progress line on stderr (only when stderr is a terminal).
+pub struct Progress {
+    on: bool,
+    total: usize,
+    done: usize,
+}
+
+impl Progress {
+    /// Progress for `total` checks; silent unless stderr is a terminal and `quiet` is false.
+    pub fn new(total: usize, quiet: bool) -> Self {
+        Progress {
+            on: !quiet && std::io::stderr().is_terminal(),
+            total,
+            done: 0,
+        }
+    }
+
+    fn show(&self, what: &str) {
+        if self.on {
+            let mut e = std::io::stderr().lock();
+            let _ = write!(e, "\r\x1b[2K[{:>2}/{}] {what}", self.done, self.total);
+            let _ = e.flush();
+        }
+    }
+
+    fn finish(&self) {
+        if self.on {
+            let _ = write!(std::io::stderr().lock(), "\r\x1b[2K");
+        }
+    }
+}
+
+/// How long the whole run may take at most, stated up front.
+pub fn budget(profile: Profile, heartbeat_max: Duration) -> Duration {
+    match profile {
+        Profile::Quick => Duration::from_secs(25).max(heartbeat_max + Duration::from_secs(5)),
+        Profile::Full => Duration::from_secs(150),
+    }
+}
+
+/// Guards against a check that never returns despite its own bounds.
+fn check_limit(profile: Profile) -> Duration {
+    profile.pick(Duration::from_secs(90), Duration::from_secs(600))
+}
+
+async fn run_one(ctx: &Ctx, check: Check) -> CheckResult {
+    let started = Instant::now();
+    let limit = check_limit(ctx.opts.profile);
+    let finding = match tokio::time::timeout(limit, (check.run)(ctx)).await {
+        Ok(f) => f,
+        Err(_) => Finding::warn(format!(
+            "the check did not finish within {} s",
+            limit.as_secs()
+        )),
+    };
+    CheckResult {
+        check,
+        status: check.status(finding.verdict),
+        observed: finding.observed,
+        duration: started.elapsed(),
+    }
+}
+
+/// Runs `checks` against `ctx`, returning results in the checks' order.
+pub async fn run(ctx: &Ctx, checks: &[Check], quiet: bool) -> Vec<CheckResult> {
+    let mut progress = Progress::new(checks.len(), quiet);
+    let in_phase = |p: Phase| checks.iter().copied().filter(move |c| c.phase == p);
+    let background =
+        futures_util::future::join_all(in_phase(Phase::Background).map(|c| run_one(ctx, c)));
+    let main = async {
+        let mut out = Vec::new();
+        for c in in_phase(Phase::Main) {
+            progress.show(&format!("{} {}", c.id, c.title));
+            out.push(run_one(ctx, c).await);
+            progress.done += 1;
+        }
+        progress.show("waiting for the idle-stream watch");
+        out
+    };
+    let (mut results, main) = tokio::join!(background, main);
+    progress.done += results.len();
+    results.extend(main);
+    for phase in [Phase::Shutdown, Phase::Summary] {
+        for c in in_phase(phase) {
+            progress.show(&format!("{} {}", c.id, c.title));
+            results.push(run_one(ctx, c).await);
+            progress.done += 1;
+        }
+    }
+    progress.finish();
+    let order = |r: &CheckResult| {
+        checks
+            .iter()
+            .position(|c| c.id == r.check.id)
+            .unwrap_or(usize::MAX)
+    };
+    results.sort_by_key(order);
+    results
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn selection_by_id_and_group() {
+        let all = crate::checks::all();
+        let s = Selection {
+            only: vec!["h".into(), "I03".into()],
+            skip: vec!["H13".into()],
+        };
+        let ids: Vec<_> = s.apply(all.clone()).unwrap().iter().map(|c| c.id).collect();
+        assert!(
+            ids.contains(&"H01")
+                && ids.contains(&"I03")
+                && !ids.contains(&"H13")
+                && !ids.contains(&"I01")
+        );
+        assert!(Selection {
+            only: vec!["Z9".into()],
+            skip: vec![]
+        }
+        .apply(all)
+        .is_err());
+    }
+}
