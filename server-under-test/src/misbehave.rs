@@ -11,6 +11,8 @@ use ssekit_parser::{EncodeError, Message};
 
 use crate::replay::Resume;
 
+mod raw_h2;
+
 /// One rule the server can break on purpose (`ssekit serve --misbehave NAME[,NAME]`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
 #[clap(rename_all = "kebab-case")]
@@ -322,13 +324,4 @@ fn take_nonempty(v: &mut Vec<u8>) -> Option<Bytes> {
     (!v.is_empty()).then(|| Bytes::from(std::mem::take(v)))
 }
 
-/// Under `h2-connection-header`: serves the connection with the hand-written HTTP/2 responder
-/// if it opens with the HTTP/2 preface; otherwise gives the socket back for hyper.
-pub(crate) async fn serve_raw_h2_if_preface(
-    tcp: tokio::net::TcpStream,
-    app: &crate::http::App,
-    peer: &crate::http::Peer,
-) -> Option<tokio::net::TcpStream> {
-    let _ = (app, peer);
-    Some(tcp)
-}
+pub(crate) use raw_h2::serve_if_preface as serve_raw_h2_if_preface;

@@ -4,7 +4,7 @@ use bytes::{Bytes, BytesMut};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
-use hyper::{Method, Request, Response, StatusCode};
+use hyper::{Method, Request, Response, StatusCode, Version};
 use ssekit_parser::Message;
 
 use super::{auth, empty, query_values, text, App, Peer, ResponseBody};
@@ -35,19 +35,41 @@ pub(crate) fn stream(app: &App, peer: &Peer, req: &Request<Incoming>) -> Respons
         return res;
     }
     let topics = Topics::new(query_values(req, "topic"));
-    let subscribed = app
-        .hub
-        .subscribe(last_id.as_deref(), topics, peer.conn.clone());
-    let (sub, resume, window) = match subscribed {
-        Subscribed::Open(sub, resume, window) => (sub, resume, window),
-        Subscribed::OverCapacity => return over_capacity(app, req),
+    let (body, resume) = match open(app, peer, last_id.as_deref(), topics, req.version()) {
+        Opened::Stream(body, resume) => (body, resume),
+        Opened::OverCapacity => return over_capacity(app, req),
     };
-    log_open(app, peer, req, resume, last_id.is_some());
-    let mut first = BytesMut::from(
-        &app.config
-            .misbehave
-            .priming(jittered_retry(app.config.retry_ms))[..],
-    );
+    let mut res = Response::new(body.boxed());
+    stream_headers(app, req.headers(), res.headers_mut(), resume.header());
+    res
+}
+
+/// A new subscription, or why there is none.
+// Built once per stream and moved straight into the response's box: no need to box it twice.
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum Opened {
+    Stream(EventStream, Resume),
+    OverCapacity,
+}
+
+/// Subscribes and builds the body: the priming frame, the reset signal if any, then events.
+pub(crate) fn open(
+    app: &App,
+    peer: &Peer,
+    last_id: Option<&[u8]>,
+    topics: Topics,
+    version: Version,
+) -> Opened {
+    let (sub, resume, window) = match app.hub.subscribe(last_id, topics, peer.conn.clone()) {
+        Subscribed::Open(sub, resume, window) => (sub, resume, window),
+        Subscribed::OverCapacity => return Opened::OverCapacity,
+    };
+    log_open(app, peer, version, resume, last_id.is_some());
+    let priming = app
+        .config
+        .misbehave
+        .priming(jittered_retry(app.config.retry_ms));
+    let mut first = BytesMut::from(&priming[..]);
     if let Resume::Reset { reason, .. } = resume {
         first.extend_from_slice(&reset_event(app, reason.as_str(), window));
     }
@@ -59,9 +81,7 @@ pub(crate) fn stream(app: &App, peer: &Peer, req: &Request<Incoming>) -> Respons
         app.config.misbehave,
         peer.addr,
     );
-    let mut res = Response::new(body.boxed());
-    stream_headers(app, req.headers(), res.headers_mut(), resume.header());
-    res
+    Opened::Stream(body, resume)
 }
 
 /// `Last-Event-ID` (first header wins), else the `lastEventId` query parameter.
@@ -75,7 +95,12 @@ fn last_event_id(req: &Request<Incoming>) -> Option<Vec<u8>> {
         .map(String::into_bytes)
 }
 
-fn stream_headers(app: &App, req: &HeaderMap, h: &mut HeaderMap, resume: Option<&'static str>) {
+pub(crate) fn stream_headers(
+    app: &App,
+    req: &HeaderMap,
+    h: &mut HeaderMap,
+    resume: Option<&'static str>,
+) {
     h.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/event-stream; charset=utf-8"),
@@ -119,8 +144,8 @@ fn jittered_retry(base: u64) -> u64 {
     base + replay::random_u64() % (base / 2 + 1)
 }
 
-fn log_open(app: &App, peer: &Peer, req: &Request<Incoming>, resume: Resume, had_id: bool) {
-    let version = format!("{:?}", req.version());
+fn log_open(app: &App, peer: &Peer, version: Version, resume: Resume, had_id: bool) {
+    let version = format!("{version:?}");
     match resume {
         Resume::Resumed { after } => tracing::info!(
             peer = %peer.addr, ?version, from = %app.hub.id_of(after), "stream opened: resume"

@@ -3,7 +3,7 @@
 
 mod auth;
 mod cors;
-mod events;
+pub(crate) mod events;
 mod poll;
 mod publish;
 
