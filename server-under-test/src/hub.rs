@@ -39,9 +39,19 @@ pub(crate) struct Entry {
 }
 
 /// Lets the hub cut one TCP connection (a subscriber stuck behind a full socket).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct ConnControl {
+    pub peer: std::net::SocketAddr,
     pub kill: Notify,
+}
+
+impl ConnControl {
+    pub fn new(peer: std::net::SocketAddr) -> Self {
+        ConnControl {
+            peer,
+            kill: Notify::new(),
+        }
+    }
 }
 
 enum SlotKind {
@@ -402,6 +412,7 @@ impl Hub {
                 };
                 match evicted_at {
                     Some(t) if now.duration_since(*t) >= EVICTION_GRACE => {
+                        tracing::warn!(peer = %conn.peer, "lagging subscriber stopped reading: connection cut");
                         cut.push(Arc::clone(conn));
                     }
                     Some(_) => {}
@@ -410,6 +421,7 @@ impl Hub {
                     {
                         *evicted_at = Some(now);
                         dropped += 1;
+                        tracing::warn!(peer = %conn.peer, cursor = slot.cursor, "subscriber over the lag limit: dropped");
                         wakers.extend(slot.waker.take());
                     }
                     None => {}

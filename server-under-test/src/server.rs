@@ -142,7 +142,7 @@ async fn accept_loop(listener: TcpListener, app: Arc<App>, mut stopped: watch::R
             _ = stop_signal(&mut stopped) => break,
             accepted = listener.accept() => match accepted {
                 Ok((tcp, addr)) => {
-                    let peer = Peer { addr, conn: Arc::new(ConnControl::default()) };
+                    let peer = Peer { addr, conn: Arc::new(ConnControl::new(addr)) };
                     conns.spawn(serve(tcp, peer, Arc::clone(&app), builder.clone(), stopped.clone()));
                 }
                 Err(e) => {
