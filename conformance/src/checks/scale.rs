@@ -121,7 +121,8 @@ fn s01(ctx: &Ctx) -> BoxFuture<'_, Finding> {
             false
         })
         .await;
-        let total = ctx.opts.profile.pick(2000, 10_000);
+        // More bytes than a loopback socket buffers (Linux autotunes send buffers up to 4 MiB).
+        let total = ctx.opts.profile.pick(8000, 20_000);
         let tag = format!("ssekit-check {} s01", ctx.nonce);
         let pad = "x".repeat(1000);
         let publish = async {

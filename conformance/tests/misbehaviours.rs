@@ -1,0 +1,237 @@
+//! Proves the checks: for every misbehaviour switch of the reference server, the runner reports
+//! FAIL (MUST) or WARN (SHOULD) on the matching check; the healthy server passes every check.
+
+use std::time::Duration;
+
+use ssekit_conformance::check_command::{check_target, CheckArgs};
+use ssekit_conformance::checks::Status;
+use ssekit_conformance::context::Profile;
+use ssekit_conformance::report::Report;
+use ssekit_conformance::target::{embedded_config, Target};
+use ssekit_server::Misbehavior;
+
+fn args(only: &[&str]) -> CheckArgs {
+    CheckArgs {
+        url: None,
+        publish: None,
+        headers: Vec::new(),
+        only: only.iter().map(|s| (*s).to_owned()).collect(),
+        skip: Vec::new(),
+        timeout: Duration::from_secs(3),
+        heartbeat_max: Duration::from_secs(3),
+        json: None,
+        junit: None,
+        profile: Profile::Quick,
+        gone_url: None,
+        poll_url: None,
+        metrics_url: None,
+        idle_url: None,
+        quiet: true,
+    }
+}
+
+async fn run(misbehave: &[Misbehavior], only: &[&str]) -> Report {
+    let target = Target::embedded(embedded_config().with_misbehaviors(misbehave))
+        .await
+        .expect("embedded server starts");
+    let report = tokio::time::timeout(Duration::from_secs(90), check_target(target, &args(only)))
+        .await
+        .expect("the run finishes in time")
+        .expect("the run is possible");
+    report
+}
+
+fn status(report: &Report, id: &str) -> (Status, String) {
+    let r = report
+        .results
+        .iter()
+        .find(|r| r.check.id == id)
+        .unwrap_or_else(|| panic!("{id} did not run"));
+    (r.status, r.observed.clone())
+}
+
+async fn expect(m: Misbehavior, only: &[&str], id: &str, want: Status) {
+    let report = run(&[m], only).await;
+    let (got, observed) = status(&report, id);
+    assert_eq!(
+        got, want,
+        "{m:?}: {id} should be {want}, observed: {observed}"
+    );
+    // The same check passes on a healthy server, so the failure is the switch's doing.
+    let healthy = run(&[], only).await;
+    let (ok, observed) = status(&healthy, id);
+    assert_eq!(
+        ok,
+        Status::Pass,
+        "healthy server: {id} should pass, observed: {observed}"
+    );
+}
+
+macro_rules! proves {
+    ($name:ident, $m:ident, [$($only:literal),+], $id:literal, $want:ident) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $name() {
+            expect(Misbehavior::$m, &[$($only),+], $id, Status::$want).await;
+        }
+    };
+}
+
+proves!(
+    wrong_content_type_fails_h02,
+    WrongContentType,
+    ["H02"],
+    "H02",
+    Fail
+);
+proves!(
+    non_utf8_charset_warns_h03,
+    NonUtf8Charset,
+    ["H03"],
+    "H03",
+    Warn
+);
+proves!(cacheable_warns_h04, Cacheable, ["H04"], "H04", Warn);
+proves!(
+    content_length_warns_h05,
+    ContentLength,
+    ["H05"],
+    "H05",
+    Warn
+);
+proves!(buffered_fails_t01, Buffered, ["T01"], "T01", Fail);
+proves!(buffered_warns_k03, Buffered, ["K03"], "K03", Warn);
+proves!(gzip_no_flush_warns_h07, GzipNoFlush, ["H07"], "H07", Warn);
+proves!(no_heartbeat_warns_k01, NoHeartbeat, ["K01"], "K01", Warn);
+proves!(no_ids_warns_i01, NoIds, ["I01"], "I01", Warn);
+proves!(duplicate_ids_warn_i02, DuplicateIds, ["I02"], "I02", Warn);
+proves!(
+    non_monotonic_ids_warn_i02,
+    NonMonotonicIds,
+    ["I02"],
+    "I02",
+    Warn
+);
+proves!(id_with_nul_fails_f05, IdWithNul, ["F05"], "F05", Fail);
+proves!(replay_gap_fails_i03, ReplayGap, ["I03"], "I03", Fail);
+proves!(
+    replay_duplicate_fails_i03,
+    ReplayDuplicate,
+    ["I03"],
+    "I03",
+    Fail
+);
+proves!(
+    replay_ignored_fails_i03,
+    ReplayIgnored,
+    ["I03"],
+    "I03",
+    Fail
+);
+proves!(silent_reset_warns_i04, SilentReset, ["I04"], "I04", Warn);
+proves!(bad_retry_fails_f06, BadRetry, ["F06"], "F06", Fail);
+proves!(retry_zero_warns_r01, RetryZero, ["R01"], "R01", Warn);
+proves!(
+    crlf_in_event_name_fails_f02,
+    CrlfInEventName,
+    ["F02"],
+    "F02",
+    Fail
+);
+proves!(invalid_utf8_fails_f01, InvalidUtf8, ["F01"], "F01", Fail);
+proves!(
+    cut_at_close_fails_f03,
+    CutAtClose,
+    ["F03", "R04"],
+    "F03",
+    Fail
+);
+proves!(
+    cut_at_close_fails_r03,
+    CutAtClose,
+    ["R03", "R04"],
+    "R03",
+    Fail
+);
+proves!(
+    error_on_last_event_id_fails_i03,
+    ErrorOnLastEventId,
+    ["I03"],
+    "I03",
+    Fail
+);
+proves!(
+    error_on_last_event_id_fails_i05,
+    ErrorOnLastEventId,
+    ["I05"],
+    "I05",
+    Fail
+);
+proves!(
+    error_on_last_event_id_warns_h11,
+    ErrorOnLastEventId,
+    ["I05", "H11"],
+    "H11",
+    Warn
+);
+proves!(
+    h2_connection_header_fails_h06,
+    H2ConnectionHeader,
+    ["H06"],
+    "H06",
+    Fail
+);
+proves!(
+    eof_instead_of_204_fails_h10,
+    EofInsteadOf204,
+    ["H10"],
+    "H10",
+    Fail
+);
+proves!(
+    slow_consumer_blocks_fails_s01,
+    SlowConsumerBlocks,
+    ["S01"],
+    "S01",
+    Fail
+);
+proves!(
+    shutdown_hangs_warns_r04,
+    ShutdownHangs,
+    ["R04"],
+    "R04",
+    Warn
+);
+
+/// Checks that cannot run against the embedded server, each with its reason.
+const EXPECTED_SKIPS: [&str; 6] = ["I07", "K04", "T05", "S05", "C03", "C04"];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn healthy_server_passes_every_check() {
+    let report = run(&[], &[]).await;
+    assert_eq!(report.results.len(), 56);
+    for r in &report.results {
+        match r.status {
+            Status::Pass | Status::Info => {}
+            Status::Skip => {
+                assert!(
+                    EXPECTED_SKIPS.contains(&r.check.id),
+                    "{} skipped: {}",
+                    r.check.id,
+                    r.observed
+                );
+                assert!(
+                    r.observed.len() > 20,
+                    "{} skipped without a reason",
+                    r.check.id
+                );
+            }
+            s => panic!("{} {s}: {}", r.check.id, r.observed),
+        }
+    }
+    assert_eq!(report.exit_code(), 0);
+    assert!(
+        report.duration < Duration::from_secs(30),
+        "quick profile took {:?}",
+        report.duration
+    );
+}
