@@ -63,6 +63,7 @@ pub enum Misbehavior {
     /// §8.2.2). HTTP/2 connections are then served by a small hand-written HTTP/2 responder.
     H2ConnectionHeader,
     /// `GET /gone` answers 200 with an immediate end instead of 204, so clients loop.
+    #[value(name = "eof-instead-of-204")]
     EofInsteadOf204,
     /// Publishing waits for the slowest subscriber, so one stalled client stops everyone.
     SlowConsumerBlocks,
@@ -325,3 +326,69 @@ fn take_nonempty(v: &mut Vec<u8>) -> Option<Bytes> {
 }
 
 pub(crate) use raw_h2::serve_if_preface as serve_raw_h2_if_preface;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::ValueEnum;
+
+    /// The names are an interface (the runner and scripts use them): pin them.
+    #[test]
+    fn names_are_exactly_these() {
+        let names: Vec<String> = Misbehavior::value_variants()
+            .iter()
+            .map(|m| m.to_possible_value().unwrap().get_name().to_owned())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "wrong-content-type",
+                "non-utf8-charset",
+                "cacheable",
+                "content-length",
+                "buffered",
+                "gzip-no-flush",
+                "no-heartbeat",
+                "no-ids",
+                "duplicate-ids",
+                "non-monotonic-ids",
+                "id-with-nul",
+                "replay-gap",
+                "replay-duplicate",
+                "replay-ignored",
+                "silent-reset",
+                "bad-retry",
+                "retry-zero",
+                "crlf-in-event-name",
+                "invalid-utf8",
+                "cut-at-close",
+                "error-on-last-event-id",
+                "h2-connection-header",
+                "eof-instead-of-204",
+                "slow-consumer-blocks",
+                "shutdown-hangs",
+            ]
+        );
+    }
+
+    #[test]
+    fn sets_hold_exactly_what_was_listed() {
+        let set = Misbehaviors::from_list(&[Misbehavior::NoIds, Misbehavior::ShutdownHangs]);
+        assert!(set.has(Misbehavior::NoIds) && set.has(Misbehavior::ShutdownHangs));
+        assert_eq!(set.iter().count(), 2);
+        assert!(Misbehaviors::none().is_empty());
+        assert_eq!(Misbehaviors::none().iter().count(), 0);
+    }
+
+    #[test]
+    fn well_behaved_frames_come_from_the_serializer() {
+        let none = Misbehaviors::none();
+        let frame = none.encode_event(Some("e-1"), Some("t"), "a\nb").unwrap();
+        assert_eq!(&frame[..], b"id: e-1\nevent: t\ndata: a\ndata: b\n\n");
+        assert_eq!(
+            &none.priming(2500)[..],
+            b": ssekit: stream open\nretry: 2500\n\n"
+        );
+        assert!(none.encode_event(None, Some("a\nb"), "x").is_err());
+    }
+}
