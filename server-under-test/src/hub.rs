@@ -552,11 +552,20 @@ impl Subscription {
     }
 }
 
+/// The ring index of the first event after `cursor` (`len` when there is none yet; a cursor can
+/// be past the head under the `replay-gap` misbehaviour).
+fn ring_index_after(cursor: u64, front: u64, len: usize) -> usize {
+    let index = (cursor + 1).saturating_sub(front);
+    usize::try_from(index).map_or(len, |i| i.min(len))
+}
+
 /// Moves `cursor` to the next event matching `topics` and returns its frame.
 fn advance(cursor: &mut u64, topics: &Topics, st: &State) -> Option<Bytes> {
     let front = st.ring.front()?.seq;
-    let start = (*cursor + 1).max(front);
-    for entry in st.ring.range((start - front) as usize..) {
+    for entry in st
+        .ring
+        .range(ring_index_after(*cursor, front, st.ring.len())..)
+    {
         *cursor = entry.seq;
         if topics.matches(entry.topic.as_deref()) {
             return Some(entry.frame.clone());
@@ -593,8 +602,10 @@ impl PollWaiter<'_> {
         let mut cursor = after;
         let mut found = Vec::new();
         if let Some(front) = st.ring.front().map(|e| e.seq) {
-            let start = (after + 1).max(front);
-            for entry in st.ring.range((start - front) as usize..) {
+            for entry in st
+                .ring
+                .range(ring_index_after(after, front, st.ring.len())..)
+            {
                 if found.len() >= max {
                     break;
                 }

@@ -163,6 +163,16 @@ async fn replay_switches() {
         assert_eq!(res.header("sse-resume"), Some("resumed"));
         assert_eq!(res.next_event().await.unwrap().id, ids[first], "{m:?}");
     }
+    // A gap right at the head: the next live event is the one skipped.
+    let s = with(ReplayGap).await;
+    let ids = publish_n(&s, 2).await;
+    let mut res = stream(s.local_addr(), "/stream", &[("last-event-id", &ids[1])]).await;
+    until_metrics(&s, |m| m.streams_open == 1).await;
+    let more = publish_n(&s, 2).await;
+    assert_eq!(res.next_event().await.unwrap().id, more[1]);
+    let poll = format!("/poll?after={}&timeout=0", ids[1]);
+    let (status, _, _) = exchange(s.local_addr(), "GET", &poll, &[], b"").await;
+    assert_eq!(status, 200);
 
     let s = with(SilentReset).await;
     publish_n(&s, 2).await;

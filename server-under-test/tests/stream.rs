@@ -156,6 +156,8 @@ async fn query_parameter_resumes_and_the_header_wins() {
     assert_eq!(q.next_event().await.unwrap().id, ids[2]);
     let mut both = stream(s.local_addr(), &path, &[("last-event-id", &ids[3])]).await;
     assert_eq!(both.next_event().await.unwrap().id, ids[4]);
+    let empty = stream(s.local_addr(), "/stream", &[("last-event-id", "")]).await;
+    assert_eq!(empty.header("sse-resume"), Some("fresh"));
 }
 
 async fn futures_ids(s: &ServerHandle, n: usize) -> Vec<String> {

@@ -86,12 +86,13 @@ pub(crate) fn open(
 
 /// `Last-Event-ID` (first header wins), else the `lastEventId` query parameter.
 fn last_event_id(req: &Request<Incoming>) -> Option<Vec<u8>> {
-    if let Some(v) = req.headers().get("last-event-id") {
+    // An empty value means "no id" (clients never send one; treat a stray one as absent).
+    if let Some(v) = req.headers().get("last-event-id").filter(|v| !v.is_empty()) {
         return Some(v.as_bytes().to_vec());
     }
     query_values(req, "lastEventId")
         .into_iter()
-        .next()
+        .find(|v| !v.is_empty())
         .map(String::into_bytes)
 }
 
