@@ -422,7 +422,8 @@ pub async fn raw(
     window: Duration,
     max: usize,
 ) -> Result<RawExchange, ProbeError> {
-    let mut stream = connect(uri, window).await?;
+    // The window bounds the exchange; connecting gets its own, saner bound.
+    let mut stream = connect(uri, window.max(Duration::from_secs(2))).await?;
     let started = Instant::now();
     tokio::time::timeout(window, stream.write_all(request))
         .await

@@ -1,0 +1,256 @@
+//! The runner against servers it did not come with: a hand-written Python `http.server` SSE
+//! endpoint (tests/python_sse_server.py), and the CLI's contract (exit statuses, JSON, JUnit).
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+
+const SSEKIT: &str = env!("CARGO_BIN_EXE_ssekit");
+
+/// The Python server, killed when dropped.
+struct Python {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Python {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts the script on an ephemeral port; `None` (the test is skipped) without python3.
+fn python() -> Option<Python> {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python_sse_server.py");
+    let mut child = match Command::new("python3")
+        .arg(script)
+        .arg("0")
+        .stdout(Stdio::piped())
+        .spawn()
+    {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("SKIPPED: python3 is not available ({e})");
+            return None;
+        }
+    };
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let line = rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the Python server prints its port");
+    let port = line
+        .trim()
+        .rsplit(' ')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("a port number");
+    Some(Python { child, port })
+}
+
+/// Runs `ssekit check ARGS --json FILE --quiet`, bounded; returns (exit code, report).
+fn check(args: &[&str]) -> (i32, Value) {
+    let dir = std::env::temp_dir().join(format!(
+        "ssekit-check-{}-{}",
+        std::process::id(),
+        rand_suffix()
+    ));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let json = dir.join("report.json");
+    let mut child = Command::new(SSEKIT)
+        .arg("check")
+        .args(args)
+        .arg("--json")
+        .arg(&json)
+        .arg("--quiet")
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("ssekit runs");
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break s;
+        }
+        if started.elapsed() > Duration::from_secs(120) {
+            let _ = child.kill();
+            panic!("ssekit check {args:?} did not finish in 120 s");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let report = std::fs::read_to_string(&json)
+        .map(|t| serde_json::from_str(&t).expect("valid JSON"))
+        .unwrap_or(Value::Null);
+    let _ = std::fs::remove_dir_all(&dir);
+    (status.code().unwrap_or(-1), report)
+}
+
+fn rand_suffix() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos())
+}
+
+fn status_of(report: &Value, id: &str) -> String {
+    let checks = report["checks"].as_array().expect("checks array");
+    let c = checks
+        .iter()
+        .find(|c| c["id"] == id)
+        .unwrap_or_else(|| panic!("{id} missing from {report}"));
+    format!(
+        "{} {}",
+        c["status"].as_str().unwrap_or("?"),
+        c["observed"].as_str().unwrap_or("")
+    )
+}
+
+fn assert_status(report: &Value, id: &str, want: &str) {
+    let got = status_of(report, id);
+    assert!(got.starts_with(want), "{id}: expected {want}, got {got}");
+}
+
+#[test]
+fn python_server_streams_but_cannot_resume() {
+    let Some(py) = python() else { return };
+    let base = format!("http://127.0.0.1:{}", py.port);
+    let (code, report) = check(&[
+        &format!("{base}/stream"),
+        "--publish",
+        &format!("{base}/publish"),
+        "--heartbeat-max",
+        "3",
+        "--only",
+        "H",
+        "--only",
+        "F",
+        "--only",
+        "I03",
+        "--only",
+        "I04",
+        "--only",
+        "T01",
+        "--skip",
+        "H13",
+    ]);
+    for id in [
+        "H01", "H02", "H04", "H05", "F01", "F02", "F06", "F07", "T01",
+    ] {
+        assert_status(&report, id, "PASS");
+    }
+    // It ignores Last-Event-ID: a gap on resume, and no reset signal for unknown ids.
+    assert_status(&report, "I03", "FAIL");
+    assert_status(&report, "I04", "WARN");
+    assert_status(&report, "H06", "SKIP");
+    assert_eq!(code, 1, "a MUST failed");
+    assert_eq!(report["exit_code"], 1);
+}
+
+#[test]
+fn python_redirect_loop_fails_h12() {
+    let Some(py) = python() else { return };
+    let (code, report) = check(&[
+        &format!("http://127.0.0.1:{}/loop", py.port),
+        "--only",
+        "H12",
+        "--only",
+        "H01",
+    ]);
+    assert_status(&report, "H12", "FAIL");
+    assert_status(&report, "H01", "FAIL");
+    assert_eq!(code, 1);
+}
+
+#[test]
+fn python_wildcard_origin_with_credentials_fails_c02() {
+    let Some(py) = python() else { return };
+    let (code, report) = check(&[
+        &format!("http://127.0.0.1:{}/cors-star", py.port),
+        "--only",
+        "C",
+    ]);
+    assert_status(&report, "C02", "FAIL");
+    assert_status(&report, "C03", "SKIP");
+    assert_eq!(code, 1);
+}
+
+#[test]
+fn python_named_heartbeats_without_data_warn() {
+    let Some(py) = python() else { return };
+    let url = format!("http://127.0.0.1:{}/named-empty", py.port);
+    let (code, report) = check(&[
+        &url,
+        "--only",
+        "F08",
+        "--only",
+        "K02",
+        "--heartbeat-max",
+        "3",
+    ]);
+    assert_status(&report, "F08", "WARN");
+    assert_status(&report, "K02", "WARN");
+    assert_eq!(code, 0, "SHOULDs never fail the run");
+}
+
+#[test]
+fn unreachable_url_and_bad_arguments_exit_2() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr").port()
+    };
+    let (code, report) = check(&[&format!("http://127.0.0.1:{port}/stream"), "--only", "H01"]);
+    assert_eq!(code, 2);
+    assert_eq!(report, Value::Null, "no report when the run was impossible");
+    let (code, _) = check(&["http://127.0.0.1:1/stream", "--only", "Z99"]);
+    assert_eq!(code, 2);
+    let (code, _) = check(&["https://example.invalid/stream"]);
+    assert_eq!(code, 2);
+}
+
+#[test]
+fn embedded_run_writes_json_and_junit() {
+    let dir = std::env::temp_dir().join(format!(
+        "ssekit-junit-{}-{}",
+        std::process::id(),
+        rand_suffix()
+    ));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let junit = dir.join("junit.xml");
+    let junit_arg = junit.to_string_lossy().into_owned();
+    let (code, report) = check(&["--only", "H", "--only", "I07", "--junit", &junit_arg]);
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(report["schema"], "ssekit-check/1");
+    assert_eq!(report["summary"]["fail"], 0);
+    for c in report["checks"].as_array().expect("checks") {
+        for key in [
+            "id",
+            "group",
+            "title",
+            "level",
+            "status",
+            "observed",
+            "reference",
+            "fix",
+            "browser",
+        ] {
+            assert!(c[key].is_string(), "{key} missing in {c}");
+        }
+    }
+    let xml = std::fs::read_to_string(&junit).expect("junit written");
+    assert!(xml.starts_with("<?xml"));
+    assert_eq!(
+        xml.matches("<testcase ").count(),
+        report["checks"].as_array().map_or(0, Vec::len)
+    );
+    assert!(
+        xml.contains("<skipped message="),
+        "I07 is reported as skipped"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
