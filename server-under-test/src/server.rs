@@ -207,6 +207,7 @@ async fn serve(
     stopped: watch::Receiver<bool>,
 ) {
     let _ = tcp.set_nodelay(true);
+    reap_dead_peers(&tcp, app.config.heartbeat);
     Metrics::add(&app.metrics.http_connections_open, 1);
     Metrics::add(&app.metrics.http_connections_total, 1);
     let _open = OpenConnection(Arc::clone(&app.metrics));
@@ -244,6 +245,23 @@ async fn serve_hyper(
     if let Err(e) = result {
         tracing::debug!(error = %e, "connection ended with an error");
     }
+}
+
+/// A peer that stops acknowledging (gone without a FIN, or a receive window that never reopens)
+/// is closed by the kernel once heartbeats or events stay unacknowledged this long: twice the
+/// heartbeat interval, at least 20 s (60 s without heartbeats). Linux only.
+fn reap_dead_peers(tcp: &TcpStream, heartbeat: Option<Duration>) {
+    #[cfg(target_os = "linux")]
+    {
+        let timeout = heartbeat.map_or(Duration::from_secs(60), |hb| {
+            (hb * 2).max(Duration::from_secs(20))
+        });
+        if let Err(e) = socket2::SockRef::from(tcp).set_tcp_user_timeout(Some(timeout)) {
+            tracing::debug!(error = %e, "cannot set TCP_USER_TIMEOUT");
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = (tcp, heartbeat);
 }
 
 /// Resolves once the server is told to stop.
