@@ -152,3 +152,103 @@ impl From<ServeArgs> for Config {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        serve: ServeArgs,
+    }
+
+    fn config(args: &[&str]) -> Config {
+        let argv = std::iter::once("serve").chain(args.iter().copied());
+        Cli::try_parse_from(argv)
+            .expect("valid arguments")
+            .serve
+            .into()
+    }
+
+    #[test]
+    fn defaults_match_the_documentation() {
+        let c = config(&[]);
+        assert_eq!(c.addr, "127.0.0.1:8080".parse().unwrap());
+        assert_eq!(c.replay, 1024);
+        assert_eq!(c.heartbeat, Some(Duration::from_secs(15)));
+        assert_eq!((c.tick, c.max_connections), (None, None));
+        assert!(c.h2c && c.misbehave.is_empty());
+    }
+
+    #[test]
+    fn every_option_reaches_the_config() {
+        let c = config(&[
+            "--addr",
+            "127.0.0.1:0",
+            "--replay",
+            "10",
+            "--heartbeat",
+            "0.25",
+            "--tick-ms",
+            "100",
+            "--retry-ms",
+            "1500",
+            "--max-connections",
+            "7",
+            "--max-lag-bytes",
+            "1000",
+            "--max-lag-events",
+            "5",
+            "--publish-token",
+            "p",
+            "--subscribe-token",
+            "s",
+            "--cors-origin",
+            "https://a.example",
+            "--cors-origin",
+            "*",
+            "--misbehave",
+            "no-ids,retry-zero",
+            "--misbehave",
+            "eof-instead-of-204",
+            "--no-h2c",
+        ]);
+        assert_eq!(c.replay, 10);
+        assert_eq!(c.heartbeat, Some(Duration::from_millis(250)));
+        assert_eq!(c.tick, Some(Duration::from_millis(100)));
+        assert_eq!((c.retry_ms, c.max_connections), (1500, Some(7)));
+        assert_eq!((c.max_lag_bytes, c.max_lag_events), (1000, 5));
+        assert_eq!(c.publish_token.as_deref(), Some("p"));
+        assert_eq!(c.subscribe_token.as_deref(), Some("s"));
+        assert_eq!(c.cors_origins, ["https://a.example", "*"]);
+        let on: Vec<_> = c.misbehave.iter().collect();
+        assert_eq!(
+            on,
+            [
+                Misbehavior::NoIds,
+                Misbehavior::RetryZero,
+                Misbehavior::EofInsteadOf204
+            ]
+        );
+        assert!(!c.h2c);
+        assert_eq!(config(&["--heartbeat", "0"]).heartbeat, None);
+    }
+
+    #[test]
+    fn bad_values_are_refused_with_a_message() {
+        let err = |args: &[&str]| {
+            let argv = std::iter::once("serve").chain(args.iter().copied());
+            Cli::try_parse_from(argv).err().map(|e| e.to_string())
+        };
+        assert!(err(&["--heartbeat", "soon"])
+            .unwrap()
+            .contains("number of seconds"));
+        assert!(err(&["--heartbeat", "1e9"]).is_some());
+        assert!(err(&["--misbehave", "nope"])
+            .unwrap()
+            .contains("wrong-content-type"));
+        assert!(err(&["--replay", "0"]).is_some());
+    }
+}

@@ -359,3 +359,17 @@ async fn shutdown_ends_every_stream_at_an_event_boundary_within_a_second() {
         "listener closed"
     );
 }
+
+#[tokio::test]
+async fn ticker_publishes_numbered_tick_events() {
+    let s = server(Config {
+        tick: Some(Duration::from_millis(20)),
+        ..Config::default()
+    })
+    .await;
+    let mut res = stream(s.local_addr(), "/stream", &[]).await;
+    let ticks = res.events(3).await;
+    assert!(ticks.iter().all(|e| e.event_type == "tick"));
+    let n: Vec<u64> = ticks.iter().map(|e| e.data.parse().unwrap()).collect();
+    assert!(n.windows(2).all(|w| w[1] == w[0] + 1), "{n:?}");
+}
