@@ -164,10 +164,10 @@ pub async fn check_target(target: Target, args: &CheckArgs) -> Result<Report, Ru
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     if let Err(reason) = ctx.baseline().await {
-        if reason.contains("cannot connect")
-            || reason.contains("unsupported URL")
-            || reason.contains("timed out")
-        {
+        // Nothing listening is "could not run"; a server that accepts and then stalls is judged
+        // (H01 fails) instead.
+        let unreachable = ["cannot connect", "unsupported URL", "the TCP connection"];
+        if unreachable.iter().any(|u| reason.contains(u)) {
             return Err(RunError::Unreachable {
                 url: description,
                 reason,
