@@ -28,8 +28,7 @@ static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
 const ID: &str = "1234567";
 const EVENT: &str = "delta";
 /// 100 bytes of JSON.
-const DATA: &str =
-    r#"{"id":"c-42","choices":[{"delta":{"content":"the quick brown fox jumps over"}}],"n":12345}"#;
+const DATA: &str = r#"{"id":"c-42","choices":[{"delta":{"content":"the quick brown fox jumps over the lazy dog"}}],"n":12}"#;
 
 fn ssekit_frame(buf: &mut Vec<u8>) -> usize {
     buf.clear();

@@ -4,8 +4,8 @@
 //! - On the corpora small enough, ssekit's events and retry values must equal, one by one, those
 //!   of the literal `nom` oracle (`ssekit_parser::oracle`), under every chunking.
 //! - Each peer's tally is recorded; a peer that answers differently is a finding, not a failure.
-//! - A peer is timed on a long line in small chunks only if it scales linearly there: a quadratic
-//!   one would take hours on 8 MiB in 1-byte chunks.
+//! - A peer is timed on the 8 MiB line in small chunks only if its projected time fits a budget:
+//!   a quadratic one would take hours on 8 MiB in 1-byte chunks.
 
 use std::panic::{self, AssertUnwindSafe};
 use std::time::{Duration, Instant};
@@ -112,23 +112,28 @@ pub fn run_guarded(
     })
 }
 
-/// Whether a peer may be timed on a chunking of the long-line corpus.
+/// Whether a peer may be timed on a chunking of the 8 MiB line.
 #[derive(Debug, Clone)]
 pub enum Scaling {
-    /// Close enough to linear: time it.
-    Linear,
-    /// Quadratic or too slow: not timed; the probe's measurements say why.
-    Superlinear {
+    /// Its projected time for 8 MiB fits the budget: time it.
+    Affordable,
+    /// Its projected time for 8 MiB is over the budget: not timed; the probe says why.
+    TooSlow {
         /// Time for a 256 KiB line.
         small: Duration,
-        /// Time for a 1 MiB line (4x the bytes).
-        large: Duration,
+        /// Time for a 1 MiB line (4x the bytes), if it was worth running.
+        large: Option<Duration>,
+        /// Time projected for 8 MiB with the exponent measured between the two.
+        projected: Duration,
     },
 }
 
-/// Runs `peer` once on a 256 KiB and once on a 1 MiB data line cut by `chunking`; if 4x the
-/// bytes takes more than 8x the time, or the 8 MiB corpus would take over 2 s per iteration,
-/// it is not timed on that chunking.
+/// Longest projected time for one run on the 8 MiB line that is still timed.
+pub const PROBE_BUDGET: Duration = Duration::from_secs(3);
+
+/// Times `peer` on a 256 KiB and a 1 MiB data line cut by `chunking`, fits `t = c * n^k`, and
+/// projects the 8 MiB time: a quadratic parser (eventsource-stream #11) would otherwise take
+/// hours on 8 MiB in 1-byte chunks. The exponent is reported in the skip message.
 pub fn probe_scaling(peer: &mut dyn Peer, chunking: &Chunking) -> Scaling {
     // Best of three (unless slow) so that one preempted run on a loaded machine does not
     // condemn a linear parser.
@@ -146,22 +151,31 @@ pub fn probe_scaling(peer: &mut dyn Peer, chunking: &Chunking) -> Scaling {
         best
     };
     let small = time(peer, 256 * 1024);
-    if small > Duration::from_secs(2) {
-        return Scaling::Superlinear {
+    if small > PROBE_BUDGET / 32 {
+        // Even linear, 32x the bytes would not fit.
+        return Scaling::TooSlow {
             small,
-            large: Duration::MAX,
+            large: None,
+            projected: small * 32,
         };
     }
     let large = time(peer, corpus::MIB);
-    let projected = large * 8;
-    if large > small * 8 || projected > Duration::from_secs(2) {
-        return Scaling::Superlinear { small, large };
+    let exponent = (large.as_secs_f64() / small.as_secs_f64().max(1e-9))
+        .log(4.0)
+        .max(1.0);
+    let projected = Duration::from_secs_f64(large.as_secs_f64() * 8f64.powf(exponent));
+    if projected > PROBE_BUDGET {
+        return Scaling::TooSlow {
+            small,
+            large: Some(large),
+            projected,
+        };
     }
-    Scaling::Linear
+    Scaling::Affordable
 }
 
 /// The chunkings of `corpus` that `peer` is checked and timed on: all of them, except on the
-/// 8 MiB line, where any cut chunking needs a linear probe first (ssekit is probed by its
+/// 8 MiB line, where any cut chunking needs a probe first (ssekit is probed by its
 /// criterion figures instead).
 pub fn timed_chunkings<'c>(
     peer: &mut dyn Peer,
@@ -176,7 +190,7 @@ pub fn timed_chunkings<'c>(
             let scaling = if small_chunks && peer.name() != "ssekit" {
                 probe_scaling(peer, chunking)
             } else {
-                Scaling::Linear
+                Scaling::Affordable
             };
             (chunking, scaling)
         })
@@ -190,10 +204,17 @@ pub fn peer_answers(corpus: &Corpus, peers: &mut [Box<dyn Peer>]) -> Vec<Answer>
         for (chunking, scaling) in timed_chunkings(peer.as_mut(), corpus) {
             let start = Instant::now();
             let got = match scaling {
-                Scaling::Linear => run_guarded(peer.as_mut(), &corpus.bytes, chunking),
-                Scaling::Superlinear { small, large } => Err(format!(
-                    "not run: superlinear on a long line in {} chunks (256 KiB: {small:?}, 1 MiB: {large:?})",
-                    chunking.name
+                Scaling::Affordable => run_guarded(peer.as_mut(), &corpus.bytes, chunking),
+                Scaling::TooSlow {
+                    small,
+                    large,
+                    projected,
+                } => Err(format!(
+                    "not run: projected {:.0} s for 8 MiB in {} chunks (256 KiB took {:.1} ms, 1 MiB {})",
+                    projected.as_secs_f64(),
+                    chunking.name,
+                    small.as_secs_f64() * 1e3,
+                    large.map_or("not tried".to_owned(), |l| format!("{:.1} ms", l.as_secs_f64() * 1e3)),
                 )),
             };
             out.push(Answer {
