@@ -60,6 +60,9 @@ pub struct CheckArgs {
     /// A stream URL on which nothing is published (K01/K02); defaults to URL.
     #[arg(long, value_name = "URL")]
     pub idle_url: Option<String>,
+    /// Also trust the CA certificates in this PEM file for https:// URLs.
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
     /// No progress line on stderr.
     #[arg(long)]
     pub quiet: bool,
@@ -81,6 +84,14 @@ pub enum RunError {
     /// A bad argument.
     #[error(transparent)]
     Target(#[from] TargetError),
+    /// `--ca-cert` could not be read or used.
+    #[error("cannot use --ca-cert {path}: {reason}")]
+    CaCert {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
     /// A malformed `--header`.
     #[error("--header `{0}`: expected `Name: value` with a valid header name and value")]
     Header(String),
@@ -122,6 +133,14 @@ fn parse_headers(list: &[String]) -> Result<HeaderMap, RunError> {
 /// Builds the target the arguments describe (starting the embedded server when no URL).
 pub async fn build_target(args: &CheckArgs) -> Result<Target, RunError> {
     let headers = parse_headers(&args.headers)?;
+    if let Some(path) = &args.ca_cert {
+        let ca = |reason: String| RunError::CaCert {
+            path: path.clone(),
+            reason,
+        };
+        let pem = std::fs::read(path).map_err(|e| ca(e.to_string()))?;
+        crate::tls::add_roots_pem(&pem).map_err(|e| ca(e.to_string()))?;
+    }
     let Some(url) = &args.url else {
         let mut t = Target::embedded(target::embedded_config()).await?;
         t.headers = headers;

@@ -5,7 +5,8 @@
 //! - `ssekit check [URL]`, the conformance runner for SSE servers:
 //!   - [`check_command`]: its arguments ([`check_command::CheckArgs`]) and exit statuses;
 //!   - [`target`]: what is checked, and its hooks; starts the embedded reference server;
-//!   - [`probe`]: the runner's own timed HTTP/1.1, h2c and raw-TCP clients;
+//!   - [`probe`]: the runner's own timed HTTP/1.1, HTTP/2 and raw clients;
+//!   - [`tls`]: rustls for `https://` targets (ALPN h2 / http/1.1, `--ca-cert`);
 //!   - [`capture`]: what one response body showed (strict parser plus a byte scanner);
 //!   - [`context`]: options, the shared baseline observation, what the run saw so far;
 //!   - [`checks`]: the 46 checks, one module per group (H F I R K T S C L);
@@ -23,3 +24,4 @@ pub mod probe;
 pub mod report;
 pub mod runner;
 pub mod target;
+pub mod tls;

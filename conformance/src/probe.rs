@@ -1,5 +1,5 @@
-//! The runner's own timed HTTP clients (HTTP/1.1 and HTTP/2 prior knowledge on hyper 1.x, and
-//! a raw TCP writer for what hyper refuses to send). Every body read is returned with the
+//! The runner's own timed HTTP clients (HTTP/1.1 and HTTP/2 on hyper 1.x, over TCP or TLS, and
+//! a raw writer for what hyper refuses to send). Every body read is returned with the
 //! instant it arrived, so buffering, time to headers and heartbeat gaps can be measured.
 //!
 //! Nothing here judges a server: it only observes. The checks decide.
@@ -16,13 +16,13 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
 
+use crate::tls::{self, Alpn, Io};
+
 /// Why a probe could not observe what it asked for.
 #[derive(Debug, thiserror::Error)]
 pub enum ProbeError {
     /// The URL cannot be used by the runner.
-    #[error(
-        "unsupported URL {0}: use http://host[:port]/path (https is not supported by this build)"
-    )]
+    #[error("unsupported URL {0}: use http://host[:port]/path or https://host[:port]/path")]
     UnsupportedUrl(String),
     /// TCP connect failed.
     #[error("cannot connect to {addr}: {source}; is the server running and reachable?")]
@@ -38,6 +38,9 @@ pub enum ProbeError {
     /// The HTTP exchange failed.
     #[error("HTTP error: {0}")]
     Http(String),
+    /// TLS failed (certificate, ALPN).
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
     /// A header value the runner was asked to send is not valid HTTP.
     #[error("invalid header: {0}")]
     Header(String),
@@ -55,7 +58,7 @@ impl ProbeError {
 pub enum Proto {
     /// HTTP/1.1 over TCP.
     Http1,
-    /// HTTP/2 with prior knowledge over cleartext TCP (h2c).
+    /// HTTP/2: prior knowledge over cleartext TCP (h2c) for `http://`, ALPN `h2` for `https://`.
     H2c,
 }
 
@@ -220,12 +223,13 @@ impl Response {
     }
 }
 
-/// `host:port` of an `http://` URL.
+/// `host:port` of an `http://` or `https://` URL.
 pub fn authority(uri: &Uri) -> Result<(String, u16), ProbeError> {
-    match uri.scheme_str() {
-        Some("http") => {}
+    let default_port = match uri.scheme_str() {
+        Some("http") => 80,
+        Some("https") => 443,
         _ => return Err(ProbeError::UnsupportedUrl(uri.to_string())),
-    }
+    };
     let host = uri
         .host()
         .ok_or_else(|| ProbeError::UnsupportedUrl(uri.to_string()))?;
@@ -233,7 +237,32 @@ pub fn authority(uri: &Uri) -> Result<(String, u16), ProbeError> {
         .trim_start_matches('[')
         .trim_end_matches(']')
         .to_owned();
-    Ok((host, uri.port_u16().unwrap_or(80)))
+    Ok((host, uri.port_u16().unwrap_or(default_port)))
+}
+
+/// Connects to the URL's host and, for `https://`, completes TLS offering the ALPN protocol
+/// that `proto` needs.
+pub async fn open(uri: &Uri, proto: Proto, timeout: Duration) -> Result<Box<dyn Io>, ProbeError> {
+    let tcp = connect(uri, timeout).await?;
+    secure(tcp, uri, proto, timeout).await
+}
+
+/// Wraps an open TCP stream in TLS when the URL is `https://`.
+pub async fn secure(
+    tcp: TcpStream,
+    uri: &Uri,
+    proto: Proto,
+    timeout: Duration,
+) -> Result<Box<dyn Io>, ProbeError> {
+    if uri.scheme_str() != Some("https") {
+        return Ok(Box::new(tcp));
+    }
+    let (host, _) = authority(uri)?;
+    let alpn = match proto {
+        Proto::Http1 => Alpn::Http1,
+        Proto::H2c => Alpn::H2,
+    };
+    Ok(tls::wrap(tcp, &host, alpn, timeout).await?)
 }
 
 /// Opens a TCP connection to the URL's host within `timeout`.
@@ -252,7 +281,7 @@ pub async fn connect(uri: &Uri, timeout: Duration) -> Result<TcpStream, ProbeErr
 /// Sends `req` on a new connection and waits (at most `timeout`) for the response head.
 pub async fn send(req: Request, timeout: Duration) -> Result<Response, ProbeError> {
     let sent_at = Instant::now();
-    let stream = connect(&req.uri, timeout).await?;
+    let stream = open(&req.uri, req.proto, timeout).await?;
     let io = TokioIo::new(stream);
     match req.proto {
         Proto::Http1 => {
@@ -329,7 +358,7 @@ fn build(req: &Request, host_header: bool) -> Result<http::Request<Full<Bytes>>,
 type H2Sender = hyper::client::conn::http2::SendRequest<Full<Bytes>>;
 
 async fn h2_handshake(
-    io: TokioIo<TcpStream>,
+    io: TokioIo<Box<dyn Io>>,
     timeout: Duration,
 ) -> Result<(H2Sender, JoinHandle<()>), ProbeError> {
     let (sender, conn) = tokio::time::timeout(
@@ -360,11 +389,11 @@ impl Drop for H2Conn {
 impl H2Conn {
     /// Connects and completes the HTTP/2 preface within `timeout`.
     pub async fn handshake(uri: &Uri, timeout: Duration) -> Result<Self, ProbeError> {
-        let stream = connect(uri, timeout).await?;
+        let stream = open(uri, Proto::H2c, timeout).await?;
         Self::handshake_io(TokioIo::new(stream), timeout).await
     }
 
-    async fn handshake_io(io: TokioIo<TcpStream>, timeout: Duration) -> Result<Self, ProbeError> {
+    async fn handshake_io(io: TokioIo<Box<dyn Io>>, timeout: Duration) -> Result<Self, ProbeError> {
         let (sender, conn) = h2_handshake(io, timeout).await?;
         // The handshake future returns before the server's SETTINGS arrive; a server that does
         // not speak h2c shows up on the first request instead.
@@ -423,7 +452,7 @@ pub async fn raw(
     max: usize,
 ) -> Result<RawExchange, ProbeError> {
     // The window bounds the exchange; connecting gets its own, saner bound.
-    let mut stream = connect(uri, window.max(Duration::from_secs(2))).await?;
+    let mut stream = open(uri, Proto::Http1, window.max(Duration::from_secs(2))).await?;
     let started = Instant::now();
     tokio::time::timeout(window, stream.write_all(request))
         .await
@@ -499,9 +528,11 @@ mod tests {
     }
 
     #[test]
-    fn https_is_refused_with_a_clear_error() {
-        let uri: Uri = "https://example.org/".parse().unwrap();
-        let err = authority(&uri).unwrap_err();
-        assert!(err.to_string().contains("https"), "{err}");
+    fn schemes_and_default_ports() {
+        let port = |u: &str| authority(&u.parse().unwrap()).map(|(_, p)| p);
+        assert_eq!(port("https://example.org/").unwrap(), 443);
+        assert_eq!(port("http://[::1]/").unwrap(), 80);
+        let err = port("ftp://example.org/").unwrap_err();
+        assert!(err.to_string().contains("https://"), "{err}");
     }
 }

@@ -328,7 +328,8 @@ fn h06(ctx: &Ctx) -> BoxFuture<'_, Finding> {
                 match first {
                     Next::Error(_, e) => Finding::violation(format!("HTTP/2 stream failed after the head: {e}")),
                     _ => Finding::pass(format!(
-                        "h2c (prior knowledge): {} with no connection-specific headers",
+                        "{}: {} with no connection-specific headers",
+                        if ctx.stream_url().scheme_str() == Some("https") { "h2 (TLS, ALPN)" } else { "h2c (prior knowledge)" },
                         r.status
                     )),
                 }
@@ -338,8 +339,7 @@ fn h06(ctx: &Ctx) -> BoxFuture<'_, Finding> {
                  (Connection, Keep-Alive, Transfer-Encoding, Upgrade, Proxy-Connection) is the usual cause"
             )),
             Err(e) => Finding::skip(format!(
-                "the server does not speak HTTP/2 with prior knowledge (h2c): {e}; h2 over TLS (ALPN) \
-                 is not supported by this build"
+                "the server does not speak HTTP/2 here (h2c prior knowledge for http://, ALPN h2 for https://): {e}"
             )),
         }
     })

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use http::StatusCode;
 use tokio::io::AsyncWriteExt;
-use tokio::net::{TcpSocket, TcpStream};
+use tokio::net::TcpSocket;
 
 use super::transport::percentile;
 use super::{show, Check, Finding, Level, Phase};
@@ -71,7 +71,7 @@ pub fn checks() -> Vec<Check> {
 }
 
 /// A subscriber that sends its request and then never reads, with a small receive buffer.
-async fn stalled_reader(ctx: &Ctx) -> Result<TcpStream, String> {
+async fn stalled_reader(ctx: &Ctx) -> Result<Box<dyn crate::tls::Io>, String> {
     let url = ctx.stream_url();
     let (host, port) = probe::authority(&url).map_err(|e| e.to_string())?;
     let addr = tokio::net::lookup_host((host.as_str(), port))
@@ -86,9 +86,12 @@ async fn stalled_reader(ctx: &Ctx) -> Result<TcpStream, String> {
     }
     .map_err(|e| e.to_string())?;
     let _ = socket.set_recv_buffer_size(4096);
-    let mut stream = tokio::time::timeout(ctx.timeout(), socket.connect(addr))
+    let tcp = tokio::time::timeout(ctx.timeout(), socket.connect(addr))
         .await
         .map_err(|_| "connect timed out".to_owned())?
+        .map_err(|e| e.to_string())?;
+    let mut stream = probe::secure(tcp, &url, probe::Proto::Http1, ctx.timeout())
+        .await
         .map_err(|e| e.to_string())?;
     let host = url.authority().map_or("localhost", |a| a.as_str());
     let req = format!(

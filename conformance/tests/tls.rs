@@ -1,0 +1,150 @@
+//! `https://` targets: the runner speaks TLS with ALPN (h2 and http/1.1) to a TLS terminator in
+//! front of the reference server, trusting a self-signed CA given with `--ca-cert`; without it,
+//! the certificate is refused as a browser would refuse it.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+use serde_json::Value;
+use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
+
+const SSEKIT: &str = env!("CARGO_BIN_EXE_ssekit");
+
+/// Terminates TLS (ALPN h2, http/1.1) on 127.0.0.1:0 and forwards the bytes to `upstream`,
+/// which speaks HTTP/1.1 and h2c on one port. Returns the port and the CA certificate (PEM).
+async fn tls_front(upstream: SocketAddr) -> (u16, String) {
+    let rcgen::CertifiedKey { cert, key_pair } =
+        rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("certificate");
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key_pair.serialize_der()));
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("protocol versions")
+        .with_no_client_auth()
+        .with_single_cert(vec![cert.der().clone()], key)
+        .expect("server config");
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    let acceptor = TlsAcceptor::from(Arc::new(config));
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(Ok(mut tls)) =
+                    tokio::time::timeout(Duration::from_secs(5), acceptor.accept(tcp)).await
+                else {
+                    return;
+                };
+                let Ok(mut up) = TcpStream::connect(upstream).await else {
+                    return;
+                };
+                let _ = tokio::io::copy_bidirectional(&mut tls, &mut up).await;
+            });
+        }
+    });
+    (port, cert.pem())
+}
+
+fn check(args: &[&str]) -> (i32, Value) {
+    let dir = std::env::temp_dir().join(format!(
+        "ssekit-tls-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos())
+    ));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let json: PathBuf = dir.join("r.json");
+    let mut child = Command::new(SSEKIT)
+        .arg("check")
+        .args(args)
+        .arg("--quiet")
+        .arg("--json")
+        .arg(&json)
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("ssekit runs");
+    let started = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break s;
+        }
+        if started.elapsed() > Duration::from_secs(90) {
+            let _ = child.kill();
+            panic!("ssekit check did not finish in 90 s");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let report = std::fs::read_to_string(&json)
+        .map(|t| serde_json::from_str(&t).expect("JSON"))
+        .unwrap_or(Value::Null);
+    let _ = std::fs::remove_dir_all(&dir);
+    (status.code().unwrap_or(-1), report)
+}
+
+fn status(report: &Value, id: &str) -> String {
+    let c = report["checks"]
+        .as_array()
+        .and_then(|a| a.iter().find(|c| c["id"] == id))
+        .expect("check present");
+    format!(
+        "{} {}",
+        c["status"].as_str().unwrap_or("?"),
+        c["observed"].as_str().unwrap_or("")
+    )
+}
+
+#[test]
+fn https_with_alpn_h2_and_a_private_ca() {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let config = ssekit_server::Config {
+        tick: Some(Duration::from_millis(200)),
+        heartbeat: Some(Duration::from_secs(1)),
+        ..ssekit_server::Config::default()
+    };
+    let server = runtime
+        .block_on(ssekit_server::start(config))
+        .expect("server");
+    let (port, ca) = runtime.block_on(tls_front(server.local_addr()));
+    let ca_file = std::env::temp_dir().join(format!("ssekit-tls-ca-{}.pem", std::process::id()));
+    std::fs::write(&ca_file, ca).expect("write CA");
+    let url = format!("https://localhost:{port}/stream");
+    let publish = format!("https://localhost:{port}/publish");
+    let ca_arg = ca_file.to_string_lossy().into_owned();
+    let only = ["H01", "H02", "H06", "T02", "T01", "I03", "F07", "T03"];
+    let mut args = vec![url.as_str(), "--publish", &publish, "--ca-cert", &ca_arg];
+    for id in &only {
+        args.extend(["--only", id]);
+    }
+    let (code, report) = check(&args);
+    for id in only {
+        assert!(
+            status(&report, id).starts_with("PASS"),
+            "{id}: {}",
+            status(&report, id)
+        );
+    }
+    assert!(
+        status(&report, "H06").contains("ALPN"),
+        "{}",
+        status(&report, "H06")
+    );
+    assert_eq!(code, 0);
+
+    // Without the CA the certificate is refused, as a browser refuses it: H01 fails.
+    let (code, report) = check(&[url.as_str(), "--only", "H01"]);
+    let h01 = status(&report, "H01");
+    assert!(
+        h01.starts_with("FAIL") && h01.contains("certificate"),
+        "{h01}"
+    );
+    assert_eq!(code, 1);
+    let _ = std::fs::remove_file(&ca_file);
+    runtime.block_on(server.shutdown());
+}
