@@ -199,6 +199,30 @@ fn python_named_heartbeats_without_data_warn() {
 }
 
 #[test]
+fn python_auth_answers_judged_by_c03() {
+    let Some(py) = python() else { return };
+    let auth = ["--header", "Authorization: Bearer good", "--only", "C03"];
+    let (code, report) = check(
+        &[
+            &[format!("http://127.0.0.1:{}/auth-401", py.port).as_str()][..],
+            &auth[..],
+        ]
+        .concat(),
+    );
+    assert_status(&report, "C03", "PASS");
+    assert_eq!(code, 0);
+    let (code, report) = check(
+        &[
+            &[format!("http://127.0.0.1:{}/auth-error", py.port).as_str()][..],
+            &auth[..],
+        ]
+        .concat(),
+    );
+    assert_status(&report, "C03", "WARN");
+    assert_eq!(code, 0, "C03 is a SHOULD");
+}
+
+#[test]
 fn unreachable_url_and_bad_arguments_exit_2() {
     let port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -209,7 +233,7 @@ fn unreachable_url_and_bad_arguments_exit_2() {
     assert_eq!(report, Value::Null, "no report when the run was impossible");
     let (code, _) = check(&["http://127.0.0.1:1/stream", "--only", "Z99"]);
     assert_eq!(code, 2);
-    let (code, _) = check(&["https://example.invalid/stream"]);
+    let (code, _) = check(&["ftp://127.0.0.1/stream"]);
     assert_eq!(code, 2);
 }
 

@@ -12,6 +12,8 @@ GET  /loop        302 to itself (a redirect loop).
 GET  /cors-star   the stream, with `Access-Control-Allow-Origin: *` and credentials allowed.
 GET  /named-empty published events only (no ticker), and heartbeats are `event: ping` blocks
                   without data (never dispatched by browsers).
+GET  /auth-401    the stream; without `Authorization: Bearer good` it answers 401.
+GET  /auth-error  the stream; without that header it answers 200, an `event: error`, then EOF.
 """
 import json
 import sys
@@ -61,8 +63,18 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header("Location", "/loop")
             self.end_headers()
             return
-        if path not in ("/stream", "/cors-star", "/named-empty"):
+        if path not in ("/stream", "/cors-star", "/named-empty", "/auth-401", "/auth-error"):
             self.send_error(404)
+            return
+        authorized = self.headers.get("Authorization") == "Bearer good"
+        if path == "/auth-401" and not authorized:
+            self.send_error(401)
+            return
+        if path == "/auth-error" and not authorized:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.end_headers()
+            self.wfile.write(b"event: error\ndata: unauthorized\n\n")
             return
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
