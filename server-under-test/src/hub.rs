@@ -23,6 +23,9 @@ use crate::replay::{self, Resume, Window};
 /// Under the `slow-consumer-blocks` misbehaviour, publishing waits while a subscriber is
 /// further behind than this many events.
 const BLOCKING_LAG: u64 = 16;
+/// A subscriber is evicted once it has stayed over a lag limit this long (a burst that it
+/// catches up with is no reason to drop it). Falling off the ring evicts at once.
+const LAG_GRACE: Duration = Duration::from_secs(1);
 /// An evicted subscriber that has not ended its stream by itself after this long is stuck
 /// behind a full socket: its connection is cut.
 const EVICTION_GRACE: Duration = Duration::from_millis(300);
@@ -58,10 +61,26 @@ enum SlotKind {
     /// A long-poll request waiting for events: never evicted.
     Poll,
     /// An event stream.
-    Stream {
-        conn: Arc<ConnControl>,
-        evicted_at: Option<Instant>,
-    },
+    Stream { conn: Arc<ConnControl>, lag: Lag },
+}
+
+/// A stream subscriber against the lag limits.
+#[derive(Debug, Clone, Copy)]
+enum Lag {
+    Within,
+    /// Over a limit since then.
+    Over(Instant),
+    /// Evicted then: its stream ends at the next event boundary.
+    Evicted(Instant),
+}
+
+/// How far behind a cursor is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Standing {
+    Within,
+    OverLimit,
+    /// Events it has not sent have left the ring: it cannot go on without a gap.
+    OffRing,
 }
 
 struct Slot {
@@ -333,7 +352,7 @@ impl Hub {
             cursor,
             kind: SlotKind::Stream {
                 conn,
-                evicted_at: None,
+                lag: Lag::Within,
             },
         });
         st.streams += 1;
@@ -395,6 +414,10 @@ impl Hub {
     /// every stream so that idle ones can send a comment. Returns connections to cut: those of
     /// subscribers evicted a while ago that never ended their stream (their socket is full).
     pub fn tick(&self, heartbeat: bool) -> Vec<Arc<ConnControl>> {
+        self.tick_at(heartbeat, Instant::now())
+    }
+
+    fn tick_at(&self, heartbeat: bool, now: Instant) -> Vec<Arc<ConnControl>> {
         let mut cut = Vec::new();
         let mut wakers = Vec::new();
         let mut dropped = 0;
@@ -404,32 +427,51 @@ impl Hub {
             if heartbeat {
                 st.heartbeat_gen += 1;
             }
-            let now = Instant::now();
             let enforce = !self.misbehave.publish_blocks();
+            let mut lag_max = 0;
             for slot in st.slots.iter_mut().flatten() {
-                let SlotKind::Stream { conn, evicted_at } = &mut slot.kind else {
+                let SlotKind::Stream { conn, lag } = &mut slot.kind else {
                     continue;
                 };
-                match evicted_at {
-                    Some(t) if now.duration_since(*t) >= EVICTION_GRACE => {
-                        tracing::warn!(peer = %conn.peer, "lagging subscriber stopped reading: connection cut");
+                lag_max = lag_max.max(st.head.saturating_sub(slot.cursor));
+                if let Lag::Evicted(at) = *lag {
+                    if now.duration_since(at) >= EVICTION_GRACE {
+                        tracing::warn!(peer = %conn.peer, "evicted subscriber stopped reading: connection cut");
                         cut.push(Arc::clone(conn));
                     }
-                    Some(_) => {}
-                    None if enforce
-                        && !within_limits(&st.ring, st.total_bytes, slot.cursor, &self.limits) =>
-                    {
-                        *evicted_at = Some(now);
-                        dropped += 1;
-                        tracing::warn!(peer = %conn.peer, cursor = slot.cursor, "subscriber over the lag limit: dropped");
-                        wakers.extend(slot.waker.take());
+                    continue;
+                }
+                if !enforce {
+                    continue;
+                }
+                let evict = match (
+                    *lag,
+                    standing(&st.ring, st.total_bytes, slot.cursor, &self.limits),
+                ) {
+                    (_, Standing::OffRing) => true,
+                    (Lag::Over(since), Standing::OverLimit) => {
+                        now.duration_since(since) >= LAG_GRACE
                     }
-                    None => {}
+                    (_, Standing::OverLimit) => {
+                        *lag = Lag::Over(now);
+                        false
+                    }
+                    (_, Standing::Within) => {
+                        *lag = Lag::Within;
+                        false
+                    }
+                };
+                if evict {
+                    *lag = Lag::Evicted(now);
+                    dropped += 1;
+                    tracing::warn!(peer = %conn.peer, behind = st.head.saturating_sub(slot.cursor), "subscriber over the lag limit: dropped");
+                    wakers.extend(slot.waker.take());
                 }
             }
             if heartbeat {
                 wakers.extend(st.take_wakers());
             }
+            self.metrics.lag_max_events.store(lag_max, Relaxed);
         }
         Metrics::add(&self.metrics.lagging_dropped, dropped);
         wakers.into_iter().for_each(Waker::wake);
@@ -459,22 +501,26 @@ impl Hub {
     }
 }
 
-fn within_limits(ring: &VecDeque<Entry>, total: u64, cursor: u64, limits: &HubLimits) -> bool {
+fn standing(ring: &VecDeque<Entry>, total: u64, cursor: u64, limits: &HubLimits) -> Standing {
     let Some(front) = ring.front() else {
-        return true;
+        return Standing::Within;
     };
     let head = front.seq + ring.len() as u64 - 1;
-    if cursor + 1 < front.seq || head.saturating_sub(cursor) > limits.max_lag_events {
-        return false;
+    if cursor + 1 < front.seq {
+        return Standing::OffRing;
+    }
+    if cursor >= head {
+        return Standing::Within;
     }
     let start = if cursor + 1 == front.seq {
         front.end - front.frame.len() as u64
-    } else if cursor >= head {
-        return true;
     } else {
         ring[(cursor - front.seq) as usize].end
     };
-    total - start <= limits.max_lag_bytes
+    if head - cursor > limits.max_lag_events || total - start > limits.max_lag_bytes {
+        return Standing::OverLimit;
+    }
+    Standing::Within
 }
 
 /// One event stream's place in the hub. Dropping it unregisters the subscriber.
@@ -498,18 +544,22 @@ impl Subscription {
     pub fn poll_next(&mut self, cx: &mut Context<'_>, heartbeats: bool) -> Poll<Next> {
         let hub = &*self.hub;
         let mut st = hub.lock();
-        let evicted = match &st.slots[self.slot] {
+        let evicted = matches!(
+            &st.slots[self.slot],
             Some(Slot {
-                kind: SlotKind::Stream { evicted_at, .. },
+                kind: SlotKind::Stream {
+                    lag: Lag::Evicted(_),
+                    ..
+                },
                 ..
-            }) => evicted_at.is_some(),
-            _ => false,
-        };
+            })
+        );
         if evicted {
             return Poll::Ready(Next::Closed(CloseReason::Lagging));
         }
+        // Events this subscriber never sent were overwritten: going on would be a silent gap.
         if !hub.misbehave.publish_blocks()
-            && !within_limits(&st.ring, st.total_bytes, self.cursor, &hub.limits)
+            && standing(&st.ring, st.total_bytes, self.cursor, &hub.limits) == Standing::OffRing
         {
             drop(st);
             Metrics::add(&hub.metrics.lagging_dropped, 1);
@@ -642,5 +692,124 @@ impl Drop for PollWaiter<'_> {
         if let Some(i) = self.slot {
             self.hub.remove(i);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::task::Wake;
+
+    struct Noop;
+    impl Wake for Noop {
+        fn wake(self: Arc<Self>) {}
+    }
+
+    fn hub(capacity: usize, max_lag_events: u64) -> Arc<Hub> {
+        let limits = HubLimits {
+            capacity,
+            max_lag_events,
+            max_lag_bytes: u64::MAX,
+            max_streams: None,
+        };
+        Arc::new(Hub::new(limits, Misbehaviors::none(), Arc::default()))
+    }
+
+    fn subscribe(hub: &Arc<Hub>) -> Subscription {
+        let conn = Arc::new(ConnControl::new(([127, 0, 0, 1], 1).into()));
+        match hub.subscribe(None, Topics::default(), conn) {
+            Subscribed::Open(sub, ..) => sub,
+            Subscribed::OverCapacity => unreachable!("no cap"),
+        }
+    }
+
+    fn publish(hub: &Hub, n: usize) {
+        for _ in 0..n {
+            hub.publish_now(None, None, "x").unwrap();
+        }
+    }
+
+    fn next(sub: &mut Subscription) -> Poll<Next> {
+        let waker = std::task::Waker::from(Arc::new(Noop));
+        sub.poll_next(&mut Context::from_waker(&waker), true)
+    }
+
+    fn drain(sub: &mut Subscription) -> usize {
+        let mut n = 0;
+        while let Poll::Ready(Next::Event(_)) = next(sub) {
+            n += 1;
+        }
+        n
+    }
+
+    #[test]
+    fn a_burst_caught_up_within_the_grace_is_not_dropped() {
+        let hub = hub(100, 5);
+        let mut sub = subscribe(&hub);
+        publish(&hub, 20);
+        let t0 = Instant::now();
+        hub.tick_at(false, t0);
+        hub.tick_at(false, t0 + LAG_GRACE / 2);
+        assert_eq!(drain(&mut sub), 20);
+        hub.tick_at(false, t0 + LAG_GRACE * 2);
+        assert_eq!(hub.metrics.snapshot().lagging_dropped, 0);
+        publish(&hub, 1);
+        assert!(matches!(next(&mut sub), Poll::Ready(Next::Event(_))));
+    }
+
+    #[test]
+    fn staying_over_the_limit_for_the_grace_evicts_at_an_event_boundary() {
+        let hub = hub(100, 5);
+        let mut sub = subscribe(&hub);
+        publish(&hub, 20);
+        let t0 = Instant::now();
+        assert!(hub.tick_at(false, t0).is_empty());
+        assert!(hub.tick_at(false, t0 + LAG_GRACE).is_empty());
+        assert_eq!(hub.metrics.snapshot().lagging_dropped, 1);
+        assert!(matches!(
+            next(&mut sub),
+            Poll::Ready(Next::Closed(CloseReason::Lagging))
+        ));
+        // Still registered (never polled again): its connection is cut after the grace.
+        let cut = hub.tick_at(false, t0 + LAG_GRACE + EVICTION_GRACE);
+        assert_eq!(cut.len(), 1);
+    }
+
+    #[test]
+    fn falling_off_the_ring_ends_the_stream_at_once() {
+        let hub = hub(10, 1000);
+        let mut sub = subscribe(&hub);
+        publish(&hub, 11);
+        assert!(matches!(
+            next(&mut sub),
+            Poll::Ready(Next::Closed(CloseReason::Lagging))
+        ));
+        assert_eq!(hub.metrics.snapshot().lagging_dropped, 1);
+    }
+
+    #[test]
+    fn idle_subscribers_get_a_heartbeat_after_a_whole_interval() {
+        let hub = hub(10, 10);
+        let mut sub = subscribe(&hub);
+        for _ in 0..HEARTBEAT_TICKS - 1 {
+            hub.tick_at(true, Instant::now());
+            assert!(next(&mut sub).is_pending());
+        }
+        hub.tick_at(true, Instant::now());
+        assert!(matches!(next(&mut sub), Poll::Ready(Next::Heartbeat)));
+        assert!(next(&mut sub).is_pending());
+    }
+
+    #[test]
+    fn dropping_a_subscription_frees_its_slot() {
+        let hub = hub(10, 10);
+        let a = subscribe(&hub);
+        let b = subscribe(&hub);
+        drop(a);
+        let c = subscribe(&hub);
+        assert_eq!(c.slot, 0, "slot reused");
+        drop((b, c));
+        assert_eq!(hub.lock().streams, 0);
+        assert_eq!(hub.metrics.snapshot().streams_open, 0);
     }
 }

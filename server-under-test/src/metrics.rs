@@ -25,6 +25,7 @@ pub(crate) struct Metrics {
     pub publish_rate_bits: AtomicU64,
     pub ring_events: AtomicU64,
     pub ring_bytes: AtomicU64,
+    pub lag_max_events: AtomicU64,
 }
 
 /// A copy of every metric at one moment.
@@ -64,6 +65,9 @@ pub struct MetricsSnapshot {
     pub ring_events: u64,
     /// Bytes held in the replay ring.
     pub ring_bytes: u64,
+    /// How many events the furthest-behind stream subscriber had still to send, at the last
+    /// housekeeping tick (every 250 ms at most).
+    pub lag_max_events: u64,
 }
 
 impl Metrics {
@@ -95,6 +99,7 @@ impl Metrics {
             publish_rate: f64::from_bits(g(&self.publish_rate_bits)),
             ring_events: g(&self.ring_events),
             ring_bytes: g(&self.ring_bytes),
+            lag_max_events: g(&self.lag_max_events),
         }
     }
 }
@@ -102,7 +107,7 @@ impl Metrics {
 impl MetricsSnapshot {
     /// The Prometheus text exposition of these values.
     pub fn to_prometheus(&self) -> String {
-        let rows: [(&str, &str, &str, f64); 17] = [
+        let rows: [(&str, &str, &str, f64); 18] = [
             (
                 "ssekit_streams_open",
                 "gauge",
@@ -204,6 +209,12 @@ impl MetricsSnapshot {
                 "gauge",
                 "Bytes held for replay.",
                 self.ring_bytes as f64,
+            ),
+            (
+                "ssekit_subscriber_lag_max_events",
+                "gauge",
+                "Events the furthest-behind stream subscriber has yet to send.",
+                self.lag_max_events as f64,
             ),
         ];
         let mut out = String::with_capacity(2048);

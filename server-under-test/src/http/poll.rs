@@ -54,10 +54,7 @@ pub(crate) async fn poll(app: &App, req: &Request<Incoming>) -> Response<Respons
             .wait_events(resume.after(), &topics, MAX_EVENTS, deadline)
             .await
     };
-    let events: Vec<Value> = found
-        .iter()
-        .map(|(seq, frame)| event_json(&app.hub.id_of(*seq), frame))
-        .collect();
+    let events: Vec<Value> = found.iter().map(|(_, frame)| event_json(frame)).collect();
     let mut body = json!({ "events": events, "next": app.hub.id_of(cursor) });
     if let Resume::Reset { reason, .. } = resume {
         let oldest = (window.oldest <= window.head).then(|| app.hub.id_of(window.oldest));
@@ -72,14 +69,14 @@ pub(crate) async fn poll(app: &App, req: &Request<Incoming>) -> Response<Respons
 }
 
 /// Reads a stored frame back with the project's parser, so a poll answer says exactly what a
-/// stream subscriber would have seen.
-fn event_json(id: &str, frame: &[u8]) -> Value {
+/// stream subscriber would have seen (the same id, even under an id misbehaviour).
+fn event_json(frame: &[u8]) -> Value {
     let mut parser = Parser::new();
     let mut feed = parser.feed(frame);
     while let Some(frame) = feed.next_frame() {
         if let Ok(Frame::Event(e)) = frame {
-            return json!({ "id": id, "event": e.event_type, "data": e.data });
+            return json!({ "id": e.id, "event": e.event_type, "data": e.data });
         }
     }
-    json!({ "id": id, "event": "message", "data": Value::Null })
+    json!({ "id": "", "event": "message", "data": Value::Null })
 }
