@@ -57,6 +57,9 @@ pub struct CheckArgs {
     /// Prometheus metrics URL (connection gauges for S02/S03).
     #[arg(long, value_name = "URL")]
     pub metrics_url: Option<String>,
+    /// The same stream on another instance of the deployment (S05: publish on one, receive on both).
+    #[arg(long, value_name = "URL")]
+    pub also_url: Option<String>,
     /// A stream URL on which nothing is published (K01/K02); defaults to URL.
     #[arg(long, value_name = "URL")]
     pub idle_url: Option<String>,
@@ -158,6 +161,7 @@ pub async fn build_target(args: &CheckArgs) -> Result<Target, RunError> {
     t.gone_url = optional("--gone-url", &args.gone_url)?;
     t.poll_url = optional("--poll-url", &args.poll_url)?;
     t.metrics_url = optional("--metrics-url", &args.metrics_url)?;
+    t.also_url = optional("--also-url", &args.also_url)?;
     if let Some(idle) = optional("--idle-url", &args.idle_url)? {
         t.idle_url = idle;
     }

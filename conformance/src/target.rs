@@ -109,6 +109,8 @@ pub struct Target {
     pub gone_url: Option<Uri>,
     /// Long-poll endpoint (`GET URL?after=ID&timeout=S` answering `{events, next}`).
     pub poll_url: Option<Uri>,
+    /// The same stream on another instance of the deployment (`--also-url`), for S05.
+    pub also_url: Option<Uri>,
     /// Prometheus-style metrics endpoint.
     pub metrics_url: Option<Uri>,
     /// Graceful-shutdown trigger (embedded server only).
@@ -175,6 +177,7 @@ impl Target {
             publish: None,
             gone_url: None,
             poll_url: None,
+            also_url: None,
             metrics_url: None,
             shutdown: Mutex::new(None),
             guard: None,
@@ -220,6 +223,7 @@ impl Target {
             publish: Some(Publisher::InProcess(publish)),
             gone_url: Some(url("/gone")?),
             poll_url: Some(url("/poll")?),
+            also_url: None,
             metrics_url: Some(url("/metrics")?),
             shutdown: Mutex::new(Some(shutdown)),
             description: format!("{base}/stream (embedded reference server)"),

@@ -13,6 +13,8 @@ const SSEKIT: &str = env!("CARGO_BIN_EXE_ssekit");
 struct Python {
     child: Child,
     port: u16,
+    /// Every port it listens on (a second one when started as two "instances").
+    ports: Vec<u16>,
 }
 
 impl Drop for Python {
@@ -24,10 +26,15 @@ impl Drop for Python {
 
 /// Starts the script on an ephemeral port; `None` (the test is skipped) without python3.
 fn python() -> Option<Python> {
+    python_with(&["0"])
+}
+
+/// Starts the script with these port arguments.
+fn python_with(ports: &[&str]) -> Option<Python> {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python_sse_server.py");
     let mut child = match Command::new("python3")
         .arg(script)
-        .arg("0")
+        .args(ports)
         .stdout(Stdio::piped())
         .spawn()
     {
@@ -47,13 +54,12 @@ fn python() -> Option<Python> {
     let line = rx
         .recv_timeout(Duration::from_secs(10))
         .expect("the Python server prints its port");
-    let port = line
-        .trim()
-        .rsplit(' ')
-        .next()
-        .and_then(|p| p.parse().ok())
-        .expect("a port number");
-    Some(Python { child, port })
+    let ports: Vec<u16> = line
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    let port = *ports.first().expect("a port number");
+    Some(Python { child, port, ports })
 }
 
 /// Runs `ssekit check ARGS --json FILE --quiet`, bounded; returns (exit code, report).
@@ -220,6 +226,55 @@ fn python_auth_answers_judged_by_c03() {
     );
     assert_status(&report, "C03", "WARN");
     assert_eq!(code, 0, "C03 is a SHOULD");
+}
+
+#[test]
+fn s05_two_python_instances_sharing_state_pass() {
+    let Some(py) = python_with(&["0", "0"]) else {
+        return;
+    };
+    let (a, b) = (py.ports[0], py.ports[1]);
+    let (code, report) = check(&[
+        &format!("http://127.0.0.1:{a}/stream"),
+        "--publish",
+        &format!("http://127.0.0.1:{a}/publish"),
+        "--also-url",
+        &format!("http://127.0.0.1:{b}/stream"),
+        "--only",
+        "S05",
+    ]);
+    assert_status(&report, "S05", "PASS");
+    assert_eq!(code, 0);
+}
+
+#[test]
+fn s05_two_independent_reference_servers_warn() {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let (a, b) = runtime.block_on(async {
+        let a = ssekit_server::start(ssekit_server::Config::default())
+            .await
+            .expect("server a");
+        let b = ssekit_server::start(ssekit_server::Config::default())
+            .await
+            .expect("server b");
+        (a, b)
+    });
+    let (pa, pb) = (a.local_addr().port(), b.local_addr().port());
+    let (code, report) = check(&[
+        &format!("http://127.0.0.1:{pa}/stream"),
+        "--publish",
+        &format!("http://127.0.0.1:{pa}/publish"),
+        "--also-url",
+        &format!("http://127.0.0.1:{pb}/stream"),
+        "--only",
+        "S05",
+    ]);
+    assert_status(&report, "S05", "WARN");
+    assert_eq!(code, 0);
+    runtime.block_on(async {
+        a.shutdown().await;
+        b.shutdown().await;
+    });
 }
 
 #[test]

@@ -26,6 +26,7 @@ fn args(only: &[&str]) -> CheckArgs {
         poll_url: None,
         metrics_url: None,
         idle_url: None,
+        also_url: None,
         ca_cert: None,
         quiet: true,
     }

@@ -2,7 +2,8 @@
 """A small, typical SSE endpoint written with Python's standard library only: the kind of
 server `ssekit check` is meant for, not written by its authors' rules.
 
-    python3 python_sse_server.py [PORT]      # prints "listening on PORT", then serves
+    python3 python_sse_server.py [PORT [PORT2]]   # prints "listening on PORT", then serves
+                                                  # (PORT2: a second "instance" sharing state)
 
 GET  /stream      text/event-stream: `retry: 2000`, numbered events with ids (one every 200 ms
                   from a ticker), published events, a `: ping` comment every second when idle.
@@ -129,7 +130,13 @@ def main():
     server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
     server.daemon_threads = True
     threading.Thread(target=ticker, daemon=True).start()
-    print("listening on %d" % server.server_address[1], flush=True)
+    if len(sys.argv) > 2:
+        second = ThreadingHTTPServer(("127.0.0.1", int(sys.argv[2])), Handler)
+        second.daemon_threads = True
+        threading.Thread(target=second.serve_forever, daemon=True).start()
+        print("listening on %d %d" % (server.server_address[1], second.server_address[1]), flush=True)
+    else:
+        print("listening on %d" % server.server_address[1], flush=True)
     server.serve_forever()
 
 

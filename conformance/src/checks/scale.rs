@@ -449,10 +449,74 @@ fn s04(ctx: &Ctx) -> BoxFuture<'_, Finding> {
     })
 }
 
-fn s05(_ctx: &Ctx) -> BoxFuture<'_, Finding> {
-    Box::pin(async {
-        Finding::skip(
-            "needs two instance URLs of one deployment; this build checks one URL at a time",
-        )
+fn s05(ctx: &Ctx) -> BoxFuture<'_, Finding> {
+    Box::pin(async move {
+        let Some(other) = ctx.target.also_url.clone() else {
+            return Finding::skip("needs a second instance's stream URL (--also-url)");
+        };
+        let Some(publisher) = ctx.target.publish.clone() else {
+            return Finding::skip("needs --publish to send events through one instance");
+        };
+        let open = |url: http::Uri| async move {
+            let mut r = ctx
+                .send("S05", probe::Request::sse(url, &ctx.target.headers))
+                .await
+                .map_err(|e| e.to_string())?;
+            if r.status != StatusCode::OK {
+                return Err(format!("status {}", r.status));
+            }
+            let mut c = Capture::new(&r);
+            c.read_until(&mut r, Instant::now() + Duration::from_millis(200), |_| {
+                false
+            })
+            .await;
+            Ok((r, c))
+        };
+        let (mut ra, mut ca) = match open(ctx.stream_url()).await {
+            Ok(x) => x,
+            Err(e) => return Finding::skip(format!("this instance: {e}")),
+        };
+        let (mut rb, mut cb) = match open(other.clone()).await {
+            Ok(x) => x,
+            Err(e) => return Finding::violation(format!("the other instance ({other}): {e}")),
+        };
+        let tag = format!("ssekit-check {} s05", ctx.nonce);
+        let n = 20;
+        let mut sent = Vec::new();
+        for i in 0..n {
+            let data = format!("{tag} {i:03}");
+            if let Err(e) = publisher.publish(None, &data).await {
+                return Finding::skip(format!("publish failed: {e}"));
+            }
+            sent.push(data);
+        }
+        let deadline = Instant::now() + ctx.timeout();
+        let tagged = |c: &Capture| -> Vec<String> {
+            c.events
+                .iter()
+                .filter(|e| e.value.data.starts_with(tag.as_str()))
+                .map(|e| e.value.data.clone())
+                .collect()
+        };
+        ca.read_until(&mut ra, deadline, |c| tagged(c).len() >= n)
+            .await;
+        cb.read_until(&mut rb, deadline, |c| tagged(c).len() >= n)
+            .await;
+        let (a, b) = (tagged(&ca), tagged(&cb));
+        if a != sent {
+            return Finding::skip(format!(
+                "this instance itself delivered {}/{n} of its own events (see S04)",
+                a.len()
+            ));
+        }
+        if b != sent {
+            return Finding::violation(format!(
+                "{}/{n} events published through one instance reached a subscriber of the other ({other})",
+                b.len()
+            ));
+        }
+        Finding::pass(format!(
+            "{n} events published through one instance reached both, in order"
+        ))
     })
 }
