@@ -396,57 +396,117 @@ fn s04(ctx: &Ctx) -> BoxFuture<'_, Finding> {
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
         let tag = format!("ssekit-check {} s04", ctx.nonce);
-        let mut sent = Vec::with_capacity(events);
-        for i in 0..events {
-            let data = format!("{tag} {i:05}");
-            if let Err(e) = publisher.publish(None, &data).await {
-                return Finding::skip(format!("publish failed: {e}"));
+        let publish = async {
+            let mut sent = Vec::with_capacity(events);
+            for i in 0..events {
+                let data = format!("{tag} {i:05}");
+                publisher.publish(None, &data).await?;
+                sent.push(data);
+                // Paced like a real publisher, so healthy subscribers never hit lag limits.
+                if i % 50 == 49 {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
             }
-            sent.push(data);
-        }
-        let deadline = Instant::now() + ctx.timeout();
-        let results = futures_util::future::join_all(streams.iter_mut().map(|(r, c)| {
-            let tag = &tag;
-            async move {
-                c.read_until(r, deadline, |c| {
-                    c.events
-                        .iter()
-                        .filter(|e| e.value.data.starts_with(tag.as_str()))
-                        .count()
-                        >= events
-                })
-                .await;
-                c.events
-                    .iter()
-                    .filter(|e| e.value.data.starts_with(tag.as_str()))
-                    .map(|e| e.value.data.clone())
-                    .collect::<Vec<_>>()
-            }
-        }))
-        .await;
+            Ok::<_, String>(sent)
+        };
+        let deadline = Instant::now() + ctx.timeout() * 3;
+        let reads = futures_util::future::join_all(
+            streams
+                .into_iter()
+                .map(|(r, c)| follow(ctx, r, c, &tag, events, deadline)),
+        );
+        let (sent, results) = tokio::join!(publish, reads);
+        let sent = match sent {
+            Ok(sent) => sent,
+            Err(e) => return Finding::skip(format!("publish failed: {e}")),
+        };
+        let resumed: usize = results.iter().map(|(_, n)| n).sum();
         let mut bad = Vec::new();
-        for (i, got) in results.iter().enumerate() {
+        for (i, (got, _)) in results.iter().enumerate() {
             if *got != sent {
                 let missing = sent.iter().filter(|s| !got.contains(s)).count();
                 bad.push(format!(
                     "subscriber {i}: {} received, {missing} missing{}",
                     got.len(),
-                    if missing == 0 { ", out of order" } else { "" }
+                    if missing == 0 {
+                        ", out of order or repeated"
+                    } else {
+                        ""
+                    }
                 ));
             }
         }
+        let resumes = if resumed > 0 {
+            format!("; {resumed} server close(s) resumed with Last-Event-ID")
+        } else {
+            String::new()
+        };
         if bad.is_empty() {
             Finding::pass(format!(
-                "{subs} subscribers × {events} events, identical and in order"
+                "{subs} subscribers × {events} events, identical and in order{resumes}"
             ))
         } else {
             Finding::violation(format!(
-                "{} of {subs} subscribers differ: {}",
+                "{} of {subs} subscribers differ{resumes}: {}",
                 bad.len(),
                 show(&bad.join("; "), 200)
             ))
         }
     })
+}
+
+/// Reads one fan-out subscriber as a browser would: when the server closes the stream (a
+/// lagging subscriber dropped), it reconnects with `Last-Event-ID` (at most 3 times).
+/// Returns the tagged event data received, in order, and the number of reconnections.
+async fn follow(
+    ctx: &Ctx,
+    mut r: probe::Response,
+    mut c: Capture,
+    tag: &str,
+    want: usize,
+    deadline: Instant,
+) -> (Vec<String>, usize) {
+    let tagged = |c: &Capture| -> Vec<String> {
+        c.events
+            .iter()
+            .filter(|e| e.value.data.starts_with(tag))
+            .map(|e| e.value.data.clone())
+            .collect()
+    };
+    let mut got = Vec::new();
+    let mut resumes = 0;
+    loop {
+        let before = got.len();
+        c.read_until(&mut r, deadline, |c| before + tagged(c).len() >= want)
+            .await;
+        got.extend(tagged(&c));
+        let last_id = c
+            .events
+            .iter()
+            .rev()
+            .map(|e| e.value.id.clone())
+            .find(|id| !id.is_empty());
+        let (true, true, Some(id)) = (
+            got.len() < want && c.ended_by_server(),
+            resumes < 3,
+            last_id,
+        ) else {
+            return (got, resumes);
+        };
+        let mut req = ctx.sse_request();
+        let Ok(value) = http::HeaderValue::from_str(&id) else {
+            return (got, resumes);
+        };
+        req.headers.insert("last-event-id", value);
+        match ctx.send("S04 resume", req).await {
+            Ok(next) if next.status == StatusCode::OK => {
+                c = Capture::new(&next);
+                r = next;
+                resumes += 1;
+            }
+            _ => return (got, resumes),
+        }
+    }
 }
 
 fn s05(ctx: &Ctx) -> BoxFuture<'_, Finding> {
