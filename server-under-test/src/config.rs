@@ -16,6 +16,9 @@ pub struct ServeArgs {
     /// Events kept for replay (`Last-Event-ID` resume and long-poll).
     #[arg(long, value_name = "N", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub replay: u64,
+    /// Bytes of encoded events kept for replay at most (the oldest go first).
+    #[arg(long, value_name = "BYTES", default_value_t = 64 << 20)]
+    pub replay_bytes: u64,
     /// Seconds between heartbeat comments on idle streams (fractions allowed; 0 turns them off).
     #[arg(long, value_name = "SECS", default_value_t = 15.0, value_parser = parse_secs)]
     pub heartbeat: f64,
@@ -76,6 +79,8 @@ pub struct Config {
     pub addr: SocketAddr,
     /// Replay ring capacity in events (at least 1).
     pub replay: usize,
+    /// Replay ring capacity in bytes of encoded events (the newest event is always kept).
+    pub replay_bytes: u64,
     /// Heartbeat interval; `None` turns heartbeats off.
     pub heartbeat: Option<Duration>,
     /// Ticker interval; `None` means no ticker.
@@ -107,6 +112,7 @@ impl Default for Config {
         Config {
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             replay: 1024,
+            replay_bytes: 64 << 20,
             heartbeat: Some(Duration::from_secs(15)),
             tick: None,
             retry_ms: 3000,
@@ -137,6 +143,7 @@ impl From<ServeArgs> for Config {
         Config {
             addr: a.addr,
             replay: usize::try_from(a.replay).unwrap_or(usize::MAX).max(1),
+            replay_bytes: a.replay_bytes,
             heartbeat: positive(Duration::from_secs_f64(a.heartbeat)),
             tick: positive(Duration::from_millis(a.tick_ms)),
             retry_ms: a.retry_ms,
@@ -189,6 +196,8 @@ mod tests {
             "127.0.0.1:0",
             "--replay",
             "10",
+            "--replay-bytes",
+            "4096",
             "--heartbeat",
             "0.25",
             "--tick-ms",
@@ -215,7 +224,7 @@ mod tests {
             "eof-instead-of-204",
             "--no-h2c",
         ]);
-        assert_eq!(c.replay, 10);
+        assert_eq!((c.replay, c.replay_bytes), (10, 4096));
         assert_eq!(c.heartbeat, Some(Duration::from_millis(250)));
         assert_eq!(c.tick, Some(Duration::from_millis(100)));
         assert_eq!((c.retry_ms, c.max_connections), (1500, Some(7)));

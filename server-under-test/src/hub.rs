@@ -174,6 +174,7 @@ pub(crate) const HEARTBEAT_TICKS: u64 = 4;
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct HubLimits {
     pub capacity: usize,
+    pub capacity_bytes: u64,
     pub max_lag_events: u64,
     pub max_lag_bytes: u64,
     pub max_streams: Option<usize>,
@@ -313,13 +314,7 @@ impl Hub {
                 end,
             });
             st.head = seq;
-            while st.ring.len() > self.limits.capacity {
-                st.ring.pop_front();
-            }
-            let ring_bytes = st.total_bytes
-                - st.ring
-                    .front()
-                    .map_or(end, |e| e.end - e.frame.len() as u64);
+            let ring_bytes = self.trim(&mut st.ring, end);
             self.metrics
                 .ring_events
                 .store(st.ring.len() as u64, Relaxed);
@@ -330,6 +325,20 @@ impl Hub {
         Metrics::add(&self.metrics.events_published, 1);
         wakers.into_iter().for_each(Waker::wake);
         Ok(id)
+    }
+
+    /// Drops the oldest events while the ring holds more than `capacity` events or
+    /// `capacity_bytes` bytes (the newest event always stays). Returns the bytes held.
+    fn trim(&self, ring: &mut VecDeque<Entry>, total: u64) -> u64 {
+        let held = |ring: &VecDeque<Entry>| {
+            total - ring.front().map_or(total, |e| e.end - e.frame.len() as u64)
+        };
+        while ring.len() > self.limits.capacity
+            || (ring.len() > 1 && held(ring) > self.limits.capacity_bytes)
+        {
+            ring.pop_front();
+        }
+        held(ring)
     }
 
     /// Registers an event stream starting from `last_id` (raw `Last-Event-ID` bytes).
@@ -708,6 +717,7 @@ mod tests {
     fn hub(capacity: usize, max_lag_events: u64) -> Arc<Hub> {
         let limits = HubLimits {
             capacity,
+            capacity_bytes: u64::MAX,
             max_lag_events,
             max_lag_bytes: u64::MAX,
             max_streams: None,
@@ -798,6 +808,32 @@ mod tests {
         hub.tick_at(true, Instant::now());
         assert!(matches!(next(&mut sub), Poll::Ready(Next::Heartbeat)));
         assert!(next(&mut sub).is_pending());
+    }
+
+    #[test]
+    fn the_ring_is_bounded_in_bytes_too() {
+        let limits = HubLimits {
+            capacity: 100,
+            capacity_bytes: 200,
+            max_lag_events: 100,
+            max_lag_bytes: u64::MAX,
+            max_streams: None,
+        };
+        let hub = Hub::new(limits, Misbehaviors::none(), Arc::default());
+        for _ in 0..10 {
+            hub.publish_now(None, None, &"x".repeat(30)).unwrap();
+        }
+        let m = hub.metrics.snapshot();
+        // Each frame is about 57 bytes (`id: EPOCH-N`, 30 bytes of data): three fit in 200.
+        assert!(m.ring_events == 3 && m.ring_bytes <= 200, "{m:?}");
+        assert_eq!(hub.window().head, 10);
+        assert_eq!(hub.window().oldest, 10 - m.ring_events + 1);
+        hub.publish_now(None, None, &"y".repeat(500)).unwrap();
+        assert_eq!(
+            hub.metrics.snapshot().ring_events,
+            1,
+            "the newest event always stays"
+        );
     }
 
     #[test]

@@ -53,6 +53,7 @@ pub async fn start(config: Config) -> Result<ServerHandle, ServerError> {
     let metrics = Arc::new(Metrics::default());
     let limits = HubLimits {
         capacity: config.replay,
+        capacity_bytes: config.replay_bytes,
         max_lag_events: config.max_lag_events,
         max_lag_bytes: config.max_lag_bytes,
         max_streams: config.max_connections,
