@@ -211,7 +211,12 @@ async fn serve(
     reap_dead_peers(&tcp, app.config.heartbeat);
     Metrics::add(&app.metrics.http_connections_open, 1);
     Metrics::add(&app.metrics.http_connections_total, 1);
-    let _open = OpenConnection(Arc::clone(&app.metrics));
+    let _open = OpenConnection {
+        metrics: Arc::clone(&app.metrics),
+        peer: peer.addr,
+        opened: Instant::now(),
+    };
+    tracing::debug!(peer = %peer.addr, "connection accepted");
     if app.config.h2c && app.config.misbehave.h2_connection_header() {
         if let Some(tcp) = crate::misbehave::serve_raw_h2_if_preface(tcp, &app, &peer).await {
             return serve_hyper(tcp, peer, app, builder, stopped).await;
@@ -270,11 +275,18 @@ async fn stop_signal(stopped: &mut watch::Receiver<bool>) {
     let _ = stopped.wait_for(|s| *s).await;
 }
 
-struct OpenConnection(Arc<Metrics>);
+/// Counts an open TCP connection and logs its end, however the task ends (even cut).
+struct OpenConnection {
+    metrics: Arc<Metrics>,
+    peer: SocketAddr,
+    opened: Instant,
+}
 
 impl Drop for OpenConnection {
     fn drop(&mut self) {
-        Metrics::sub(&self.0.http_connections_open, 1);
+        Metrics::sub(&self.metrics.http_connections_open, 1);
+        let duration_ms = self.opened.elapsed().as_millis() as u64;
+        tracing::debug!(peer = %self.peer, duration_ms, "connection closed");
     }
 }
 

@@ -9,15 +9,24 @@ use super::{text, ResponseBody};
 /// The cookie a browser subscriber can carry its token in.
 pub(crate) const COOKIE_NAME: &str = "ssekit_token";
 
-/// Whether the request carries `expected` as a bearer token (or, if `cookie`, in the cookie).
-pub(crate) fn presents(headers: &HeaderMap, expected: &str, cookie: bool) -> bool {
+/// Where a token may be presented.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Carrier {
+    /// `Authorization: Bearer` only (publishers are programs).
+    Bearer,
+    /// The header or the `ssekit_token` cookie (subscribers may be browsers).
+    BearerOrCookie,
+}
+
+/// Whether the request carries `expected` where `carrier` allows.
+pub(crate) fn presents(headers: &HeaderMap, expected: &str, carrier: Carrier) -> bool {
     let bearer = headers
         .get_all(header::AUTHORIZATION)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .filter_map(|v| v.strip_prefix("Bearer "))
         .any(|t| same(t.trim(), expected));
-    if bearer || !cookie {
+    if bearer || carrier == Carrier::Bearer {
         return bearer;
     }
     headers

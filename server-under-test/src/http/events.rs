@@ -21,7 +21,7 @@ const OVER_CAPACITY_RETRY_FACTOR: u64 = 4;
 
 pub(crate) fn stream(app: &App, peer: &Peer, req: &Request<Incoming>) -> Response<ResponseBody> {
     if let Some(token) = &app.config.subscribe_token {
-        if !auth::presents(req.headers(), token, true) {
+        if !auth::presents(req.headers(), token, auth::Carrier::BearerOrCookie) {
             return app.cors.apply(req, auth::unauthorized());
         }
     }

@@ -26,7 +26,7 @@ const MAX_EVENTS: usize = 256;
 
 pub(crate) async fn poll(app: &App, req: &Request<Incoming>) -> Response<ResponseBody> {
     if let Some(token) = &app.config.subscribe_token {
-        if !auth::presents(req.headers(), token, true) {
+        if !auth::presents(req.headers(), token, auth::Carrier::BearerOrCookie) {
             return app.cors.apply(req, auth::unauthorized());
         }
     }

@@ -33,7 +33,7 @@ pub(crate) async fn publish(
 /// The answer for a publisher that may not publish, if it may not.
 fn refusal(app: &App, peer: &Peer, req: &Request<Incoming>) -> Option<Response<ResponseBody>> {
     match &app.config.publish_token {
-        Some(token) if auth::presents(req.headers(), token, false) => None,
+        Some(token) if auth::presents(req.headers(), token, auth::Carrier::Bearer) => None,
         Some(_) => Some(auth::unauthorized()),
         None if peer.addr.ip().is_loopback() => None,
         None => Some(json(
