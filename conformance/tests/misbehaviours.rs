@@ -52,20 +52,13 @@ fn status(report: &Report, id: &str) -> (Status, String) {
     (r.status, r.observed.clone())
 }
 
+/// `healthy_server_passes_every_check` shows each of these checks passing without the switch.
 async fn expect(m: Misbehavior, only: &[&str], id: &str, want: Status) {
     let report = run(&[m], only).await;
     let (got, observed) = status(&report, id);
     assert_eq!(
         got, want,
         "{m:?}: {id} should be {want}, observed: {observed}"
-    );
-    // The same check passes on a healthy server, so the failure is the switch's doing.
-    let healthy = run(&[], only).await;
-    let (ok, observed) = status(&healthy, id);
-    assert_eq!(
-        ok,
-        Status::Pass,
-        "healthy server: {id} should pass, observed: {observed}"
     );
 }
 
