@@ -235,8 +235,9 @@ fn long_line(rng: &mut SplitMix64, len: usize) -> Vec<u8> {
 /// Corpus C, "adversarial", with the given line end: a leading BOM (cut inside it by every
 /// chunking), 80% comment lines of 0-64 B, and among the rest `data` lines, bare `data`, `event`
 /// and `id` lines (some ids with NUL, which must be ignored), good and bad `retry` values,
-/// unknown fields and lines without a colon; about 4 MiB. The three line-end variants hold the
-/// same lines, so their throughputs compare directly.
+/// unknown fields and lines without a colon; about 4 MiB. The CR and LF variants hold the same
+/// lines, so their throughputs compare directly; CRLF, whose line ends are longer, holds a prefix
+/// of them.
 pub fn adversarial(eol: Eol) -> Corpus {
     let mut rng = SplitMix64::new(SEED ^ 0xC);
     let mut w = Writer::new(eol, 5 * MIB);

@@ -107,7 +107,14 @@ pub fn run_guarded(
             .map(String::as_str)
             .or_else(|| payload.downcast_ref::<&str>().copied())
             .unwrap_or("(no message)");
-        let short: String = message.chars().take(90).collect();
+        // The first line, without the quoted input some panics append.
+        let short: String = message
+            .split(['\n', '`'])
+            .next()
+            .unwrap_or_default()
+            .chars()
+            .take(90)
+            .collect();
         Err(format!("panicked: {short}"))
     })
 }

@@ -1,0 +1,107 @@
+//! Same-run ratios that survive a loaded machine: for every corpus × chunking, the parsers are
+//! timed in interleaved rounds (ssekit, peer 1, peer 2, ..., ssekit, peer 1, ...) and each
+//! keeps its best time. Preemption only ever adds time, so the minimum is the estimate least
+//! disturbed by other processes, and interleaving exposes every parser to the same load.
+//!
+//! `cargo run -p ssekit-benches --release --bin ratios [ROUNDS] [GROUP-FILTER]`
+//!
+//! The same checks as the criterion bench run first (ssekit against the expected tallies and
+//! the oracle; peers' answers recorded; peers too slow for the budget skipped).
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use ssekit_benches::{corpus, peer, verify};
+
+/// Each timed sample repeats the run until it lasts at least this long, so that timer
+/// resolution and per-run setup do not dominate small corpora.
+const MIN_SAMPLE: Duration = Duration::from_millis(20);
+
+/// A parser whose single checking run took longer than this is not timed.
+const TIMING_BUDGET: Duration = Duration::from_secs(2);
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let rounds: u32 = args.next().and_then(|r| r.parse().ok()).unwrap_or(15);
+    let filter = args.next().unwrap_or_default();
+    println!("| group | parser | best time | GB/s | ns/event | ssekit speed-up |");
+    println!("|---|---|---:|---:|---:|---:|");
+    for corpus in corpus::all() {
+        if !corpus.name.contains(&filter) {
+            continue;
+        }
+        if let Err(e) = verify::check_ssekit(&corpus) {
+            eprintln!("ssekit failed its check, no figures: {e}");
+            std::process::exit(1);
+        }
+        let mut peers = peer::all();
+        let answers = verify::peer_answers(&corpus, &mut peers);
+        for chunking in &corpus.chunkings {
+            let group = format!("{}@{}", corpus.name, chunking.name);
+            let mut timed = Vec::new();
+            for (index, peer) in peers.iter().enumerate() {
+                let answer = answers
+                    .iter()
+                    .find(|a| a.peer == peer.name() && a.chunking == chunking.name);
+                match answer {
+                    Some(a) if a.got.is_ok() && a.once <= TIMING_BUDGET => {
+                        // Runs per sample, from the checking run's duration.
+                        let reps = (MIN_SAMPLE.as_secs_f64() / a.once.as_secs_f64().max(1e-7))
+                            .ceil()
+                            .clamp(1.0, 10_000.0) as u32;
+                        timed.push((index, reps, Duration::MAX));
+                    }
+                    Some(a) => {
+                        let why = match &a.got {
+                            Err(e) => e.clone(),
+                            Ok(_) => format!("one run took {:.2} s", a.once.as_secs_f64()),
+                        };
+                        println!(
+                            "| {group} | {} | not timed: {} | | | |",
+                            peer.name(),
+                            why.replace('|', "\\|")
+                        );
+                    }
+                    None => {}
+                }
+            }
+            for _ in 0..rounds {
+                for (index, reps, best) in timed.iter_mut() {
+                    let peer = &mut peers[*index];
+                    let start = Instant::now();
+                    for _ in 0..*reps {
+                        let _ = black_box(peer.run(black_box(&corpus.bytes), chunking));
+                    }
+                    *best = (*best).min(start.elapsed() / *reps);
+                }
+            }
+            let base = timed
+                .iter()
+                .find(|(i, ..)| peers[*i].name() == "ssekit")
+                .map(|t| t.2);
+            timed.sort_by_key(|t| t.2);
+            for (index, _, best) in &timed {
+                let secs = best.as_secs_f64();
+                let speedup = base.map_or(f64::NAN, |b| secs / b.as_secs_f64());
+                println!(
+                    "| {group} | {} | {} | {:.3} | {:.1} | {:.2}× |",
+                    peers[*index].name(),
+                    human(*best),
+                    corpus.bytes.len() as f64 / secs / 1e9,
+                    secs * 1e9 / corpus.expected.events as f64,
+                    speedup
+                );
+            }
+        }
+    }
+}
+
+fn human(d: Duration) -> String {
+    let ns = d.as_secs_f64() * 1e9;
+    match ns {
+        n if n >= 1e9 => format!("{:.2} s", n / 1e9),
+        n if n >= 1e6 => format!("{:.2} ms", n / 1e6),
+        n if n >= 1e3 => format!("{:.1} µs", n / 1e3),
+        n => format!("{n:.0} ns"),
+    }
+}
