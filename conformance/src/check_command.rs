@@ -69,6 +69,34 @@ pub struct CheckArgs {
     /// No progress line on stderr.
     #[arg(long)]
     pub quiet: bool,
+    /// `--browser`, `--chromium`, `--with-credentials`.
+    #[command(flatten)]
+    pub browser: BrowserArgs,
+}
+
+/// The real-browser options of `ssekit check` (off by default).
+#[derive(Debug, Clone, clap::Args)]
+pub struct BrowserArgs {
+    /// Also ask a real browser: headless Chromium's EventSource, through a recording proxy
+    /// (B01-B05, and where it disagrees with the runner).
+    #[arg(long = "browser")]
+    pub enabled: bool,
+    /// The Chromium executable for --browser.
+    #[arg(long, value_name = "PATH", default_value = crate::browser::chromium::DEFAULT_PATH)]
+    pub chromium: PathBuf,
+    /// With --browser: `new EventSource(url, {withCredentials: true})`.
+    #[arg(long)]
+    pub with_credentials: bool,
+}
+
+impl Default for BrowserArgs {
+    fn default() -> Self {
+        BrowserArgs {
+            enabled: false,
+            chromium: crate::browser::chromium::DEFAULT_PATH.into(),
+            with_credentials: false,
+        }
+    }
 }
 
 fn secs(s: &str) -> Result<Duration, String> {
@@ -197,7 +225,17 @@ pub async fn check_target(target: Target, args: &CheckArgs) -> Result<Report, Ru
             });
         }
     }
-    let results = runner::run(&ctx, &selected, args.quiet).await;
+    // Before the runner's checks: its shutdown phase stops the embedded server.
+    let browser = match args.browser.enabled {
+        true => Some(browser_session(&ctx, args).await),
+        false => None,
+    };
+    let mut results = runner::run(&ctx, &selected, args.quiet).await;
+    let browser = browser.map(|(rows, mut section)| {
+        results.extend(rows);
+        section.disagreements = crate::browser::verdicts::disagreements(&mut results);
+        section
+    });
     let profile = match args.profile {
         Profile::Quick => "quick",
         Profile::Full => "full",
@@ -208,7 +246,41 @@ pub async fn check_target(target: Target, args: &CheckArgs) -> Result<Report, Ru
         started_unix,
         duration: started.elapsed(),
         results,
+        browser,
     })
+}
+
+/// The browser session, listening to the event types the baseline saw.
+async fn browser_session(
+    ctx: &Ctx,
+    args: &CheckArgs,
+) -> (Vec<runner::CheckResult>, crate::browser::BrowserReport) {
+    let mut types: Vec<String> = match ctx.baseline().await {
+        Ok(b) => {
+            b.a.events
+                .iter()
+                .map(|e| e.value.event_type.clone())
+                .collect()
+        }
+        Err(_) => Vec::new(),
+    };
+    // The reference server's reset signal; harmless elsewhere.
+    types.push("reset".into());
+    types.sort();
+    types.dedup();
+    types.retain(|t| t != "message");
+    let opts = crate::browser::BrowserOptions {
+        chromium: args.browser.chromium.clone(),
+        with_credentials: args.browser.with_credentials,
+        timeout: args.timeout,
+    };
+    if !args.quiet {
+        eprintln!(
+            "ssekit check: browser session ({})",
+            args.browser.chromium.display()
+        );
+    }
+    crate::browser::run(&ctx.target, &types, &opts).await
 }
 
 fn write_file(path: &PathBuf, text: &str) -> Result<(), RunError> {

@@ -11,10 +11,12 @@
 //!   - [`context`]: options, the shared baseline observation, what the run saw so far;
 //!   - [`checks`]: the 46 checks, one module per group (H F I R K T S C L);
 //!   - [`runner`]: selection (`--only`/`--skip`), phases, progress;
-//!   - [`report`]: human table, JSON (`ssekit-check/1`), JUnit XML.
+//!   - [`report`]: human table, JSON (`ssekit-check/1`), JUnit XML;
+//!   - [`browser`]: `--browser`, headless Chromium's EventSource through a recording proxy (B checks).
 //! - `main.rs`: the `ssekit` binary, a thin clap layer over these modules.
 #![forbid(unsafe_code)]
 
+pub mod browser;
 pub mod capture;
 pub mod check_command;
 pub mod checks;

@@ -29,6 +29,7 @@ fn args(only: &[&str]) -> CheckArgs {
         also_url: None,
         ca_cert: None,
         quiet: true,
+        browser: Default::default(),
     }
 }
 

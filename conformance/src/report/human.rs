@@ -74,6 +74,9 @@ pub fn write(report: &Report, color: Color, out: &mut impl Write) -> io::Result<
             writeln!(out, "    reference: {}", r.check.reference)?;
         }
     }
+    if let Some(browser) = &report.browser {
+        write_browser(browser, out)?;
+    }
     let s = report.summary();
     writeln!(out)?;
     let verdict = if s.fail > 0 {
@@ -92,4 +95,47 @@ pub fn write(report: &Report, color: Color, out: &mut impl Write) -> io::Result<
         s.skip,
         s.info
     )
+}
+
+/// The browser session's summary and every disagreement with the runner.
+fn write_browser(b: &crate::browser::BrowserReport, out: &mut impl Write) -> io::Result<()> {
+    writeln!(out)?;
+    match (&b.observation, &b.error) {
+        (Some(o), _) => writeln!(
+            out,
+            "Browser: {} ran the page {} (withCredentials {}): {} requests through the recording proxy",
+            o.chromium,
+            o.page_url,
+            o.with_credentials,
+            o.requests.len()
+        )?,
+        (None, Some(e)) => writeln!(out, "Browser: no session ({e})")?,
+        (None, None) => {}
+    }
+    if let Some(o) = &b.observation {
+        for (i, x) in o.requests.iter().enumerate() {
+            writeln!(
+                out,
+                "    #{} {:?} at {} ms: Last-Event-ID {}, answered {}, {} events{}{}",
+                i + 1,
+                x.route,
+                x.at_ms,
+                x.last_event_id.as_deref().unwrap_or("(none)"),
+                x.status.map_or("nothing".into(), |s| s.to_string()),
+                x.events.len(),
+                x.retry.map_or(String::new(), |r| format!(", retry {r}")),
+                x.end
+                    .as_ref()
+                    .map_or(String::new(), |e| format!(", ended: {e:?}"))
+            )?;
+        }
+    }
+    if b.disagreements.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "Runner and browser disagree")?;
+    for d in &b.disagreements {
+        writeln!(out, "    {}", d.note)?;
+    }
+    Ok(())
 }

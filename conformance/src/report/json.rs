@@ -10,6 +10,12 @@
 //!                 "observed": TEXT, "reference": TEXT, "browser": TEXT, "fix": TEXT,
 //!                 "duration_ms": MS } ] }
 //! ```
+//! With `--browser`, B checks (group `B`) join `checks`, and a top-level `"browser"` object
+//! holds the session: `observation` (`chromium`, `page_url`, `with_credentials`,
+//! `listened_types`, `page`: what the page recorded, `requests`: each request through the
+//! recording proxy with `last_event_id`, `status`, `events`, `retry`, `at_ms`/`ended_ms`, `end`;
+//! `published`, `notes`), `error` (why no session ran) and `disagreements`
+//! (`{check, browser, runner: [[ID, STATUS]], note}`).
 //! Fields are only ever added, never renamed or removed, while the schema stays `/1`.
 
 use serde::Serialize;
@@ -30,6 +36,8 @@ struct Doc<'a> {
     exit_code: u8,
     summary: Summary,
     checks: Vec<Entry<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    browser: Option<&'a crate::browser::BrowserReport>,
 }
 
 #[derive(Serialize)]
@@ -72,6 +80,7 @@ pub fn to_value(report: &Report) -> serde_json::Value {
                 duration_ms: u64::try_from(r.duration.as_millis()).unwrap_or(u64::MAX),
             })
             .collect(),
+        browser: report.browser.as_ref(),
     };
     serde_json::to_value(doc).unwrap_or_default()
 }

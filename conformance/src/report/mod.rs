@@ -23,6 +23,8 @@ pub struct Report {
     pub duration: Duration,
     /// One entry per check run.
     pub results: Vec<CheckResult>,
+    /// The browser session (`--browser`).
+    pub browser: Option<crate::browser::BrowserReport>,
 }
 
 /// Counts per status.

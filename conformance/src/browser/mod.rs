@@ -1,0 +1,97 @@
+//! `ssekit check --browser`: asks a real browser. Headless Chromium loads a probe page served
+//! by the runner, whose `EventSource` reads the target through a recording proxy on the same
+//! origin; the B checks compare what the browser did with what the server sent and with the
+//! runner's own verdicts.
+//!
+//! - [`chromium`]: launching the browser (fixed flags, fresh profile, DevTools port).
+//! - [`cdp`]: the handful of DevTools-protocol commands used, over a WebSocket.
+//! - [`proxy`]: the probe page and the recording proxy (Last-Event-ID, status, events, retry).
+//! - [`session`]: one scripted session: open, publish, server-side close, reconnect.
+//! - [`verdicts`]: the B checks (B01–B05) and the disagreements with the runner.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::runner::CheckResult;
+use crate::target::Target;
+
+pub mod cdp;
+pub mod chromium;
+pub mod proxy;
+pub mod session;
+pub mod verdicts;
+
+pub use session::Observation;
+pub use verdicts::Disagreement;
+
+/// Why the browser session could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum BrowserError {
+    /// No browser at the path.
+    #[error("no Chromium at {0}: install it (Debian: `apt-get install chromium`) or pass --chromium PATH")]
+    Missing(PathBuf),
+    /// The browser did not start.
+    #[error("cannot start Chromium: {0}")]
+    Launch(String),
+    /// A DevTools-protocol step failed.
+    #[error("DevTools protocol: {0}")]
+    Cdp(String),
+    /// The runner's publish failed during the session.
+    #[error("publishing during the browser session failed: {0}")]
+    Publish(String),
+}
+
+/// How the session runs.
+#[derive(Debug, Clone)]
+pub struct BrowserOptions {
+    /// The Chromium executable.
+    pub chromium: PathBuf,
+    /// `new EventSource(url, {withCredentials: true})`.
+    pub with_credentials: bool,
+    /// Bound on each wait of the session.
+    pub timeout: Duration,
+}
+
+/// What `--browser` adds to a report.
+#[derive(Debug, Clone, Serialize)]
+pub struct BrowserReport {
+    /// The session, or why there was none.
+    pub observation: Option<Observation>,
+    /// Why there was no session.
+    pub error: Option<String>,
+    /// B checks whose verdict differs from the runner's on the same rule.
+    pub disagreements: Vec<Disagreement>,
+}
+
+/// Runs one session against `target` (listening to the named `types` besides `message`) and
+/// returns the B rows and the report section. A session that cannot run gives SKIPs with the
+/// reason, never a failure of the server.
+pub async fn run(
+    target: &Target,
+    types: &[String],
+    opts: &BrowserOptions,
+) -> (Vec<CheckResult>, BrowserReport) {
+    let started = Instant::now();
+    match session::observe(target, types, opts).await {
+        Ok(obs) => {
+            let rows = verdicts::results(&obs, started.elapsed());
+            let report = BrowserReport {
+                observation: Some(obs),
+                error: None,
+                disagreements: Vec::new(),
+            };
+            (rows, report)
+        }
+        Err(e) => {
+            let reason = e.to_string();
+            let report = BrowserReport {
+                observation: None,
+                error: Some(reason.clone()),
+                disagreements: Vec::new(),
+            };
+            (verdicts::not_run(&reason), report)
+        }
+    }
+}

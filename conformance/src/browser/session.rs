@@ -1,0 +1,314 @@
+//! One browser session: the probe page opens an EventSource on the proxied stream (and one on
+//! the proxied "gone" URL), the runner publishes, ends the stream at an event boundary, waits
+//! for the reconnect, and records everything the page and the proxy saw. Every wait is bounded.
+
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::cdp::Tab;
+use super::chromium::Chromium;
+use super::proxy::{End, Exchange, Proxy, Route, Upstream, GONE_PATH, STREAM_PATH};
+use super::{BrowserError, BrowserOptions};
+use crate::target::{Publisher, Target};
+
+/// Chromium's reconnection delay when the stream never sent a valid `retry`.
+pub const DEFAULT_RETRY_MS: u64 = 3000;
+/// Longest `retry` the session waits out; longer ones are reported, not waited for.
+pub const MAX_RETRY_WAIT_MS: u64 = 15_000;
+
+/// One thing the page recorded.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PageEntry {
+    /// Which EventSource (`main` or `gone`).
+    pub src: String,
+    /// `open`, `error` or `event`.
+    pub kind: String,
+    /// `performance.now()` in ms.
+    pub t: f64,
+    /// `readyState` at `open`/`error`: 0 CONNECTING, 1 OPEN, 2 CLOSED.
+    #[serde(default)]
+    pub ready_state: Option<u8>,
+    /// Event type.
+    #[serde(rename = "type", default)]
+    pub event_type: Option<String>,
+    /// Event data.
+    #[serde(default)]
+    pub data: Option<String>,
+    /// The event's `lastEventId`.
+    #[serde(default)]
+    pub last_event_id: Option<String>,
+}
+
+/// Everything one session saw.
+#[derive(Debug, Clone, Serialize)]
+pub struct Observation {
+    /// The browser's product and version.
+    pub chromium: String,
+    /// The probe page (served by the runner; the stream is proxied on the same origin).
+    pub page_url: String,
+    /// Whether the EventSources were created with `withCredentials: true`.
+    pub with_credentials: bool,
+    /// Event types the page listened to (besides `message`).
+    pub listened_types: Vec<String>,
+    /// What the page recorded, in order.
+    pub page: Vec<PageEntry>,
+    /// Every request the browser made through the proxy.
+    pub requests: Vec<Exchange>,
+    /// Data of the events the runner published, in order.
+    pub published: Vec<String>,
+    /// Whether the runner could publish.
+    pub publisher: bool,
+    /// Steps that could not be done, and why.
+    pub notes: Vec<String>,
+}
+
+impl Observation {
+    /// The page's entries for one EventSource.
+    pub fn of<'a>(&'a self, src: &'a str) -> impl Iterator<Item = &'a PageEntry> + 'a {
+        self.page.iter().filter(move |e| e.src == src)
+    }
+
+    /// The proxied requests for one route.
+    pub fn requests_to(&self, route: Route) -> Vec<&Exchange> {
+        self.requests.iter().filter(|x| x.route == route).collect()
+    }
+}
+
+/// Runs a session against `target`.
+pub async fn observe(
+    target: &Target,
+    types: &[String],
+    opts: &BrowserOptions,
+) -> Result<Observation, BrowserError> {
+    let proxy = Proxy::start(Upstream {
+        stream: target.url.clone(),
+        gone: target.gone_url.clone(),
+        headers: target.headers.clone(),
+        timeout: opts.timeout,
+    })
+    .await?;
+    let chromium =
+        Chromium::launch(&opts.chromium, opts.timeout.max(Duration::from_secs(10))).await?;
+    let mut obs = Observation {
+        chromium: chromium.version.clone(),
+        page_url: proxy.page_url(),
+        with_credentials: opts.with_credentials,
+        listened_types: types.to_vec(),
+        page: Vec::new(),
+        requests: Vec::new(),
+        published: Vec::new(),
+        publisher: target.publish.is_some(),
+        notes: Vec::new(),
+    };
+    let driven = drive(&chromium, &proxy, target, opts, &mut obs).await;
+    chromium.close().await;
+    obs.requests = proxy.exchanges();
+    driven.map(|()| obs)
+}
+
+/// Polls the page's log until `done` holds or `within` passes; returns the last log read.
+async fn wait_page(
+    tab: &Tab<'_>,
+    within: Duration,
+    mut done: impl FnMut(&[PageEntry]) -> bool,
+) -> Result<Vec<PageEntry>, BrowserError> {
+    let deadline = Instant::now() + within;
+    loop {
+        let log = read_log(tab).await?;
+        if done(&log) || Instant::now() >= deadline {
+            return Ok(log);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn read_log(tab: &Tab<'_>) -> Result<Vec<PageEntry>, BrowserError> {
+    let v = tab.eval("window.ssekit.log").await?;
+    serde_json::from_value(v).map_err(|e| BrowserError::Cdp(format!("unexpected page log: {e}")))
+}
+
+/// Waits (bounded) until the proxy's log satisfies `done`.
+async fn wait_proxy(
+    proxy: &Proxy,
+    within: Duration,
+    mut done: impl FnMut(&[Exchange]) -> bool,
+) -> bool {
+    let deadline = Instant::now() + within;
+    loop {
+        if done(&proxy.exchanges()) {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+fn main_events(log: &[PageEntry]) -> Vec<&PageEntry> {
+    log.iter()
+        .filter(|e| e.src == "main" && e.kind == "event")
+        .collect()
+}
+
+fn count(log: &[PageEntry], src: &str, kind: &str) -> usize {
+    log.iter()
+        .filter(|e| e.src == src && e.kind == kind)
+        .count()
+}
+
+async fn publish(
+    publisher: &Publisher,
+    obs: &mut Observation,
+    nonce: &str,
+) -> Result<(), BrowserError> {
+    let data = format!("ssekit-browser-{nonce}-{}", obs.published.len() + 1);
+    publisher
+        .publish(None, &data)
+        .await
+        .map_err(BrowserError::Publish)?;
+    obs.published.push(data);
+    Ok(())
+}
+
+/// Waits until the page shows every published event.
+async fn wait_published(
+    tab: &Tab<'_>,
+    obs: &Observation,
+    within: Duration,
+) -> Result<(), BrowserError> {
+    let want = obs.published.clone();
+    wait_page(tab, within, |log| {
+        want.iter().all(|d| {
+            main_events(log)
+                .iter()
+                .any(|e| e.data.as_deref() == Some(d.as_str()))
+        })
+    })
+    .await
+    .map(|_| ())
+}
+
+async fn drive(
+    chromium: &Chromium,
+    proxy: &Proxy,
+    target: &Target,
+    opts: &BrowserOptions,
+    obs: &mut Observation,
+) -> Result<(), BrowserError> {
+    let t = opts.timeout;
+    let tab = Tab::open(&chromium.cdp, &proxy.page_url(), t).await?;
+    let types = json!(obs.listened_types).to_string();
+    let wc = opts.with_credentials;
+    tab.eval(&format!(
+        "ssekitStart('main', '{STREAM_PATH}', {wc}, {types})"
+    ))
+    .await?;
+    if target.gone_url.is_some() {
+        tab.eval(&format!("ssekitStart('gone', '{GONE_PATH}', {wc}, [])"))
+            .await?;
+    }
+    let nonce = format!(
+        "{:x}",
+        std::process::id() ^ u32::try_from(proxy.now_ms() & 0xffff_ffff).unwrap_or(0)
+    );
+
+    // 1. The stream opens, or fails.
+    let log = wait_page(&tab, t, |log| {
+        count(log, "main", "open") + count(log, "main", "error") > 0
+    })
+    .await?;
+    if count(&log, "main", "open") == 0 {
+        obs.notes
+            .push("the EventSource never opened: nothing more to observe".into());
+        return finish(&tab, proxy, obs).await;
+    }
+
+    // 2. Events arrive: the runner's own, or live traffic.
+    match &target.publish {
+        Some(p) => {
+            for _ in 0..3 {
+                publish(p, obs, &nonce).await?;
+            }
+            wait_published(&tab, obs, t).await?;
+        }
+        None => {
+            wait_page(&tab, t, |log| main_events(log).len() >= 2).await?;
+        }
+    }
+
+    // 3. A server-side close at an event boundary, then the reconnect.
+    let at_cut = read_log(&tab).await?;
+    let (errors_before, opens_before) = (
+        count(&at_cut, "main", "error"),
+        count(&at_cut, "main", "open"),
+    );
+    proxy.cut();
+    let cut = wait_proxy(proxy, t, |x| x.iter().any(|e| e.end == Some(End::Cut))).await;
+    if !cut {
+        obs.notes.push(format!(
+            "the stream reached no event boundary within {t:?}: no server-side close was simulated"
+        ));
+        return finish(&tab, proxy, obs).await;
+    }
+    if let Some(p) = &target.publish {
+        // Published while the browser is away: a resume must deliver them.
+        for _ in 0..2 {
+            publish(p, obs, &nonce).await?;
+        }
+    }
+    let first = proxy
+        .exchanges()
+        .into_iter()
+        .find(|x| x.route == Route::Stream);
+    let retry = first
+        .as_ref()
+        .and_then(|x| x.retry)
+        .unwrap_or(DEFAULT_RETRY_MS);
+    if retry > MAX_RETRY_WAIT_MS {
+        obs.notes.push(format!(
+            "retry is {retry} ms; the session waits at most {MAX_RETRY_WAIT_MS} ms for the reconnect"
+        ));
+    }
+    let wait = Duration::from_millis(retry.min(MAX_RETRY_WAIT_MS)) + t;
+    let streams = |x: &[Exchange]| x.iter().filter(|e| e.route == Route::Stream).count();
+    if !wait_proxy(proxy, wait, |x| streams(x) >= 2).await {
+        return finish(&tab, proxy, obs).await;
+    }
+    let log = wait_page(&tab, t, |log| {
+        count(log, "main", "open") > opens_before || count(log, "main", "error") > errors_before + 1
+    })
+    .await?;
+
+    // 4. After a successful reconnect, live delivery goes on.
+    if count(&log, "main", "open") > opens_before {
+        if let Some(p) = &target.publish {
+            publish(p, obs, &nonce).await?;
+            wait_published(&tab, obs, t).await?;
+        }
+    }
+    finish(&tab, proxy, obs).await
+}
+
+/// Stops forwarding, lets the page catch up with what was forwarded, and reads it.
+async fn finish(tab: &Tab<'_>, proxy: &Proxy, obs: &mut Observation) -> Result<(), BrowserError> {
+    proxy.freeze();
+    let listened = |t: &str| t == "message" || obs.listened_types.iter().any(|l| l == t);
+    let wanted = proxy
+        .exchanges()
+        .iter()
+        .filter(|x| x.route == Route::Stream)
+        .flat_map(|x| x.events.iter())
+        .filter(|e| listened(&e.event_type))
+        .count();
+    let log = wait_page(tab, Duration::from_secs(1), |log| {
+        main_events(log).len() >= wanted
+    })
+    .await?;
+    obs.page = log;
+    tab.eval("ssekitStop()").await?;
+    Ok(())
+}
