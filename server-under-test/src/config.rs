@@ -59,6 +59,18 @@ pub struct ServeArgs {
     /// Serve only HTTP/1.1.
     #[arg(long, overrides_with = "h2c")]
     pub no_h2c: bool,
+    /// Run as one node of several sharing this Redis (e.g. `redis://127.0.0.1:6379`): events
+    /// are appended to a Redis Stream, which every node reads and which is also the replay log;
+    /// ids are Redis stream ids. See "Running several nodes" in the README.
+    #[arg(long, value_name = "URL")]
+    pub redis: Option<String>,
+    /// With `--redis`: the stream is trimmed to about this many events (`XADD MAXLEN ~ N`).
+    #[arg(long, value_name = "N", default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub redis_maxlen: u64,
+    /// With `--redis`: the key of the Redis Stream shared by the nodes (one stream for every
+    /// topic, so all nodes see one order).
+    #[arg(long, value_name = "KEY", default_value = "ssekit:events")]
+    pub redis_key: String,
 }
 
 fn parse_secs(s: &str) -> Result<f64, String> {
@@ -105,6 +117,12 @@ pub struct Config {
     pub h2c: bool,
     /// How long shutdown waits for streams to end before cutting connections.
     pub shutdown_grace: Duration,
+    /// Redis URL: run as one node of several (`None`: single process, in memory).
+    pub redis: Option<String>,
+    /// Approximate length the Redis Stream is trimmed to (`XADD MAXLEN ~`).
+    pub redis_maxlen: u64,
+    /// Key of the Redis Stream.
+    pub redis_key: String,
 }
 
 impl Default for Config {
@@ -125,6 +143,9 @@ impl Default for Config {
             misbehave: Misbehaviors::none(),
             h2c: true,
             shutdown_grace: Duration::from_millis(900),
+            redis: None,
+            redis_maxlen: 100_000,
+            redis_key: "ssekit:events".to_owned(),
         }
     }
 }
@@ -155,6 +176,9 @@ impl From<ServeArgs> for Config {
             cors_origins: a.cors_origins,
             misbehave: Misbehaviors::from_list(&a.misbehave),
             h2c: a.h2c && !a.no_h2c,
+            redis: a.redis,
+            redis_maxlen: a.redis_maxlen,
+            redis_key: a.redis_key,
             ..Config::default()
         }
     }
@@ -243,6 +267,17 @@ mod tests {
         );
         assert!(!c.h2c);
         assert_eq!(config(&["--heartbeat", "0"]).heartbeat, None);
+        let r = config(&[
+            "--redis",
+            "redis://127.0.0.1:6390",
+            "--redis-maxlen",
+            "500",
+            "--redis-key",
+            "k",
+        ]);
+        assert_eq!(r.redis.as_deref(), Some("redis://127.0.0.1:6390"));
+        assert_eq!((r.redis_maxlen, r.redis_key.as_str()), (500, "k"));
+        assert_eq!(c.redis, None);
     }
 
     #[test]

@@ -20,6 +20,17 @@ pub enum ServerError {
     /// The bound socket has no local address (should not happen).
     #[error("cannot read the listening address: {0}")]
     LocalAddr(std::io::Error),
+    /// `--redis` was given but Redis could not be used.
+    #[error("cannot use Redis at {url}: {reason} (is redis-server running there? check --redis)")]
+    Redis {
+        /// The URL asked for.
+        url: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// `--misbehave` breaks single-node output on purpose; it is not offered with `--redis`.
+    #[error("--misbehave cannot be combined with --redis: run the misbehaving server on its own")]
+    MisbehaveWithRedis,
 }
 
 /// Why an event could not be published.
@@ -34,4 +45,7 @@ pub enum PublishError {
     /// The server is shutting down.
     #[error("the server is shutting down; publish to another instance")]
     ShuttingDown,
+    /// Redis (`--redis`) did not take the event: nothing was published. Retry later.
+    #[error("redis unavailable, nothing was published (retry later): {0}")]
+    Unavailable(String),
 }

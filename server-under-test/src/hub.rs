@@ -30,7 +30,7 @@ const LAG_GRACE: Duration = Duration::from_secs(1);
 /// behind a full socket: its connection is cut.
 const EVICTION_GRACE: Duration = Duration::from_millis(300);
 /// Longest accepted topic name.
-const MAX_TOPIC_LEN: usize = 256;
+pub(crate) const MAX_TOPIC_LEN: usize = 256;
 
 /// A stored event.
 pub(crate) struct Entry {
@@ -305,26 +305,55 @@ impl Hub {
             let frame = self
                 .misbehave
                 .encode_event(wire_id.as_deref(), event, data)?;
-            st.total_bytes += frame.len() as u64;
-            let end = st.total_bytes;
-            st.ring.push_back(Entry {
-                seq,
-                topic,
-                frame,
-                end,
-            });
-            st.head = seq;
-            let ring_bytes = self.trim(&mut st.ring, end);
-            self.metrics
-                .ring_events
-                .store(st.ring.len() as u64, Relaxed);
-            self.metrics.ring_bytes.store(ring_bytes, Relaxed);
-            wakers = st.take_wakers();
+            wakers = self.push_locked(&mut st, topic, frame);
             id = self.id_of(seq);
         }
         Metrics::add(&self.metrics.events_published, 1);
         wakers.into_iter().for_each(Waker::wake);
         Ok(id)
+    }
+
+    /// Appends a frame encoded elsewhere (the Redis broker names its events with Redis stream
+    /// ids); returns its sequence number, or `None` once shutting down.
+    pub fn append_frame(&self, topic: Option<&str>, frame: Bytes) -> Option<u64> {
+        let wakers;
+        let seq;
+        {
+            let mut st = self.lock();
+            if st.closing {
+                return None;
+            }
+            seq = st.head + 1;
+            wakers = self.push_locked(&mut st, topic.map(Arc::from), frame);
+        }
+        Metrics::add(&self.metrics.events_published, 1);
+        wakers.into_iter().for_each(Waker::wake);
+        Some(seq)
+    }
+
+    /// Whether shutdown has begun.
+    pub fn is_closing(&self) -> bool {
+        self.lock().closing
+    }
+
+    /// Pushes the next event into the ring, trims it, and returns the wakers to wake.
+    fn push_locked(&self, st: &mut State, topic: Option<Arc<str>>, frame: Bytes) -> Vec<Waker> {
+        let seq = st.head + 1;
+        st.total_bytes += frame.len() as u64;
+        let end = st.total_bytes;
+        st.ring.push_back(Entry {
+            seq,
+            topic,
+            frame,
+            end,
+        });
+        st.head = seq;
+        let ring_bytes = self.trim(&mut st.ring, end);
+        self.metrics
+            .ring_events
+            .store(st.ring.len() as u64, Relaxed);
+        self.metrics.ring_bytes.store(ring_bytes, Relaxed);
+        st.take_wakers()
     }
 
     /// Drops the oldest events while the ring holds more than `capacity` events or
@@ -348,13 +377,26 @@ impl Hub {
         topics: Topics,
         conn: Arc<ConnControl>,
     ) -> Subscribed {
+        self.subscribe_with(topics, conn, |window| {
+            let decided = replay::decide(last_id, &self.epoch, window);
+            self.misbehave.resume(decided, window.oldest - 1)
+        })
+    }
+
+    /// Registers an event stream whose start `decide` chooses from the ring's window, under
+    /// the hub's lock (nothing is published in between).
+    pub fn subscribe_with(
+        self: &Arc<Self>,
+        topics: Topics,
+        conn: Arc<ConnControl>,
+        decide: impl FnOnce(Window) -> Resume,
+    ) -> Subscribed {
         let mut st = self.lock();
         if self.limits.max_streams.is_some_and(|max| st.streams >= max) {
             return Subscribed::OverCapacity;
         }
         let window = st.window();
-        let decided = replay::decide(last_id, &self.epoch, window);
-        let resume = self.misbehave.resume(decided, window.oldest - 1);
+        let resume = decide(window);
         let cursor = resume.after();
         let slot = st.insert(Slot {
             waker: None,

@@ -13,6 +13,8 @@
 //! - `stream` (private): the event-stream response body.
 //! - [`misbehave`]: [`Misbehavior`], the only place where rules are broken.
 //! - [`metrics`]: [`MetricsSnapshot`] and its Prometheus text.
+//! - `broker` (private): `--redis`, several nodes sharing one Redis Stream (fan-out, replay,
+//!   ids that any node can resume).
 //! - [`error`]: [`ServerError`], [`PublishError`].
 //!
 //! # Example
@@ -29,6 +31,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod broker;
 pub mod config;
 pub mod error;
 mod http;

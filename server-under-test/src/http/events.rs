@@ -19,7 +19,11 @@ pub(crate) const SSE_RESUME: HeaderName = HeaderName::from_static("sse-resume");
 /// Over the connection cap, clients are asked to come back this many times later than usual.
 const OVER_CAPACITY_RETRY_FACTOR: u64 = 4;
 
-pub(crate) fn stream(app: &App, peer: &Peer, req: &Request<Incoming>) -> Response<ResponseBody> {
+pub(crate) async fn stream(
+    app: &App,
+    peer: &Peer,
+    req: &Request<Incoming>,
+) -> Response<ResponseBody> {
     if let Some(token) = &app.config.subscribe_token {
         if !auth::presents(req.headers(), token, auth::Carrier::BearerOrCookie) {
             return app.cors.apply(req, auth::unauthorized());
@@ -35,6 +39,9 @@ pub(crate) fn stream(app: &App, peer: &Peer, req: &Request<Incoming>) -> Respons
         return res;
     }
     let topics = Topics::new(query_values(req, "topic"));
+    if let Some(broker) = &app.broker {
+        return crate::broker::stream(app, broker, peer, req, last_id.as_deref(), topics).await;
+    }
     let (body, resume) = match open(app, peer, last_id.as_deref(), topics, req.version()) {
         Opened::Stream(body, resume) => (body, resume),
         Opened::OverCapacity => return over_capacity(app, req),
@@ -141,7 +148,7 @@ fn over_capacity(app: &App, req: &Request<Incoming>) -> Response<ResponseBody> {
 }
 
 /// The base delay plus up to 50% jitter, so a restart does not bring every client back at once.
-fn jittered_retry(base: u64) -> u64 {
+pub(crate) fn jittered_retry(base: u64) -> u64 {
     base + replay::random_u64() % (base / 2 + 1)
 }
 

@@ -17,7 +17,9 @@ use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 
+use crate::broker::Broker;
 use crate::config::Config;
+use crate::error::PublishError;
 use crate::hub::{ConnControl, Hub};
 use crate::metrics::Metrics;
 
@@ -32,6 +34,23 @@ pub(crate) struct App {
     pub hub: Arc<Hub>,
     pub metrics: Arc<Metrics>,
     pub cors: Cors,
+    /// `--redis`: the shared Redis Stream (publishing goes through it).
+    pub broker: Option<Arc<Broker>>,
+}
+
+impl App {
+    /// Publishes through Redis in `--redis` mode, else straight into the hub.
+    pub async fn publish(
+        &self,
+        topic: Option<&str>,
+        event: Option<&str>,
+        data: &str,
+    ) -> Result<String, PublishError> {
+        match &self.broker {
+            Some(broker) => broker.publish(topic, event, data).await,
+            None => self.hub.publish(topic, event, data).await,
+        }
+    }
 }
 
 /// Who is asking: the TCP peer and the handle that can cut its connection.
@@ -107,10 +126,10 @@ pub(crate) async fn handle(
     }
     let res = match route {
         Route::Index => text(StatusCode::OK, INDEX),
-        Route::Stream => events::stream(&app, &peer, &req),
+        Route::Stream => events::stream(&app, &peer, &req).await,
         Route::Publish => publish::publish(&app, &peer, req).await,
         Route::Poll => poll::poll(&app, &req).await,
-        Route::Health => text(StatusCode::OK, "ok\n"),
+        Route::Health => health(&app),
         Route::Metrics => metrics(&app),
         Route::Gone => gone(&app),
     };
@@ -123,8 +142,24 @@ POST /publish  {\"topic\"?, \"event\"?, \"data\"}\n\
 GET  /poll?after=ID&timeout=S  long-poll JSON\n\
 GET  /healthz  /metrics  /gone\n";
 
+/// `200 ok`; in `--redis` mode `503` while Redis is unreachable (publishing fails then).
+fn health(app: &App) -> Response<ResponseBody> {
+    match &app.broker {
+        Some(broker) if !broker.is_up() => text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "redis unreachable: reconnecting; publishing fails until it is back\n",
+        ),
+        Some(_) => text(StatusCode::OK, "ok\nredis: up\n"),
+        None => text(StatusCode::OK, "ok\n"),
+    }
+}
+
 fn metrics(app: &App) -> Response<ResponseBody> {
-    let mut res = full(StatusCode::OK, app.metrics.snapshot().to_prometheus());
+    let mut text = app.metrics.snapshot().to_prometheus();
+    if let Some(broker) = &app.broker {
+        text.push_str(&broker.prometheus());
+    }
+    let mut res = full(StatusCode::OK, text);
     res.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),

@@ -42,7 +42,16 @@ pub(crate) async fn poll(app: &App, req: &Request<Incoming>) -> Response<Respons
         }
     };
     let after = query_values(req, "after").into_iter().next();
-    let (resume, window) = app.hub.decide(after.as_deref().map(str::as_bytes));
+    let after = after.as_deref().map(str::as_bytes);
+    let (resume, window) = match &app.broker {
+        Some(broker) => broker.decide_poll(after).await,
+        None => app.hub.decide(after),
+    };
+    // `--redis`: ids are Redis stream ids, mapped from ring positions by the broker.
+    let id_of = |seq| match &app.broker {
+        Some(broker) => broker.id_of(seq),
+        None => app.hub.id_of(seq),
+    };
     app.hub.count_resume(resume);
     Metrics::add(&app.metrics.polls, 1);
     let topics = Topics::new(query_values(req, "topic"));
@@ -55,9 +64,9 @@ pub(crate) async fn poll(app: &App, req: &Request<Incoming>) -> Response<Respons
             .await
     };
     let events: Vec<Value> = found.iter().map(|(_, frame)| event_json(frame)).collect();
-    let mut body = json!({ "events": events, "next": app.hub.id_of(cursor) });
+    let mut body = json!({ "events": events, "next": id_of(cursor) });
     if let Resume::Reset { reason, .. } = resume {
-        let oldest = (window.oldest <= window.head).then(|| app.hub.id_of(window.oldest));
+        let oldest = (window.oldest <= window.head).then(|| id_of(window.oldest));
         body["reset"] = json!({ "reason": reason.as_str(), "oldest": oldest });
     }
     let mut res = json(StatusCode::OK, &body);

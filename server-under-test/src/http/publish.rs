@@ -65,14 +65,14 @@ async fn publish_body(app: &App, req: Request<Incoming>) -> Response<ResponseBod
         }
     };
     let published = app
-        .hub
         .publish(msg.topic.as_deref(), msg.event.as_deref(), &msg.data)
         .await;
     match published {
         Ok(id) => json(StatusCode::OK, &json!({ "id": id })),
-        Err(e @ crate::error::PublishError::ShuttingDown) => {
-            bad(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
-        }
+        Err(
+            e @ (crate::error::PublishError::ShuttingDown
+            | crate::error::PublishError::Unavailable(_)),
+        ) => bad(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
         Err(e) => bad(StatusCode::BAD_REQUEST, e.to_string()),
     }
 }
