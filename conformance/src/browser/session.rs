@@ -216,8 +216,9 @@ async fn drive(
         std::process::id() ^ u32::try_from(proxy.now_ms() & 0xffff_ffff).unwrap_or(0)
     );
 
-    // 1. The stream opens, or fails.
-    let log = wait_page(&tab, t, |log| {
+    // 1. The stream opens, or fails. Chromium sniffs `text/plain` bodies (up to ~1 KiB) before
+    // it fails a wrong-type stream, so that error can take a while on a slow stream.
+    let log = wait_page(&tab, t + Duration::from_secs(10), |log| {
         count(log, "main", "open") + count(log, "main", "error") > 0
     })
     .await?;

@@ -168,8 +168,9 @@ fn opens(obs: &Observation) -> Finding {
             Finding::pass(format!("open after {:.0} ms ({server})", e.t))
         }
         Some(e) => Finding::violation(format!(
-            "no open: error with readyState {} ({server})",
-            ready_state(e)
+            "no open: error with readyState {} {:.0} ms after the page loaded ({server})",
+            ready_state(e),
+            e.t
         )),
         None => Finding::violation(format!("neither open nor error ({server})")),
     }

@@ -4,6 +4,7 @@
 mod auth;
 mod cors;
 pub(crate) mod events;
+mod page;
 mod poll;
 mod publish;
 
@@ -125,7 +126,7 @@ pub(crate) async fn handle(
         return Ok(app.cors.apply(&req, res));
     }
     let res = match route {
-        Route::Index => text(StatusCode::OK, INDEX),
+        Route::Index => page::index(&req, INDEX),
         Route::Stream => events::stream(&app, &peer, &req).await,
         Route::Publish => publish::publish(&app, &peer, req).await,
         Route::Poll => poll::poll(&app, &req).await,

@@ -1,0 +1,309 @@
+//! Headless Chromium against the reference server: `ssekit check --browser`'s B checks on a
+//! healthy server and on misbehaviours, and the server's own live page (`GET /`) across a
+//! restart. Skipped, with the reason, when Chromium is not installed (`.ci/run` installs it).
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use ssekit_conformance::browser::cdp::Tab;
+use ssekit_conformance::browser::chromium::{Chromium, DEFAULT_PATH};
+use ssekit_conformance::browser::proxy::{End, Route};
+use ssekit_conformance::browser::{self, BrowserOptions, Observation};
+use ssekit_conformance::checks::Status;
+use ssekit_conformance::runner::CheckResult;
+use ssekit_conformance::target::{embedded_config, Target};
+use ssekit_server::{Config, Misbehavior};
+
+/// One browser at a time: sessions time reconnect delays, so they should not fight for CPU.
+static BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+fn chromium() -> Option<PathBuf> {
+    let path = PathBuf::from(std::env::var_os("SSEKIT_CHROMIUM").unwrap_or(DEFAULT_PATH.into()));
+    if path.exists() {
+        return Some(path);
+    }
+    eprintln!(
+        "SKIPPED: no Chromium at {} (install Debian's `chromium` package, as .ci/run does, \
+         or set SSEKIT_CHROMIUM)",
+        path.display()
+    );
+    None
+}
+
+/// A fast-reconnecting reference server: `retry` 300–450 ms (the server adds up to 50% jitter).
+fn config(misbehave: &[Misbehavior]) -> Config {
+    Config {
+        retry_ms: 300,
+        ..embedded_config().with_misbehaviors(misbehave)
+    }
+}
+
+async fn session(misbehave: &[Misbehavior]) -> Option<(Vec<CheckResult>, Observation)> {
+    let path = chromium()?;
+    let _one = BROWSER.lock().await;
+    let target = Target::embedded(config(misbehave))
+        .await
+        .expect("embedded server starts");
+    let opts = BrowserOptions {
+        chromium: path,
+        with_credentials: false,
+        timeout: Duration::from_secs(3),
+    };
+    let types = ["tick".to_owned(), "reset".to_owned()];
+    let (rows, report) = tokio::time::timeout(
+        Duration::from_secs(25),
+        browser::run(&target, &types, &opts),
+    )
+    .await
+    .expect("the browser session is bounded");
+    let obs = report
+        .observation
+        .unwrap_or_else(|| panic!("no browser session: {:?}", report.error));
+    Some((rows, obs))
+}
+
+fn status(rows: &[CheckResult], id: &str) -> (Status, String) {
+    let r = rows
+        .iter()
+        .find(|r| r.check.id == id)
+        .unwrap_or_else(|| panic!("{id} missing"));
+    (r.status, r.observed.clone())
+}
+
+fn errors(obs: &Observation, src: &str) -> Vec<Option<u8>> {
+    obs.of(src)
+        .filter(|e| e.kind == "error")
+        .map(|e| e.ready_state)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn healthy_server_every_event_and_resume_with_the_right_last_event_id() {
+    let Some((rows, obs)) = session(&[]).await else {
+        return;
+    };
+    for id in ["B01", "B02", "B03", "B04", "B05"] {
+        let (s, observed) = status(&rows, id);
+        assert_eq!(s, Status::Pass, "{id}: {observed}\n{obs:#?}");
+    }
+    let streams = obs.requests_to(Route::Stream);
+    assert!(streams.len() >= 2, "{streams:#?}");
+    assert_eq!(streams[0].end, Some(End::Cut));
+    assert_eq!(
+        streams[0].last_event_id, None,
+        "a first connection sends no id"
+    );
+    let last_seen = &streams[0]
+        .events
+        .last()
+        .expect("events before the close")
+        .id;
+    assert_eq!(streams[1].last_event_id.as_ref(), Some(last_seen));
+    assert_eq!(streams[1].status, Some(200));
+    // The page fired each published event exactly once, in order, across the reconnect.
+    let data: Vec<_> = obs
+        .of("main")
+        .filter_map(|e| e.data.clone())
+        .filter(|d| obs.published.contains(d))
+        .collect();
+    assert_eq!(data, obs.published);
+    assert_eq!(obs.published.len(), 6);
+    // Its lastEventId after the resume continues the server's sequence.
+    let page_ids: Vec<_> = obs
+        .of("main")
+        .filter(|e| e.kind == "event")
+        .filter_map(|e| e.last_event_id.clone())
+        .collect();
+    let seqs: Vec<u64> = page_ids
+        .iter()
+        .filter_map(|id| id.rsplit_once('-')?.1.parse().ok())
+        .collect();
+    assert!(
+        seqs.windows(2).all(|w| w[1] == w[0] + 1),
+        "ids continue with no gap or duplicate: {page_ids:?}"
+    );
+    // The 204 "gone" URL: one request, error, CLOSED.
+    assert_eq!(errors(&obs, "gone"), [Some(2)]);
+    assert_eq!(obs.requests_to(Route::Gone).len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_content_type_is_an_error_and_closed() {
+    let Some((rows, obs)) = session(&[Misbehavior::WrongContentType]).await else {
+        return;
+    };
+    let (s, observed) = status(&rows, "B01");
+    assert_eq!(s, Status::Fail, "{observed}");
+    assert!(observed.contains("readyState CLOSED"), "{observed}");
+    assert!(!obs.of("main").any(|e| e.kind == "open"));
+    assert_eq!(errors(&obs, "main"), [Some(2)]);
+    assert_eq!(obs.requests_to(Route::Stream).len(), 1, "never retried");
+    assert_eq!(status(&rows, "B03").0, Status::Skip);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_200_that_ends_instead_of_204_makes_the_browser_reconnect() {
+    let Some((rows, obs)) = session(&[Misbehavior::EofInsteadOf204]).await else {
+        return;
+    };
+    let (s, observed) = status(&rows, "B05");
+    assert_eq!(s, Status::Fail, "{observed}");
+    // 200 + EOF: open, then error with readyState CONNECTING (it will come back).
+    assert!(obs.of("gone").any(|e| e.kind == "open"));
+    assert_eq!(errors(&obs, "gone").first(), Some(&Some(0)), "{observed}");
+    assert!(observed.contains("CONNECTING"), "{observed}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_500_on_resume_closes_the_event_source_for_good() {
+    let Some((rows, obs)) = session(&[Misbehavior::ErrorOnLastEventId]).await else {
+        return;
+    };
+    assert_eq!(status(&rows, "B01").0, Status::Pass);
+    let (s, observed) = status(&rows, "B03");
+    assert_eq!(s, Status::Fail, "{observed}");
+    let streams = obs.requests_to(Route::Stream);
+    assert_eq!(
+        streams.len(),
+        2,
+        "one resume attempt, then never again: {streams:#?}"
+    );
+    assert!(streams[1].last_event_id.is_some());
+    assert_eq!(streams[1].status, Some(500));
+    // First the close (CONNECTING: it will retry), then the 500 (CLOSED: it gave up).
+    assert_eq!(errors(&obs, "main"), [Some(0), Some(2)]);
+    assert!(observed.contains("gave up for good"), "{observed}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retry_is_honoured_and_an_invalid_retry_is_ignored() {
+    // retry: 0 is honoured literally (R01 warns about the storm it invites).
+    let Some((rows, obs)) = session(&[Misbehavior::RetryZero]).await else {
+        return;
+    };
+    let (s, observed) = status(&rows, "B04");
+    assert_eq!(s, Status::Pass, "{observed}");
+    let streams = obs.requests_to(Route::Stream);
+    assert_eq!(streams[0].retry, Some(0));
+    let delay = streams[1].at_ms - streams[0].ended_ms.expect("ended");
+    assert!(delay < 500, "retry: 0 → reconnect at once, took {delay} ms");
+
+    // retry: 3s is not digits: the browser falls back to its 3 s default, not the server's wish.
+    let Some((rows, obs)) = session(&[Misbehavior::BadRetry]).await else {
+        return;
+    };
+    let (s, observed) = status(&rows, "B04");
+    assert_eq!(s, Status::Warn, "{observed}");
+    assert!(observed.contains("ignored"), "{observed}");
+    let streams = obs.requests_to(Route::Stream);
+    let delay = streams[1].at_ms - streams[0].ended_ms.expect("ended");
+    assert!(
+        (2900..4500).contains(&delay),
+        "default 3000 ms, took {delay} ms"
+    );
+}
+
+/// The reference server's own page (`GET /`): events appear; after a restart on the same port
+/// the page reconnects by itself and shows every event, with no gap.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_page_survives_a_server_restart() {
+    let Some(path) = chromium() else {
+        return;
+    };
+    let _one = BROWSER.lock().await;
+    let config = Config {
+        retry_ms: 300,
+        heartbeat: Some(Duration::from_secs(1)),
+        ..Config::default()
+    };
+    let first = ssekit_server::start(config.clone()).await.expect("starts");
+    let addr = first.local_addr();
+    let browser = Chromium::launch(&path, Duration::from_secs(10))
+        .await
+        .expect("chromium starts");
+    let t = Duration::from_secs(3);
+    let tab = Tab::open(&browser.cdp, &format!("http://{addr}/"), t)
+        .await
+        .expect("page loads");
+    let live = || async {
+        tab.eval("JSON.stringify(window.ssekitLive)")
+            .await
+            .ok()
+            .and_then(|v| serde_json::from_str::<serde_json::Value>(v.as_str()?).ok())
+            .unwrap_or_default()
+    };
+    let wait = |want: &'static str, f: fn(&serde_json::Value) -> bool| {
+        let live = &live;
+        async move {
+            let deadline = Instant::now() + Duration::from_secs(5);
+            loop {
+                let v = live().await;
+                if f(&v) {
+                    return v;
+                }
+                assert!(Instant::now() < deadline, "page never showed {want}: {v:#}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
+    wait("OPEN", |v| v["state"] == "OPEN").await;
+    for n in 1..=3 {
+        first
+            .publish(None, None, &format!("n={n}"))
+            .await
+            .expect("publish");
+    }
+    wait("three events", |v| v["events"] == 3).await;
+
+    // Restart on the same address; publish while the page is away.
+    first.shutdown().await;
+    let second = ssekit_server::start(Config { addr, ..config })
+        .await
+        .expect("restarts on the same port");
+    for n in 4..=5 {
+        second
+            .publish(None, None, &format!("n={n}"))
+            .await
+            .expect("publish");
+    }
+    let v = wait("the reconnect", |v| {
+        v["reconnects"] == 1 && v["state"] == "OPEN"
+    })
+    .await;
+    assert_eq!(v["reconnects"], 1, "{v:#}");
+    second.publish(None, None, "n=6").await.expect("publish");
+    let v = wait("n=6", |v| {
+        v["lastId"].as_str().is_some_and(|id| id.ends_with("-3"))
+    })
+    .await;
+
+    let log = v["log"].as_array().expect("log");
+    let data: Vec<&str> = log
+        .iter()
+        .filter(|r| r["kind"] == "event")
+        .filter_map(|r| r["data"].as_str())
+        .collect();
+    assert_eq!(data, ["n=1", "n=2", "n=3", "n=4", "n=5", "n=6"], "{v:#}");
+    // The old epoch's id got an explicit reset, never a silent jump.
+    let reset = log
+        .iter()
+        .find(|r| r["kind"] == "reset")
+        .expect("a reset row");
+    assert!(
+        reset["data"].as_str().unwrap_or("").contains("other-epoch"),
+        "{reset}"
+    );
+    assert_eq!(v["lastId"], format!("{}-3", second.epoch()));
+
+    let png = tab.screenshot().await.expect("screenshot");
+    assert!(png.starts_with(b"\x89PNG"), "a PNG");
+    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("browser-page.png");
+    std::fs::write(&out, &png).expect("write screenshot");
+    if std::env::var_os("SSEKIT_UPDATE_SCREENSHOT").is_some() {
+        let docs = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/browser-page.png");
+        std::fs::create_dir_all(docs.parent().expect("docs dir")).expect("docs dir");
+        std::fs::write(docs, &png).expect("write docs screenshot");
+    }
+    browser.close().await;
+    second.shutdown().await;
+}
