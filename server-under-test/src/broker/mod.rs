@@ -41,7 +41,7 @@ pub(crate) use stream_id::StreamId;
 /// How long `XREAD` blocks before asking again (a bound on noticing a silent Redis).
 const READ_BLOCK: Duration = Duration::from_secs(2);
 /// Entries taken per `XREAD`.
-const READ_COUNT: usize = 512;
+const READ_COUNT: usize = 256;
 /// Connecting to Redis gives up after this long.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// A command other than the blocking read gives up after this long.

@@ -33,8 +33,9 @@ use crate::metrics::Metrics;
 use crate::replay::{ResetReason, Resume, Window};
 use crate::stream::EventStream;
 
-/// Entries fetched per `XRANGE` page while replaying.
-const PAGE: usize = 256;
+/// Entries fetched per `XRANGE` page while replaying (events may be up to 1 MiB each: a page,
+/// not the whole gap, is what a resuming client costs in memory).
+const PAGE: usize = 64;
 /// How long a resume waits for this node's reader to reach an id another node has sent.
 const AHEAD_WAIT: Duration = Duration::from_secs(2);
 /// Clients told to come back later wait this many times the usual `retry:`.
