@@ -137,6 +137,9 @@ pub enum RunError {
         /// Why.
         reason: String,
     },
+    /// `--browser` was asked for but the browser is not there.
+    #[error("--browser: no Chromium at {0}: install it (Debian: `apt-get install chromium`) or pass --chromium PATH")]
+    NoBrowser(PathBuf),
     /// A report file could not be written.
     #[error("cannot write {path}: {source}")]
     Write {
@@ -291,6 +294,9 @@ fn write_file(path: &PathBuf, text: &str) -> Result<(), RunError> {
 }
 
 async fn check(args: &CheckArgs) -> Result<Report, RunError> {
+    if args.browser.enabled && !args.browser.chromium.exists() {
+        return Err(RunError::NoBrowser(args.browser.chromium.clone()));
+    }
     let target = build_target(args).await?;
     if !args.quiet {
         eprintln!(

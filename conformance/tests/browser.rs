@@ -9,7 +9,10 @@ use ssekit_conformance::browser::cdp::Tab;
 use ssekit_conformance::browser::chromium::{Chromium, DEFAULT_PATH};
 use ssekit_conformance::browser::proxy::{End, Route};
 use ssekit_conformance::browser::{self, BrowserOptions, Observation};
+use ssekit_conformance::check_command::{check_target, BrowserArgs, CheckArgs};
 use ssekit_conformance::checks::Status;
+use ssekit_conformance::context::Profile;
+use ssekit_conformance::report;
 use ssekit_conformance::runner::CheckResult;
 use ssekit_conformance::target::{embedded_config, Target};
 use ssekit_server::{Config, Misbehavior};
@@ -306,4 +309,82 @@ async fn live_page_survives_a_server_restart() {
     }
     browser.close().await;
     second.shutdown().await;
+}
+
+fn check_args(only: &[&str], browser: Option<PathBuf>) -> CheckArgs {
+    CheckArgs {
+        url: None,
+        publish: None,
+        headers: Vec::new(),
+        only: only.iter().map(|s| (*s).to_owned()).collect(),
+        skip: Vec::new(),
+        timeout: Duration::from_secs(3),
+        heartbeat_max: Duration::from_secs(3),
+        json: None,
+        junit: None,
+        profile: Profile::Quick,
+        gone_url: None,
+        poll_url: None,
+        metrics_url: None,
+        idle_url: None,
+        also_url: None,
+        ca_cert: None,
+        quiet: true,
+        browser: BrowserArgs {
+            enabled: browser.is_some(),
+            chromium: browser.unwrap_or_else(|| DEFAULT_PATH.into()),
+            with_credentials: false,
+        },
+    }
+}
+
+/// `ssekit check --browser`: B rows next to the runner's, a `browser` object in the JSON and a
+/// browser section in the human report; without `--browser`, none of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_with_browser_adds_b_rows_and_a_browser_section() {
+    let plain = Target::embedded(config(&[])).await.expect("starts");
+    let report = check_target(plain, &check_args(&["H02"], None))
+        .await
+        .expect("runs");
+    assert!(report.results.iter().all(|r| r.check.group() != "B"));
+    assert!(report::json::to_value(&report).get("browser").is_none());
+
+    let Some(path) = chromium() else {
+        return;
+    };
+    let _one = BROWSER.lock().await;
+    let target = Target::embedded(config(&[])).await.expect("starts");
+    let report = tokio::time::timeout(
+        Duration::from_secs(30),
+        check_target(target, &check_args(&["H01", "H02", "H10"], Some(path))),
+    )
+    .await
+    .expect("bounded")
+    .expect("runs");
+    let ids: Vec<_> = report.results.iter().map(|r| r.check.id).collect();
+    assert_eq!(
+        ids,
+        ["H01", "H02", "H10", "B01", "B02", "B03", "B04", "B05"]
+    );
+    assert!(
+        report.results.iter().all(|r| r.status == Status::Pass),
+        "{:#?}",
+        report.results
+    );
+    assert_eq!(report.exit_code(), 0);
+    let json = report::json::to_value(&report);
+    let requests = &json["browser"]["observation"]["requests"];
+    assert_eq!(requests[0]["route"], "stream");
+    assert_eq!(requests[0]["end"], "cut");
+    assert!(requests
+        .as_array()
+        .expect("requests")
+        .iter()
+        .any(|r| r["route"] == "stream" && r["last_event_id"].is_string()));
+    assert_eq!(json["browser"]["disagreements"], serde_json::json!([]));
+    let mut human = Vec::new();
+    report::human::write(&report, report::human::Color::Off, &mut human).expect("writes");
+    let human = String::from_utf8(human).expect("utf-8");
+    assert!(human.contains("Browser: Chrome/"), "{human}");
+    assert!(human.contains("B03  MUST   PASS"), "{human}");
 }

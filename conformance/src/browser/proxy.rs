@@ -125,6 +125,19 @@ impl State {
         u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 
+    /// Records what a read held unless forwarding has stopped (checked under the log's lock,
+    /// so whatever is recorded is also forwarded, and nothing after the freeze is).
+    fn record_unless_frozen(&self, index: usize, f: impl FnOnce(&mut Exchange)) -> bool {
+        let mut log = self.log.lock().unwrap_or_else(|p| p.into_inner());
+        if self.frozen.load(Ordering::SeqCst) {
+            return false;
+        }
+        if let Some(e) = log.get_mut(index) {
+            f(e);
+        }
+        true
+    }
+
     fn update(&self, index: usize, f: impl FnOnce(&mut Exchange)) {
         let mut log = self.log.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(e) = log.get_mut(index) {
@@ -200,6 +213,7 @@ impl Proxy {
     /// Stops forwarding anything more, so what the browser shows can be compared with what
     /// was forwarded.
     pub fn freeze(&self) {
+        let _log = self.state.log.lock().unwrap_or_else(|p| p.into_inner());
         self.state.frozen.store(true, Ordering::SeqCst);
     }
 
@@ -355,13 +369,16 @@ async fn pump(
             Next::Data(read) => read,
         };
         let seen = parse(&mut parser, &read.bytes);
-        state.update(index, |x| {
+        let recorded = state.record_unless_frozen(index, |x| {
             x.events.extend(seen.events);
             x.retry_ignored.extend(seen.retry_ignored);
             if seen.retry.is_some() {
                 x.retry = seen.retry;
             }
         });
+        if !recorded {
+            continue;
+        }
         at_boundary = ends_at_event_boundary(&read.bytes);
         if tx.send(read.bytes).await.is_err() {
             break End::BrowserClosed;
