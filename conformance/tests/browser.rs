@@ -155,6 +155,10 @@ async fn a_200_that_ends_instead_of_204_makes_the_browser_reconnect() {
     assert!(obs.of("gone").any(|e| e.kind == "open"));
     assert_eq!(errors(&obs, "gone").first(), Some(&Some(0)), "{observed}");
     assert!(observed.contains("CONNECTING"), "{observed}");
+    assert!(
+        obs.requests_to(Route::Gone).len() >= 2,
+        "it came back: {observed}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

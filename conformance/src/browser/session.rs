@@ -296,6 +296,16 @@ async fn drive(
 
 /// Stops forwarding, lets the page catch up with what was forwarded, and reads it.
 async fn finish(tab: &Tab<'_>, proxy: &Proxy, obs: &mut Observation) -> Result<(), BrowserError> {
+    // A "gone" URL that left the browser CONNECTING: wait for the reconnect that proves it.
+    let gone_retrying = read_log(tab)
+        .await?
+        .iter()
+        .any(|e| e.src == "gone" && e.kind == "error" && e.ready_state == Some(0));
+    if gone_retrying {
+        let gone = |x: &[Exchange]| x.iter().filter(|e| e.route == Route::Gone).count();
+        let within = Duration::from_millis(DEFAULT_RETRY_MS) + Duration::from_secs(2);
+        wait_proxy(proxy, within, |x| gone(x) >= 2).await;
+    }
     proxy.freeze();
     let listened = |t: &str| t == "message" || obs.listened_types.iter().any(|l| l == t);
     let wanted = proxy
