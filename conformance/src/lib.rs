@@ -13,6 +13,8 @@
 //!   - [`runner`]: selection (`--only`/`--skip`), phases, progress;
 //!   - [`report`]: human table, JSON (`ssekit-check/1`), JUnit XML;
 //!   - [`browser`]: `--browser`, headless Chromium's EventSource through a recording proxy (B checks).
+//! - [`load`]: `ssekit load`, a load generator for SSE servers on loopback (connections,
+//!   delivery, missing/duplicate events, latency percentiles, server RSS).
 //! - `main.rs`: the `ssekit` binary, a thin clap layer over these modules.
 #![forbid(unsafe_code)]
 
@@ -21,6 +23,7 @@ pub mod capture;
 pub mod check_command;
 pub mod checks;
 pub mod context;
+pub mod load;
 pub mod parse;
 pub mod probe;
 pub mod report;

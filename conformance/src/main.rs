@@ -29,6 +29,9 @@ enum Command {
     Serve(ssekit_server::ServeArgs),
     /// Check an SSE server over the network (with no URL: the embedded reference server).
     Check(ssekit_conformance::check_command::CheckArgs),
+    /// Load an SSE server on loopback: N streams, a timed publisher, stalled readers; reports
+    /// delivery, missing/duplicate events, latency percentiles and the server's RSS.
+    Load(ssekit_conformance::load::LoadArgs),
 }
 
 fn main() -> ExitCode {
@@ -36,6 +39,7 @@ fn main() -> ExitCode {
         Command::Parse { file, chunk_size } => parse(file, chunk_size),
         Command::Serve(args) => ssekit_server::run_blocking(args),
         Command::Check(args) => ssekit_conformance::check_command::run(args),
+        Command::Load(args) => ssekit_conformance::load::run(args),
     }
 }
 

@@ -1,0 +1,463 @@
+//! `ssekit load`: a load generator for SSE servers, on loopback only.
+//!
+//! It opens N event streams over raw HTTP/1.1 connections (spread over several 127.0.0.x
+//! source addresses past ~25 000 per address), optionally publishes numbered, timestamped events
+//! to the server's publish endpoint at a fixed rate or as fast as it answers, optionally
+//! stalls K readers, and reports connect success, events per connection, missing and duplicate
+//! events against the published sequence, delivery latency percentiles, and the server's RSS.
+//! Every phase is bounded in time: the run stops by itself.
+//!
+//! # Map of the module
+//! - [`target`]: loopback URLs and source addresses;
+//! - [`subscriber`]: one event-stream connection (reader or stalled);
+//! - [`publisher`]: the timestamped, numbered publisher;
+//! - [`sequence`]: the payload stamp and the per-connection gap/duplicate tally;
+//! - [`latency`]: sharded latency histograms;
+//! - [`process`]: server RSS, load average, the open-file limit;
+//! - [`report`]: the `ssekit-load/1` report.
+
+pub mod latency;
+pub mod process;
+pub mod publisher;
+pub mod report;
+pub mod sequence;
+pub mod subscriber;
+pub mod target;
+
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{watch, Semaphore};
+use tokio::time::{sleep, Instant};
+
+use publisher::{PublishOutcome, PublishPlan};
+use report::{Connect, Delivery, Publish, Report, ServerRss, Stalled};
+use subscriber::{End, Outcome, Plan, Role, Shared};
+use target::LoopbackUrl;
+
+/// Connections opened at once.
+const CONNECT_CONCURRENCY: usize = 256;
+/// Time for memory to settle after the last connection opened, before RSS is read.
+const SETTLE: Duration = Duration::from_secs(1);
+/// After the publisher stops, readers get this long without progress to catch up…
+const DRAIN_IDLE: Duration = Duration::from_millis(500);
+/// …and this long at most.
+const DRAIN_MAX: Duration = Duration::from_secs(5);
+/// Bound on collecting the connections' results after the stop signal.
+const JOIN_MAX: Duration = Duration::from_secs(15);
+
+/// The arguments of `ssekit load`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct LoadArgs {
+    /// Event stream URL, `http://127.x.y.z:PORT/PATH` (loopback only). Without it, an embedded
+    /// reference server is started and loaded (its RSS then includes the client's).
+    pub url: Option<String>,
+    /// Event streams to open.
+    #[arg(long, value_name = "N", default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub connections: u64,
+    /// Seconds to publish for (or to hold the connections idle without `--rate`).
+    #[arg(long, value_name = "SECS", default_value_t = 10.0, value_parser = parse_secs)]
+    pub duration: f64,
+    /// The server's publish endpoint (`POST` JSON `{"data": …}`), e.g. `http://127.0.0.1:8080/publish`.
+    /// With the embedded server it is found by itself.
+    #[arg(long, value_name = "URL")]
+    pub publish: Option<String>,
+    /// Events per second to publish (0: as fast as the server answers). Without it nothing is
+    /// published and the connections stay idle.
+    #[arg(long, value_name = "R", value_parser = parse_rate)]
+    pub rate: Option<f64>,
+    /// Readers that stop reading after the response head (slow consumers).
+    #[arg(long, value_name = "K", default_value_t = 0)]
+    pub stall: u64,
+    /// Source addresses to spread connections over, ~25 000 each (default: 127.0.0.1,
+    /// 127.0.0.2, … as many as needed).
+    #[arg(long, value_name = "IP[,IP]", value_delimiter = ',')]
+    pub sources: Vec<Ipv4Addr>,
+    /// The server's process id, to report its resident memory (`/proc/PID/status`).
+    #[arg(long, value_name = "PID")]
+    pub server_pid: Option<u32>,
+    /// Extra bytes of padding in each event's data (the stamp itself is ~40 bytes).
+    #[arg(long, value_name = "BYTES", default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=1_000_000))]
+    pub pad: u64,
+    /// Bound on opening all connections, queueing included (seconds).
+    #[arg(long, value_name = "SECS", default_value_t = 60.0, value_parser = parse_secs)]
+    pub connect_timeout: f64,
+    /// Also write the report as JSON (schema `ssekit-load/1`) to this file.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+}
+
+fn parse_secs(s: &str) -> Result<f64, String> {
+    let v: f64 = s
+        .parse()
+        .map_err(|_| format!("`{s}` is not a number of seconds, e.g. 10 or 0.5"))?;
+    if !v.is_finite() || !(0.0..=86_400.0).contains(&v) {
+        return Err(format!("`{s}` must be between 0 and 86400 seconds"));
+    }
+    Ok(v)
+}
+
+fn parse_rate(s: &str) -> Result<f64, String> {
+    let v: f64 = s.parse().map_err(|_| {
+        format!("`{s}` is not a rate in events per second, e.g. 100 (0: as fast as possible)")
+    })?;
+    if !v.is_finite() || v < 0.0 {
+        return Err(format!(
+            "`{s}` must be 0 or a positive number of events per second"
+        ));
+    }
+    Ok(v)
+}
+
+/// Why a load run could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// A URL that is not plain HTTP to loopback.
+    #[error("`{url}`: {why}")]
+    Url {
+        /// The URL given.
+        url: String,
+        /// What is wrong with it.
+        why: String,
+    },
+    /// `--rate` against a server whose publish endpoint is unknown.
+    #[error("--rate needs --publish URL (the server's publish endpoint) when a URL is given")]
+    RateWithoutPublish,
+    /// `--stall` asks for more stalled readers than connections.
+    #[error("--stall {stall} is more than --connections {connections}")]
+    TooManyStalled {
+        /// Stalled readers asked for.
+        stall: u64,
+        /// Connections asked for.
+        connections: u64,
+    },
+    /// The embedded reference server did not start.
+    #[error("cannot start the embedded reference server: {0}")]
+    Embedded(#[from] ssekit_server::ServerError),
+    /// The JSON report could not be written.
+    #[error("cannot write the JSON report to {path}: {source}")]
+    Json {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// Runs `ssekit load` and returns its exit status: 0 when every connection opened and every
+/// reader got every event exactly once, 1 when not, 2 when the run could not start.
+pub fn run(args: LoadArgs) -> ExitCode {
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("ssekit load: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let json = args.json.clone();
+    let report = match runtime.block_on(execute(args)) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("ssekit load: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    print!("{}", report.human());
+    if let Some(path) = json {
+        let text = serde_json::to_string_pretty(&report).unwrap_or_default();
+        if let Err(source) = std::fs::write(&path, text + "\n") {
+            eprintln!("ssekit load: {}", LoadError::Json { path, source });
+            return ExitCode::from(2);
+        }
+    }
+    ExitCode::from(report.exit_code)
+}
+
+/// The endpoints under load, and the server process when it is known.
+struct Targets {
+    stream: LoopbackUrl,
+    publish: Option<LoopbackUrl>,
+    pid: Option<u32>,
+    embedded: Option<ssekit_server::ServerHandle>,
+}
+
+async fn targets(args: &LoadArgs) -> Result<Targets, LoadError> {
+    let Some(url) = &args.url else {
+        let server = ssekit_server::start(ssekit_server::Config::default()).await?;
+        let addr = server.local_addr();
+        return Ok(Targets {
+            stream: LoopbackUrl {
+                addr,
+                path: "/stream".into(),
+            },
+            publish: Some(LoopbackUrl {
+                addr,
+                path: "/publish".into(),
+            }),
+            pid: Some(std::process::id()),
+            embedded: Some(server),
+        });
+    };
+    let publish = args
+        .publish
+        .as_deref()
+        .map(LoopbackUrl::parse)
+        .transpose()?;
+    if args.rate.is_some() && publish.is_none() {
+        return Err(LoadError::RateWithoutPublish);
+    }
+    Ok(Targets {
+        stream: LoopbackUrl::parse(url)?,
+        publish,
+        pid: args.server_pid,
+        embedded: None,
+    })
+}
+
+/// Runs the load and returns the report.
+pub async fn execute(args: LoadArgs) -> Result<Report, LoadError> {
+    if args.stall > args.connections {
+        return Err(LoadError::TooManyStalled {
+            stall: args.stall,
+            connections: args.connections,
+        });
+    }
+    let n = usize::try_from(args.connections).unwrap_or(usize::MAX);
+    let nofile_limit = process::raise_nofile(args.connections + 1024);
+    let t = targets(&args).await?;
+    let load_average = process::load_average();
+    let rss_before = t.pid.and_then(process::rss_kib);
+    let sources = target::sources(&args.sources, t.stream.addr, n);
+
+    // Open every connection.
+    let shared = Arc::new(Shared::default());
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let gate = Arc::new(Semaphore::new(CONNECT_CONCURRENCY));
+    let url = Arc::new(t.stream.clone());
+    let connect_timeout = Duration::from_secs_f64(args.connect_timeout);
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..n)
+        .map(|i| {
+            let role = if (i as u64) < args.stall {
+                Role::Stalled
+            } else {
+                Role::Reader
+            };
+            let plan = Plan {
+                url: Arc::clone(&url),
+                source: target::source_for(&sources, i),
+                role,
+                connect_timeout,
+            };
+            tokio::spawn(subscriber::run(
+                i,
+                plan,
+                Arc::clone(&shared),
+                Arc::clone(&gate),
+                stop_rx.clone(),
+            ))
+        })
+        .collect();
+    while shared.connected.load(Relaxed) + shared.failed.load(Relaxed) < n {
+        sleep(Duration::from_millis(20)).await;
+    }
+    let connect_elapsed = started.elapsed();
+    sleep(SETTLE).await;
+    let rss_connected = t.pid.and_then(process::rss_kib);
+
+    // Publish, or hold the connections idle.
+    let duration = Duration::from_secs_f64(args.duration);
+    let published = Arc::new(AtomicU64::new(0));
+    let readers_open = shared
+        .connected
+        .load(Relaxed)
+        .saturating_sub(usize::try_from(args.stall).unwrap_or(0));
+    let publishing = match (args.rate, t.publish.clone()) {
+        (Some(rate), Some(url)) => {
+            let plan = PublishPlan {
+                url,
+                rate: (rate > 0.0).then_some(rate),
+                pad: usize::try_from(args.pad).unwrap_or(0),
+                duration,
+            };
+            let start = Instant::now();
+            let outcome = publisher::run(plan, Arc::clone(&published)).await;
+            let last_delivery = drain(&shared, readers_open as u64 * outcome.published).await;
+            Some((outcome, last_delivery.saturating_duration_since(start)))
+        }
+        _ => {
+            sleep(duration).await;
+            None
+        }
+    };
+    let rss_end = t.pid.and_then(process::rss_kib);
+
+    // Stop every connection and gather what each saw.
+    let _ = stop_tx.send(true);
+    let mut outcomes = Vec::with_capacity(n);
+    let join_deadline = Instant::now() + JOIN_MAX;
+    for task in tasks {
+        match tokio::time::timeout_at(join_deadline, task).await {
+            Ok(Ok(outcome)) => outcomes.push(outcome),
+            Ok(Err(e)) => outcomes.push(Outcome {
+                role: Role::Reader,
+                result: Err(format!("task failed: {e}")),
+            }),
+            Err(_) => outcomes.push(Outcome {
+                role: Role::Reader,
+                result: Err("did not stop in time".into()),
+            }),
+        }
+    }
+    if let Some(server) = t.embedded {
+        server.shutdown().await;
+    }
+
+    let total_published = publishing.as_ref().map(|(o, _)| o.published);
+    let connect = connect_summary(&outcomes, connect_elapsed);
+    let (delivery, stalled) = delivery_summary(
+        &mut outcomes,
+        total_published,
+        publishing.as_ref().map(|(_, d)| *d),
+    );
+    let server_rss = match (t.pid, rss_before, rss_connected, rss_end) {
+        (Some(pid), Some(before), Some(connected), Some(end)) => Some(ServerRss {
+            pid,
+            before_kib: before,
+            connected_kib: connected,
+            end_kib: end,
+            per_idle_connection_bytes: connected.saturating_sub(before) as f64 * 1024.0
+                / connect.ok.max(1) as f64,
+        }),
+        _ => None,
+    };
+    let lossless = delivery.missing == 0
+        && delivery.duplicates == 0
+        && delivery.closed_by_server == 0
+        && delivery.read_errors == 0;
+    let exit_code = u8::from(connect.failed > 0 || (total_published.is_some() && !lossless));
+    Ok(Report {
+        schema: "ssekit-load/1".into(),
+        target: format!("http://{}{}", t.stream.addr, t.stream.path),
+        publish_url: t
+            .publish
+            .filter(|_| args.rate.is_some())
+            .map(|p| format!("http://{}{}", p.addr, p.path)),
+        embedded: args.url.is_none(),
+        connections: n,
+        duration_s: args.duration,
+        rate: args.rate,
+        sources: sources.iter().flatten().map(|ip| ip.to_string()).collect(),
+        nofile_limit,
+        load_average,
+        connect,
+        server_rss,
+        publish: publishing.map(|(o, _)| publish_summary(&o)),
+        delivery,
+        latency: shared.latencies.summary(),
+        stalled,
+        exit_code,
+    })
+}
+
+/// Waits for the readers to receive `expected` events in all, or to stop making progress;
+/// returns when the last event arrived.
+async fn drain(shared: &Shared, expected: u64) -> Instant {
+    let started = Instant::now();
+    let mut last = Instant::now();
+    let mut seen = shared.delivered.load(Relaxed);
+    while seen < expected && last.elapsed() < DRAIN_IDLE && started.elapsed() < DRAIN_MAX {
+        sleep(Duration::from_millis(10)).await;
+        let now = shared.delivered.load(Relaxed);
+        if now != seen {
+            seen = now;
+            last = Instant::now();
+        }
+    }
+    last
+}
+
+fn connect_summary(outcomes: &[Outcome], elapsed: Duration) -> Connect {
+    let mut c = Connect {
+        elapsed_ms: u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
+        ..Connect::default()
+    };
+    for o in outcomes {
+        match &o.result {
+            Ok(_) => c.ok += 1,
+            Err(why) => {
+                c.failed += 1;
+                *c.errors.entry(why.clone()).or_default() += 1;
+            }
+        }
+    }
+    c
+}
+
+fn delivery_summary(
+    outcomes: &mut [Outcome],
+    published: Option<u64>,
+    window: Option<Duration>,
+) -> (Delivery, Stalled) {
+    let mut d = Delivery::default();
+    let mut st = Stalled::default();
+    let mut per_reader = Vec::new();
+    for o in outcomes.iter_mut() {
+        let Ok((tally, end)) = &mut o.result else {
+            continue;
+        };
+        if o.role == Role::Stalled {
+            st.count += 1;
+            st.events_when_drained.push(tally.received);
+            match end {
+                End::Open => st.still_open += 1,
+                End::ServerClosed | End::Error(_) => st.closed_by_server += 1,
+            }
+            continue;
+        }
+        if let Some(p) = published {
+            tally.finish(p);
+        }
+        d.readers += 1;
+        d.events += tally.received;
+        d.missing += tally.missing;
+        d.duplicates += tally.duplicates;
+        d.foreign_events += tally.foreign;
+        d.readers_with_missing += usize::from(tally.missing > 0);
+        d.readers_with_duplicates += usize::from(tally.duplicates > 0);
+        d.closed_by_server += usize::from(*end == End::ServerClosed);
+        d.read_errors += usize::from(matches!(end, End::Error(_)));
+        let complete = tally.missing == 0
+            && tally.duplicates == 0
+            && published.is_some_and(|p| tally.received == p);
+        d.complete += usize::from(complete);
+        per_reader.push(tally.received);
+    }
+    per_reader.sort_unstable();
+    d.min_per_connection = per_reader.first().copied().unwrap_or(0);
+    d.max_per_connection = per_reader.last().copied().unwrap_or(0);
+    d.median_per_connection = per_reader.get(per_reader.len() / 2).copied().unwrap_or(0);
+    if let Some(w) = window.filter(|w| !w.is_zero()) {
+        d.deliveries_per_s = d.events as f64 / w.as_secs_f64();
+    }
+    (d, st)
+}
+
+fn publish_summary(o: &PublishOutcome) -> Publish {
+    let secs = o.elapsed.as_secs_f64();
+    Publish {
+        published: o.published,
+        failed: o.failed,
+        first_error: o.first_error.clone(),
+        elapsed_s: secs,
+        rate_achieved: if secs > 0.0 {
+            o.published as f64 / secs
+        } else {
+            0.0
+        },
+    }
+}

@@ -1,0 +1,156 @@
+//! The publisher: `POST`s `{"data": "{\"t\":NANOS,\"n\":SEQ,\"p\":\"…\"}"}` to the server's
+//! publish endpoint over one keep-alive HTTP/1.1 connection, in sequence (so the server's order
+//! is the sequence's order), at a fixed rate or as fast as the server answers.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1::SendRequest;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+use tokio::time::{sleep, sleep_until, timeout, Instant};
+
+use super::sequence::unix_nanos;
+use super::target::LoopbackUrl;
+
+/// Bound on one publish round trip.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+/// Pause before reconnecting after a failed connection.
+const RECONNECT_PAUSE: Duration = Duration::from_millis(50);
+
+/// How to publish.
+pub struct PublishPlan {
+    /// The publish endpoint.
+    pub url: LoopbackUrl,
+    /// Events per second; `None`: as fast as the server answers.
+    pub rate: Option<f64>,
+    /// Extra bytes of padding in each event's data.
+    pub pad: usize,
+    /// How long to publish.
+    pub duration: Duration,
+}
+
+/// What the publisher did.
+#[derive(Debug, Clone, Default)]
+pub struct PublishOutcome {
+    /// Events the server accepted (`200`), numbered `0..published`.
+    pub published: u64,
+    /// Requests refused or failed.
+    pub failed: u64,
+    /// The first failure, if any.
+    pub first_error: Option<String>,
+    /// Time spent publishing.
+    pub elapsed: Duration,
+}
+
+/// Publishes until the plan's duration is over; `published` follows the count as it grows.
+pub async fn run(plan: PublishPlan, published: Arc<AtomicU64>) -> PublishOutcome {
+    let started = Instant::now();
+    let deadline = started + plan.duration;
+    let padding = "x".repeat(plan.pad);
+    let mut out = PublishOutcome::default();
+    let mut sender: Option<SendRequest<Full<Bytes>>> = None;
+    let mut attempts: u64 = 0;
+    while Instant::now() < deadline {
+        if let Some(rate) = plan.rate {
+            // A schedule, not a fixed sleep: a slow answer is caught up with, not added.
+            let due = started + Duration::from_secs_f64(attempts as f64 / rate);
+            if due >= deadline {
+                break;
+            }
+            sleep_until(due).await;
+        }
+        attempts += 1;
+        let Some(s) = sender.as_mut() else {
+            match connect(&plan.url).await {
+                Ok(s) => sender = Some(s),
+                Err(e) => {
+                    out.fail(e);
+                    sleep(RECONNECT_PAUSE).await;
+                }
+            }
+            continue;
+        };
+        let n = out.published;
+        let data = format!(r#"{{"t":{},"n":{n},"p":"{padding}"}}"#, unix_nanos());
+        match timeout(REQUEST_TIMEOUT, send(s, &plan.url, &data)).await {
+            Ok(Ok(())) => {
+                out.published += 1;
+                published.store(out.published, Relaxed);
+            }
+            Ok(Err(e)) => {
+                if s.is_closed() {
+                    sender = None;
+                }
+                out.fail(e);
+            }
+            Err(_) => {
+                sender = None;
+                out.fail("publish timed out".into());
+            }
+        }
+    }
+    out.elapsed = started.elapsed();
+    out
+}
+
+impl PublishOutcome {
+    fn fail(&mut self, why: String) {
+        self.failed += 1;
+        self.first_error.get_or_insert(why);
+    }
+}
+
+async fn connect(url: &LoopbackUrl) -> Result<SendRequest<Full<Bytes>>, String> {
+    let tcp = TcpStream::connect(url.addr)
+        .await
+        .map_err(|e| format!("publish connect: {e}"))?;
+    tcp.set_nodelay(true)
+        .map_err(|e| format!("publish connect: {e}"))?;
+    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
+        .await
+        .map_err(|e| format!("publish handshake: {e}"))?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    Ok(sender)
+}
+
+async fn send(
+    sender: &mut SendRequest<Full<Bytes>>,
+    url: &LoopbackUrl,
+    data: &str,
+) -> Result<(), String> {
+    sender.ready().await.map_err(|e| format!("publish: {e}"))?;
+    let body = serde_json::to_vec(&serde_json::json!({ "data": data }))
+        .map_err(|e| format!("publish body: {e}"))?;
+    let req = hyper::Request::post(url.path.as_str())
+        .header(hyper::header::HOST, url.host())
+        .header(hyper::header::CONTENT_TYPE, "application/json")
+        .body(Full::new(Bytes::from(body)))
+        .map_err(|e| format!("publish request: {e}"))?;
+    let res = sender
+        .send_request(req)
+        .await
+        .map_err(|e| format!("publish: {e}"))?;
+    let status = res.status();
+    // Read the answer to the end so the connection can carry the next request.
+    let answer = res
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| format!("publish answer: {e}"))?
+        .to_bytes();
+    if status != hyper::StatusCode::OK {
+        let text = String::from_utf8_lossy(&answer);
+        return Err(format!(
+            "publish answered {}: {}",
+            status.as_u16(),
+            text.trim()
+        ));
+    }
+    Ok(())
+}

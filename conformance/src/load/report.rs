@@ -1,0 +1,208 @@
+//! The load report: schema `ssekit-load/1` in JSON (fields are only ever added), and a short
+//! human summary.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde::{Deserialize, Serialize};
+
+use super::latency::LatencySummary;
+
+/// Everything one `ssekit load` run measured.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Report {
+    /// `"ssekit-load/1"`.
+    pub schema: String,
+    /// The event stream URL.
+    pub target: String,
+    /// The publish URL, if events were published.
+    pub publish_url: Option<String>,
+    /// Whether the target was the embedded reference server (its RSS then includes the client).
+    pub embedded: bool,
+    /// Connections asked for.
+    pub connections: usize,
+    /// Seconds of publishing (or of idling).
+    pub duration_s: f64,
+    /// Publish rate asked for, events/s (`0`: as fast as the server answers; absent: no publishing).
+    pub rate: Option<f64>,
+    /// Source addresses the connections were spread over.
+    pub sources: Vec<String>,
+    /// The open-file limit the client ran with.
+    pub nofile_limit: u64,
+    /// 1/5/15 minute load averages when the run started.
+    pub load_average: Option<[f64; 3]>,
+    /// Opening the connections.
+    pub connect: Connect,
+    /// The server's resident memory, when its pid was known.
+    pub server_rss: Option<ServerRss>,
+    /// The publisher.
+    pub publish: Option<Publish>,
+    /// What the reading connections received.
+    pub delivery: Delivery,
+    /// Publish-to-read latency over the reading connections.
+    pub latency: LatencySummary,
+    /// The stalled connections.
+    pub stalled: Stalled,
+    /// 0: every connection opened and every reader got every event exactly once; 1 otherwise.
+    pub exit_code: u8,
+}
+
+/// Opening the connections.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Connect {
+    /// `200 text/event-stream` answers.
+    pub ok: usize,
+    /// Connections that failed to open.
+    pub failed: usize,
+    /// Failure reasons and how often each occurred.
+    pub errors: BTreeMap<String, usize>,
+    /// Time to open them all.
+    pub elapsed_ms: u64,
+}
+
+/// Server resident memory (`VmRSS`), KiB.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ServerRss {
+    /// The process measured.
+    pub pid: u32,
+    /// Before connecting.
+    pub before_kib: u64,
+    /// With every connection open and idle (one second after the last opened).
+    pub connected_kib: u64,
+    /// At the end of the run, connections still open.
+    pub end_kib: u64,
+    /// `(connected - before) / connections open`, bytes.
+    pub per_idle_connection_bytes: f64,
+}
+
+/// The publisher.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Publish {
+    /// Events accepted by the server.
+    pub published: u64,
+    /// Requests refused or failed.
+    pub failed: u64,
+    /// The first failure.
+    pub first_error: Option<String>,
+    /// Seconds spent publishing.
+    pub elapsed_s: f64,
+    /// Events accepted per second.
+    pub rate_achieved: f64,
+}
+
+/// What the reading (not stalled) connections received.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Delivery {
+    /// Reading connections that opened.
+    pub readers: usize,
+    /// Publisher events received by them in all.
+    pub events: u64,
+    /// `events` over the time from the first publish to the end of the drain.
+    pub deliveries_per_s: f64,
+    /// Fewest events on one reader.
+    pub min_per_connection: u64,
+    /// Median events per reader.
+    pub median_per_connection: u64,
+    /// Most events on one reader.
+    pub max_per_connection: u64,
+    /// Readers that got every published event exactly once.
+    pub complete: usize,
+    /// Published events never received, summed over readers.
+    pub missing: u64,
+    /// Events received more than once, summed over readers.
+    pub duplicates: u64,
+    /// Readers with at least one missing event.
+    pub readers_with_missing: usize,
+    /// Readers with at least one duplicate.
+    pub readers_with_duplicates: usize,
+    /// Readers whose stream the server ended before the run did.
+    pub closed_by_server: usize,
+    /// Readers whose connection failed while reading.
+    pub read_errors: usize,
+    /// Events without a publisher stamp (someone else's events).
+    pub foreign_events: u64,
+}
+
+/// The stalled connections: they stopped reading after the response head.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Stalled {
+    /// Stalled connections that opened.
+    pub count: usize,
+    /// Events they still found waiting when they read again at the end.
+    pub events_when_drained: Vec<u64>,
+    /// How many of them the server had ended (evicted) by then.
+    pub closed_by_server: usize,
+    /// How many were still open, their backlog still waiting.
+    pub still_open: usize,
+}
+
+impl Report {
+    /// A few lines for people.
+    pub fn human(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "ssekit load {} ({} connections, {} s){}",
+            self.target,
+            self.connections,
+            self.duration_s,
+            if self.embedded {
+                ", embedded reference server"
+            } else {
+                ""
+            }
+        );
+        if let Some(l) = self.load_average {
+            let _ = writeln!(
+                s,
+                "  load average at start: {:.2} {:.2} {:.2}; open-file limit {}",
+                l[0], l[1], l[2], self.nofile_limit
+            );
+        }
+        let _ = writeln!(
+            s,
+            "  connect: {} ok, {} failed in {} ms over {} source address(es)",
+            self.connect.ok,
+            self.connect.failed,
+            self.connect.elapsed_ms,
+            self.sources.len()
+        );
+        for (why, n) in &self.connect.errors {
+            let _ = writeln!(s, "    {n} × {why}");
+        }
+        if let Some(r) = &self.server_rss {
+            let _ = writeln!(s, "  server RSS (pid {}): {} KiB before, {} KiB connected, {} KiB at end: {:.0} bytes per idle connection",
+                r.pid, r.before_kib, r.connected_kib, r.end_kib, r.per_idle_connection_bytes);
+        }
+        if let Some(p) = &self.publish {
+            let _ = writeln!(
+                s,
+                "  published: {} events in {:.2} s ({:.0}/s), {} failed{}",
+                p.published,
+                p.elapsed_s,
+                p.rate_achieved,
+                p.failed,
+                p.first_error
+                    .as_ref()
+                    .map_or(String::new(), |e| format!(" (first: {e})"))
+            );
+            let d = &self.delivery;
+            let _ = writeln!(s, "  delivered: {} events to {} readers ({:.0} deliveries/s); per connection min {} / median {} / max {}",
+                d.events, d.readers, d.deliveries_per_s, d.min_per_connection, d.median_per_connection, d.max_per_connection);
+            let _ = writeln!(s, "  complete readers: {} of {}; missing {} on {} readers, duplicates {} on {}; closed by server {}; read errors {}",
+                d.complete, d.readers, d.missing, d.readers_with_missing, d.duplicates, d.readers_with_duplicates, d.closed_by_server, d.read_errors);
+            let l = &self.latency;
+            let _ = writeln!(
+                s,
+                "  latency (µs) over {} events: p50 {} p99 {} p99.9 {} max {} mean {:.0}",
+                l.count, l.p50_us, l.p99_us, l.p99_9_us, l.max_us, l.mean_us
+            );
+        }
+        if self.stalled.count > 0 {
+            let st = &self.stalled;
+            let _ = writeln!(s, "  stalled readers: {}; at the end {} closed by the server, {} still open; events waiting: {:?}",
+                st.count, st.closed_by_server, st.still_open, st.events_when_drained);
+        }
+        s
+    }
+}
