@@ -392,3 +392,41 @@ async fn check_with_browser_adds_b_rows_and_a_browser_section() {
     assert!(human.contains("Browser: Chrome/"), "{human}");
     assert!(human.contains("B03  MUST   PASS"), "{human}");
 }
+
+/// `GET /` without a browser: HTML (with its EventSource on `/stream` and a tight CSP) only for
+/// clients that ask for HTML; the plain-text endpoint list otherwise.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn index_is_the_live_page_for_browsers_and_text_otherwise() {
+    use ssekit_conformance::probe::{send, Request};
+    let server = ssekit_server::start(Config::default())
+        .await
+        .expect("starts");
+    let url: http::Uri = format!("http://{}/", server.local_addr())
+        .parse()
+        .expect("url");
+    let get = |accept: Option<&'static str>| {
+        let url = url.clone();
+        async move {
+            let mut req = Request::new(http::Method::GET, url, &http::HeaderMap::new());
+            if let Some(a) = accept {
+                req = req.header("accept", a).expect("header");
+            }
+            let mut res = send(req, Duration::from_secs(3)).await.expect("answers");
+            let (body, _) = res
+                .body_text(Instant::now() + Duration::from_secs(3), 1 << 20)
+                .await;
+            (res.headers.clone(), String::from_utf8(body).expect("utf-8"))
+        }
+    };
+    let (headers, html) = get(Some("text/html,application/xhtml+xml,*/*;q=0.8")).await;
+    assert_eq!(headers["content-type"], "text/html; charset=utf-8");
+    assert!(headers["content-security-policy"]
+        .to_str()
+        .expect("ascii")
+        .contains("connect-src 'self'"));
+    assert!(html.contains("new EventSource(url)") && html.contains("\"/stream\""));
+    let (headers, text) = get(None).await;
+    assert_eq!(headers["content-type"], "text/plain; charset=utf-8");
+    assert!(text.starts_with("ssekit reference SSE server"), "{text}");
+    server.shutdown().await;
+}
