@@ -237,8 +237,7 @@ fn every_event(obs: &Observation) -> Finding {
     Finding::pass(text)
 }
 
-/// What the page's `main` source did after the `n`th request's time (ms on the page clock are
-/// not the proxy's, so entries are split by order: the k-th open belongs to the k-th 200).
+/// The page's `main` entries from the first `error` on (the close and what followed it).
 fn after_first_connection(obs: &Observation) -> Vec<&PageEntry> {
     let mut seen_error = false;
     obs.of("main")
@@ -412,7 +411,7 @@ fn gone_stops(obs: &Observation) -> Finding {
         if opened { "open, then " } else { "" },
         ready_state(error),
         requests.len(),
-        (last_t - error.t).max(0.0) / 1000.0 + 0.0
+        (last_t - error.t).max(0.0) / 1000.0
     );
     if error.ready_state == Some(2) && requests.len() == 1 && !opened {
         Finding::pass(text)
