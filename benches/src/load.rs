@@ -7,7 +7,7 @@
 //!
 //! Ids are expected in the reference server's `EPOCH-SEQ` form: the number after the last `-`
 //! must grow by one per event on a connection; a gap counts as missing, a repeat or step back as
-//! a duplicate. Connections are spread over several 127.0.0.x source addresses beyond 20 000, so
+//! a duplicate. Connections are spread over several 127.0.0.x source addresses beyond 15 000, so
 //! that one source address does not run out of ephemeral ports.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -20,11 +20,18 @@ use hyper::{Request, Uri};
 use hyper_util::rt::TokioIo;
 use ssekit_parser::{Frame, Parser};
 use tokio::net::TcpSocket;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
-/// Connections per 127.0.0.x source address before moving to the next one.
-const PER_SOURCE: usize = 20_000;
+/// Connections per 127.0.0.x source address before moving to the next one (the default
+/// ephemeral port range holds about 28 000, some of them in TIME_WAIT from earlier runs).
+const PER_SOURCE: usize = 15_000;
+
+/// Longest time given to open all connections before publishing starts anyway.
+const CONNECT_PHASE: Duration = Duration::from_secs(60);
+
+/// Longest wait for one publish request's answer; a slower one counts as a publish error.
+const PUBLISH_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -60,6 +67,8 @@ pub struct LoadReport {
     pub published: u64,
     /// Publish requests that failed.
     pub publish_errors: u64,
+    /// How long the publisher ran (for the achieved rate).
+    pub publish_time: Duration,
     /// Events read per healthy (non-stalled, connected) connection: min, mean, max.
     pub events_min: u64,
     /// Mean events read per healthy connection.
@@ -79,13 +88,14 @@ impl LoadReport {
     pub fn render(&self) -> String {
         let pct = |q: f64| self.latency.value_at_quantile(q);
         let mut out = format!(
-            "connections: {} ok, {} failed\npublished: {} events ({} publish errors)\n\
+            "connections: {} ok, {} failed\npublished: {} events ({:.1}/s achieved, {} publish errors)\n\
              events per healthy connection: min {}, mean {:.1}, max {}\n\
              missing ids: {}, duplicate ids: {}\n\
              latency (µs, {} deliveries): p50 {}, p99 {}, p99.9 {}, max {}\n",
             self.connected,
             self.failed,
             self.published,
+            self.published as f64 / self.publish_time.as_secs_f64().max(1e-9),
             self.publish_errors,
             self.events_min,
             self.events_mean,
@@ -150,13 +160,14 @@ fn target_addr(uri: &Uri) -> Result<SocketAddr, String> {
     Ok(SocketAddr::new(ip, port))
 }
 
-/// Source address for connection `index`: 127.0.0.1 for the first 20 000, then .2, .3, ...
+/// Source address for connection `index`: none (the kernel's choice, from 127.0.0.1) for the
+/// first block, then 127.0.0.2, .3, ..., one block each. An explicit bind to port 0 reserves
+/// the port for every destination, so it is kept for the addresses that need it.
 fn source_for(index: usize, target: SocketAddr) -> Option<SocketAddr> {
-    if !target.ip().is_ipv4() {
+    if !target.ip().is_ipv4() || index < PER_SOURCE {
         return None;
     }
-    let host = 1 + index / PER_SOURCE;
-    let last = u8::try_from(host).ok()?;
+    let last = u8::try_from(1 + index / PER_SOURCE).ok()?;
     Some(SocketAddr::new(
         IpAddr::V4(Ipv4Addr::new(127, 0, 0, last)),
         0,
@@ -208,9 +219,13 @@ async fn reader(
     target: SocketAddr,
     uri: Uri,
     stalled: bool,
+    ready: mpsc::UnboundedSender<()>,
     mut stop: watch::Receiver<bool>,
 ) -> Outcome {
-    let res = match open(index, target, &uri).await {
+    let opened = open(index, target, &uri).await;
+    // Connected or failed: either way this reader no longer holds up the publisher.
+    let _ = ready.send(());
+    let res = match opened {
         Ok(res) => res,
         Err(e) => return Outcome::Failed(e),
     };
@@ -317,8 +332,8 @@ async fn publisher(
             errors += 1;
             continue;
         };
-        match sender.send_request(req).await {
-            Ok(res) if res.status().is_success() => {
+        match tokio::time::timeout(PUBLISH_TIMEOUT, sender.send_request(req)).await {
+            Ok(Ok(res)) if res.status().is_success() => {
                 ok += 1;
                 let _ = res.into_body().collect().await;
             }
@@ -343,8 +358,8 @@ fn json_string(s: &str) -> String {
     out
 }
 
-/// Runs the load described by `config` and reports. Every wait is bounded by the duration plus
-/// the drain time (and a connect phase bounded by the same duration).
+/// Runs the load described by `config` and reports. Every wait is bounded: the connect phase by
+/// `CONNECT_PHASE`, publishing by the duration, each publish by `PUBLISH_TIMEOUT`, then the drain.
 pub async fn run(config: LoadConfig) -> Result<LoadReport, String> {
     let target = target_addr(&config.url)?;
     if let Some(p) = &config.publish {
@@ -352,19 +367,30 @@ pub async fn run(config: LoadConfig) -> Result<LoadReport, String> {
     }
     let (stop_tx, stop_rx) = watch::channel(false);
     let (stop_publish_tx, stop_publish_rx) = watch::channel(false);
+    let (ready_tx, mut ready_rx) = mpsc::unbounded_channel();
     let mut readers = JoinSet::new();
     for index in 0..config.connections {
         let stalled = index < config.stall;
+        let ready = ready_tx.clone();
         readers.spawn(reader(
             index,
             target,
             config.url.clone(),
             stalled,
+            ready,
             stop_rx.clone(),
         ));
     }
-    // Let the connections open before publishing, so early events are not missed by design.
-    tokio::time::sleep(Duration::from_millis(200).min(config.duration / 4)).await;
+    drop(ready_tx);
+    // Publish only once every reader has its response head (or failed), so that no reader
+    // misses early events by design; opening is bounded by CONNECT_PHASE.
+    let opening = async {
+        let mut opened = 0;
+        while opened < config.connections && ready_rx.recv().await.is_some() {
+            opened += 1;
+        }
+    };
+    let _ = tokio::time::timeout(CONNECT_PHASE, opening).await;
     let publisher = config.publish.clone().map(|uri| {
         tokio::spawn(publisher(
             uri,
@@ -392,6 +418,7 @@ pub async fn run(config: LoadConfig) -> Result<LoadReport, String> {
         first_failure: None,
         published,
         publish_errors,
+        publish_time: config.duration,
         events_min: u64::MAX,
         events_mean: 0.0,
         events_max: 0,

@@ -13,7 +13,7 @@ use ssekit_benches::load::{self, LoadConfig};
 struct Args {
     /// Event-stream URL, e.g. http://127.0.0.1:8080/stream?topic=bench
     url: String,
-    /// Connections to open (beyond 20 000 they use 127.0.0.2, .3, ... as source; raise `ulimit -n`).
+    /// Connections to open (beyond 15 000 they use 127.0.0.2, .3, ... as source; raise `ulimit -n`).
     #[arg(long, default_value_t = 100)]
     connections: usize,
     /// Seconds to publish and read.
