@@ -8,19 +8,16 @@
 //! - [`chunking`]: the ways a corpus is cut into chunks (whole, fixed, line-aligned, CRLF split).
 //! - [`tally`]: events and data bytes, the answer every parser must give.
 //! - [`peer`]: the one small trait every parser is driven through, and its implementations.
-//! - [`load`]: `ssekit-load`, a load generator for SSE servers over loopback.
 //! - [`verify`]: checks ssekit against the expected tallies and the `nom` oracle before timing,
 //!   and records which peers answer differently.
 //!
 //! Benches live in `benches/` (criterion). Binaries: `allocs` (heap allocations per event),
-//! `ratios` (interleaved same-run ratios), `hot` (one case in a loop, for profilers) and
-//! `ssekit-load` (the load generator).
+//! `ratios` (interleaved same-run ratios) and `hot` (one case in a loop, for profilers).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod chunking;
 pub mod corpus;
-pub mod load;
 pub mod peer;
 pub mod rng;
 pub mod tally;
