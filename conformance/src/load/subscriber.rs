@@ -178,6 +178,9 @@ async fn connect(
         SocketAddr::V6(_) => TcpSocket::new_v6()?,
     };
     if let Some(ip) = source {
+        // Ports of earlier runs linger in TIME_WAIT (the client closes first); without this the
+        // port search fails with `Address already in use` long before the range is used up.
+        socket.set_reuseaddr(true)?;
         socket.bind(SocketAddr::from((ip, 0)))?;
     }
     let stream = socket.connect(addr).await?;

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Server benchmarks of issue 6: `ssekit serve` against the axum + broadcast baseline, both driven
+# by `ssekit load` in the same run, one scenario after the other, each server in its own process
+# (so its RSS is its own). Client and servers share this machine's cores: the figures are
+# same-run ratios, not absolute capacities.
+#
+#   benches/load.sh [OUT_DIR] [SCENARIO...]     (default OUT_DIR target/load, every scenario;
+#                                                SKIP_BUILD=1 uses the release binaries as built)
+#
+# Scenarios: idle-10k idle-19k fanout-10k latency-10k latency-1k stall0-100 stall1-100
+# Each writes OUT_DIR/SCENARIO-{ssekit,axum}.json (schema ssekit-load/1); a ratio table ends the run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT=${1:-target/load}
+shift || true
+mkdir -p "$OUT"
+[ -n "${SKIP_BUILD:-}" ] || cargo build --release -q -p ssekit-conformance -p ssekit-axum-baseline
+SSEKIT=target/release/ssekit
+AXUM=target/release/ssekit-axum-baseline
+# Both processes need one descriptor per connection; the hard limit caps what can be measured.
+ulimit -n "$(ulimit -Hn)"
+PORT_SSEKIT=23080
+PORT_AXUM=23081
+# Each run gets a fresh source address: the previous run's ports sit in TIME_WAIT for a minute.
+SRC=$(( (RANDOM % 200) + 20 ))
+
+start_server() { # name -> sets PID, PORT
+  case $1 in
+    ssekit) PORT=$PORT_SSEKIT; $SSEKIT serve --addr 127.0.0.1:$PORT >"$OUT/$1-server.log" 2>&1 & ;;
+    axum)   PORT=$PORT_AXUM;   $AXUM --addr 127.0.0.1:$PORT >"$OUT/$1-server.log" 2>&1 & ;;
+  esac
+  PID=$!
+  for _ in $(seq 100); do
+    if (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null; then return 0; fi
+    sleep 0.1
+  done
+  echo "$1 did not start listening on $PORT" >&2
+  kill "$PID" 2>/dev/null || true
+  return 1
+}
+
+stop_server() {
+  kill "$PID" 2>/dev/null || true
+  wait "$PID" 2>/dev/null || true
+}
+
+scenario() { # label, ssekit load options...
+  local label=$1; shift
+  for server in ssekit axum; do
+    start_server $server
+    SRC=$(( SRC % 250 + 1 ))
+    echo "== $label on $server: ssekit load ... $*"
+    # Exit status 1 (losses, failed connects) is a finding, not a script error.
+    $SSEKIT load "http://127.0.0.1:$PORT/stream" --publish "http://127.0.0.1:$PORT/publish" \
+      --server-pid "$PID" --sources "127.0.0.$SRC" --json "$OUT/$label-$server.json" "$@" || [ $? -eq 1 ]
+    stop_server
+    sleep 2 # let TIME_WAIT sockets and the other server's memory settle
+  done
+}
+
+run() {
+  case $1 in
+    idle-10k)    scenario idle-10k    --connections 10000 --duration 3 ;;
+    idle-19k)    scenario idle-19k    --connections 19000 --duration 3 ;;
+    fanout-10k)  scenario fanout-10k  --connections 10000 --duration 5 --rate 0 --pad 160 ;;
+    latency-10k) scenario latency-10k --connections 10000 --duration 10 --rate 100 --pad 160 ;;
+    latency-1k)  scenario latency-1k  --connections 1000 --duration 10 --rate 100 --pad 160 ;;
+    # 16 KB events, so that the stalled reader's backlog (~16 MB) overflows the loopback socket
+    # buffers (a few MB) and reaches the server's lag limits.
+    stall0-100)  scenario stall0-100  --connections 100 --duration 10 --rate 100 --pad 16000 ;;
+    stall1-100)  scenario stall1-100  --connections 100 --duration 10 --rate 100 --pad 16000 --stall 1 ;;
+    *) echo "unknown scenario $1" >&2; exit 2 ;;
+  esac
+}
+
+if [ $# -eq 0 ]; then
+  set -- idle-10k idle-19k fanout-10k latency-10k latency-1k stall0-100 stall1-100
+fi
+for s in "$@"; do run "$s"; done
+python3 benches/load_report.py "$OUT"
