@@ -584,3 +584,60 @@ async fn start_refuses_an_unreachable_redis_and_misbehaviour_switches() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn topics_filter_live_and_replayed_events_and_shutdown_ends_streams_in_time() {
+    let Some(redis) = Redis::start(Durability::None) else {
+        return;
+    };
+    let a = node(&redis, 1024).await;
+    let b = node(&redis, 4).await;
+    let mut orders_on_b = stream(b.local_addr(), "/stream?topic=orders", &[]).await;
+    let mut orders = Vec::new();
+    let mut first = None;
+    for i in 0..30 {
+        let topic = if i % 3 == 0 { "orders" } else { "news" };
+        let id = a
+            .publish(Some(topic), Some(topic), &format!("{i}"))
+            .await
+            .unwrap();
+        if topic == "orders" {
+            orders.push(id.clone());
+        }
+        first.get_or_insert(id);
+    }
+    let live: Vec<_> = orders_on_b
+        .events(10)
+        .await
+        .iter()
+        .map(|e| e.id.clone())
+        .collect();
+    assert_eq!(live, orders);
+    // Resuming after the very first event needs Redis (B's ring holds 4): still only orders.
+    let path = "/stream?topic=orders";
+    let first = first.unwrap();
+    let mut resumed = stream(b.local_addr(), path, &[("last-event-id", &first)]).await;
+    assert_eq!(resumed.header("sse-resume"), Some("resumed"));
+    let got: Vec<_> = resumed
+        .events(9)
+        .await
+        .iter()
+        .map(|e| e.id.clone())
+        .collect();
+    assert_eq!(got, orders[1..]);
+    assert!(metric(b.local_addr(), "ssekit_redis_replayed_events_total").await >= 1.0);
+
+    let started = Instant::now();
+    timeout(Duration::from_secs(2), b.shutdown())
+        .await
+        .expect("shutdown in time");
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+    for res in [&mut orders_on_b, &mut resumed] {
+        let (_, end) = res.until_end().await;
+        assert!(!end.incomplete_event, "ended at an event boundary");
+    }
+}
