@@ -9,7 +9,17 @@ pub(crate) const BOM: [u8; 3] = [0xEF, 0xBB, 0xBF];
 
 /// Appends `bytes` to `out`, one U+FFFD per maximal invalid subpart (as the WHATWG decoder).
 pub(crate) fn push_lossy(out: &mut String, bytes: &[u8]) {
-    for chunk in bytes.utf8_chunks() {
+    // Valid text is the common case: `from_utf8` checks it many bytes at a time, and only the
+    // tail after the first error needs the byte-wise replacement walk.
+    let (valid, rest) = match std::str::from_utf8(bytes) {
+        Ok(text) => (text, &[][..]),
+        Err(e) => {
+            let (head, tail) = bytes.split_at(e.valid_up_to());
+            (std::str::from_utf8(head).unwrap_or_default(), tail)
+        }
+    };
+    out.push_str(valid);
+    for chunk in rest.utf8_chunks() {
         out.push_str(chunk.valid());
         if !chunk.invalid().is_empty() {
             out.push(char::REPLACEMENT_CHARACTER);

@@ -6,7 +6,7 @@
 //! has no way to carry a CR inside data. Event types and ids have no such escape: a line break
 //! in them, or U+0000 in an id, is refused.
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{BufMut, Bytes};
 
 use crate::error::EncodeError;
 
@@ -72,16 +72,14 @@ impl<'a> Message<'a> {
 
     /// Checks that the frame can be written unchanged.
     pub fn validate(&self) -> Result<(), EncodeError> {
-        if let Some(t) = self.event {
-            if memchr::memchr2(b'\r', b'\n', t.as_bytes()).is_some() {
-                return Err(EncodeError::LineBreakInEventType);
-            }
+        if self.event.is_some_and(|t| has_line_break(t.as_bytes())) {
+            return Err(EncodeError::LineBreakInEventType);
         }
-        if let Some(id) = self.id {
-            if memchr::memchr2(b'\r', b'\n', id.as_bytes()).is_some() {
+        if let Some(id) = self.id.map(str::as_bytes) {
+            if has_line_break(id) {
                 return Err(EncodeError::LineBreakInId);
             }
-            if memchr::memchr(0, id.as_bytes()).is_some() {
+            if has_nul(id) {
                 return Err(EncodeError::NulInId);
             }
         }
@@ -93,6 +91,21 @@ impl<'a> Message<'a> {
     pub fn encode<B: BufMut>(&self, buf: &mut B) -> Result<usize, EncodeError> {
         self.validate()?;
         let mut w = Counted { buf, written: 0 };
+        self.write(&mut w);
+        Ok(w.written)
+    }
+
+    /// The exact number of bytes [`encode`](Self::encode) writes for a valid message.
+    pub fn encoded_len(&self) -> usize {
+        let mut w = Counted {
+            buf: &mut LenOnly,
+            written: 0,
+        };
+        self.write(&mut w);
+        w.written
+    }
+
+    fn write<S: Sink>(&self, w: &mut Counted<'_, S>) {
         if let Some(text) = self.comment {
             for_each_line(text, |line| w.line(b":", line));
         }
@@ -100,28 +113,24 @@ impl<'a> Message<'a> {
             w.line(b"retry: ", decimal(ms, &mut [0; 20]));
         }
         if let Some(id) = self.id {
-            w.field(b"id", id.as_bytes());
+            w.field(b"id: ", id.as_bytes());
         }
         if let Some(t) = self.event.filter(|t| !t.is_empty()) {
-            w.field(b"event", t.as_bytes());
+            w.field(b"event: ", t.as_bytes());
         }
         if let Some(data) = self.data {
-            for_each_line(data, |line| w.field(b"data", line));
+            for_each_line(data, |line| w.field(b"data: ", line));
         }
         w.put(b"\n");
-        Ok(w.written)
     }
 
     /// Encodes into a new [`Bytes`], ready to share between many subscribers.
     pub fn to_bytes(&self) -> Result<Bytes, EncodeError> {
-        let mut buf = BytesMut::with_capacity(self.encoded_len_hint());
+        self.validate()?;
+        // A `Vec` filled to exactly its capacity becomes `Bytes` with no second allocation.
+        let mut buf = Vec::with_capacity(self.encoded_len());
         self.encode(&mut buf)?;
-        Ok(buf.freeze())
-    }
-
-    fn encoded_len_hint(&self) -> usize {
-        let len = |s: Option<&str>| s.map_or(0, |s| s.len() + 8);
-        len(self.data) + len(self.event) + len(self.id) + len(self.comment) + 32
+        Ok(Bytes::from(buf))
     }
 }
 
@@ -153,12 +162,29 @@ pub fn encode_retry<B: BufMut>(buf: &mut B, ms: u64) -> usize {
     w.written
 }
 
-struct Counted<'b, B> {
-    buf: &'b mut B,
+/// Where encoded bytes go: a real buffer, or nowhere when only the length is wanted.
+trait Sink {
+    fn put_slice(&mut self, bytes: &[u8]);
+}
+
+impl<B: BufMut> Sink for B {
+    fn put_slice(&mut self, bytes: &[u8]) {
+        BufMut::put_slice(self, bytes);
+    }
+}
+
+struct LenOnly;
+
+impl Sink for LenOnly {
+    fn put_slice(&mut self, _: &[u8]) {}
+}
+
+struct Counted<'b, S: ?Sized> {
+    buf: &'b mut S,
     written: usize,
 }
 
-impl<B: BufMut> Counted<'_, B> {
+impl<S: Sink + ?Sized> Counted<'_, S> {
     fn put(&mut self, bytes: &[u8]) {
         self.buf.put_slice(bytes);
         self.written += bytes.len();
@@ -170,18 +196,33 @@ impl<B: BufMut> Counted<'_, B> {
         self.put(b"\n");
     }
 
-    /// `name: value`. The space is always written when there is a value, so a value that
-    /// starts with a space keeps it (the parser removes exactly one).
-    fn field(&mut self, name: &[u8], value: &[u8]) {
-        self.put(name);
+    /// `name: value` from a prefix `name: `. The space is always written when there is a
+    /// value, so a value that starts with a space keeps it (the parser removes exactly one).
+    fn field(&mut self, prefix: &[u8], value: &[u8]) {
         if value.is_empty() {
-            self.put(b":\n");
-        } else {
-            self.put(b": ");
-            self.put(value);
+            self.put(&prefix[..prefix.len() - 1]);
             self.put(b"\n");
+        } else {
+            self.line(prefix, value);
         }
     }
+}
+
+/// Event types and ids are short: below this a plain loop beats a vectorised search's setup.
+const SHORT: usize = 32;
+
+fn has_line_break(value: &[u8]) -> bool {
+    if value.len() > SHORT {
+        return memchr::memchr2(b'\r', b'\n', value).is_some();
+    }
+    value.iter().any(|&b| b == b'\r' || b == b'\n')
+}
+
+fn has_nul(value: &[u8]) -> bool {
+    if value.len() > SHORT {
+        return memchr::memchr(0, value).is_some();
+    }
+    value.contains(&0)
 }
 
 /// Calls `f` with each line of `text`, splitting at LF, CR and CRLF as a parser would.
@@ -245,6 +286,19 @@ mod tests {
     }
 
     #[test]
+    fn encoded_len_is_exact_and_to_bytes_matches_encode() {
+        for m in [
+            Message::new("a\r\nb").event("e").id("1").retry(5).comment("x\ny"),
+            Message::new(""),
+            Message::empty().id(""),
+        ] {
+            let bytes = m.to_bytes().unwrap();
+            assert_eq!(m.encoded_len(), bytes.len());
+            assert_eq!(enc(m).as_bytes(), &bytes[..]);
+        }
+    }
+
+    #[test]
     fn refuses_what_cannot_round_trip() {
         let mut out = Vec::new();
         for (m, e) in [
@@ -258,6 +312,7 @@ mod tests {
             ),
             (Message::new("x").id("1\r"), EncodeError::LineBreakInId),
             (Message::new("x").id("1\0"), EncodeError::NulInId),
+            (Message::new("x").id("\0\n"), EncodeError::LineBreakInId),
         ] {
             assert_eq!(m.encode(&mut out), Err(e));
         }

@@ -98,7 +98,10 @@ struct EventState {
     event_type: String,
     type_acc: Acc,
     type_len: usize,
+    /// The last event ID buffer, meaningful only while `id_pending` (otherwise it equals
+    /// `last_id`): committing is then a swap, not a copy.
     id_buf: String,
+    id_pending: bool,
     last_id: String,
     /// The buffers hold the event last handed out; clear them before reuse.
     dispatched: bool,
@@ -119,6 +122,7 @@ impl EventState {
             type_acc: Acc::Empty,
             type_len: 0,
             id_buf: String::new(),
+            id_pending: false,
             last_id: String::new(),
             dispatched: false,
         }
@@ -137,17 +141,18 @@ impl EventState {
     /// Drops the block being built, including an `id` it set but never committed.
     fn drop_block(&mut self) {
         self.clear_block();
-        self.id_buf.clone_from(&self.last_id);
+        self.id_pending = false;
     }
 
     fn commit_id(&mut self) {
-        if self.last_id != self.id_buf {
-            self.last_id.clone_from(&self.id_buf);
+        if self.id_pending {
+            mem::swap(&mut self.last_id, &mut self.id_buf);
+            self.id_pending = false;
         }
     }
 
     fn pending(&self) -> bool {
-        self.data_lines > 0 || self.type_acc != Acc::Empty || self.id_buf != self.last_id
+        self.data_lines > 0 || self.type_acc != Acc::Empty || self.id_pending
     }
 
     /// Moves text still lent from the input into the parser's buffers.
@@ -209,7 +214,7 @@ impl Parser {
     pub fn with_last_event_id(mut self, id: &str) -> Self {
         self.ev.last_id.clear();
         self.ev.last_id.push_str(id);
-        self.ev.id_buf.clone_from(&self.ev.last_id);
+        self.ev.id_pending = false;
         self
     }
 
@@ -603,6 +608,7 @@ impl EventState {
                 }
                 ev.id_buf.clear();
                 push_lossy(&mut ev.id_buf, bytes);
+                ev.id_pending = true;
                 None
             }
             Name::Retry => match parse_retry(bytes) {
