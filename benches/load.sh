@@ -7,7 +7,7 @@
 #   benches/load.sh [OUT_DIR] [SCENARIO...]     (default OUT_DIR target/load, every scenario;
 #                                                SKIP_BUILD=1 uses the release binaries as built)
 #
-# Scenarios: idle-10k idle-19k fanout-10k latency-10k latency-1k stall0-100 stall1-100
+# Scenarios: idle-10k idle-19k idle-10k-h1 fanout-10k latency-10k latency-1k stall0-100 stall1-100
 # Each writes OUT_DIR/SCENARIO-{ssekit,axum}.json (schema ssekit-load/1); a ratio table ends the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,12 +21,13 @@ AXUM=target/release/ssekit-axum-baseline
 ulimit -n "$(ulimit -Hn)"
 PORT_SSEKIT=23080
 PORT_AXUM=23081
+SERVE_ARGS=""
 # Each run gets a fresh source address: the previous run's ports sit in TIME_WAIT for a minute.
 SRC=$(( (RANDOM % 200) + 20 ))
 
 start_server() { # name -> sets PID, PORT
   case $1 in
-    ssekit) PORT=$PORT_SSEKIT; $SSEKIT serve --addr 127.0.0.1:$PORT >"$OUT/$1-server.log" 2>&1 & ;;
+    ssekit) PORT=$PORT_SSEKIT; $SSEKIT serve --addr 127.0.0.1:$PORT $SERVE_ARGS >"$OUT/$1-server.log" 2>&1 & ;;
     axum)   PORT=$PORT_AXUM;   $AXUM --addr 127.0.0.1:$PORT >"$OUT/$1-server.log" 2>&1 & ;;
   esac
   PID=$!
@@ -62,6 +63,8 @@ run() {
   case $1 in
     idle-10k)    scenario idle-10k    --connections 10000 --duration 3 ;;
     idle-19k)    scenario idle-19k    --connections 19000 --duration 3 ;;
+    # The same with `ssekit serve --no-h2c`: what the h1/h2c preface detection costs per connection.
+    idle-10k-h1) SERVE_ARGS=--no-h2c scenario idle-10k-h1 --connections 10000 --duration 3 ;;
     fanout-10k)  scenario fanout-10k  --connections 10000 --duration 5 --rate 0 --pad 160 ;;
     latency-10k) scenario latency-10k --connections 10000 --duration 10 --rate 100 --pad 160 ;;
     latency-1k)  scenario latency-1k  --connections 1000 --duration 10 --rate 100 --pad 160 ;;
@@ -74,7 +77,7 @@ run() {
 }
 
 if [ $# -eq 0 ]; then
-  set -- idle-10k idle-19k fanout-10k latency-10k latency-1k stall0-100 stall1-100
+  set -- idle-10k idle-19k idle-10k-h1 fanout-10k latency-10k latency-1k stall0-100 stall1-100
 fi
 for s in "$@"; do run "$s"; done
 python3 benches/load_report.py "$OUT"

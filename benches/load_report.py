@@ -28,7 +28,7 @@ def row(label, what, get, lower_is_better):
 
 print("| scenario | figure | ssekit | axum | ssekit/axum | load avg |")
 print("|---|---|---:|---:|---:|---:|")
-for label in ("idle-10k", "idle-19k"):
+for label in ("idle-10k", "idle-19k", "idle-10k-h1"):
     row(label, "connected", lambda r: r["connect"]["ok"], False)
     row(label, "RSS bytes / idle connection", lambda r: r["server_rss"]["per_idle_connection_bytes"], True)
     row(label, "RSS KiB with all connected", lambda r: r["server_rss"]["connected_kib"], True)
