@@ -7,14 +7,22 @@
 /// The UTF-8 byte order mark, dropped once at the start of a stream.
 pub(crate) const BOM: [u8; 3] = [0xEF, 0xBB, 0xBF];
 
+/// `bytes` as text when they are valid UTF-8 (SIMD-checked: this is on every value's path).
+pub(crate) fn as_str(bytes: &[u8]) -> Option<&str> {
+    simdutf8::basic::from_utf8(bytes).ok()
+}
+
 /// Appends `bytes` to `out`, one U+FFFD per maximal invalid subpart (as the WHATWG decoder).
 pub(crate) fn push_lossy(out: &mut String, bytes: &[u8]) {
-    // Valid text is the common case: `from_utf8` checks it many bytes at a time, and only the
+    // Valid text is the common case: one SIMD check covers it, and only the
     // tail after the first error needs the byte-wise replacement walk.
-    let (valid, rest) = match std::str::from_utf8(bytes) {
-        Ok(text) => (text, &[][..]),
-        Err(e) => {
-            let (head, tail) = bytes.split_at(e.valid_up_to());
+    let (valid, rest) = match as_str(bytes) {
+        Some(text) => (text, &[][..]),
+        None => {
+            let e = std::str::from_utf8(bytes)
+                .err()
+                .map_or(bytes.len(), |e| e.valid_up_to());
+            let (head, tail) = bytes.split_at(e);
             (std::str::from_utf8(head).unwrap_or_default(), tail)
         }
     };

@@ -288,7 +288,11 @@ mod tests {
     #[test]
     fn encoded_len_is_exact_and_to_bytes_matches_encode() {
         for m in [
-            Message::new("a\r\nb").event("e").id("1").retry(5).comment("x\ny"),
+            Message::new("a\r\nb")
+                .event("e")
+                .id("1")
+                .retry(5)
+                .comment("x\ny"),
             Message::new(""),
             Message::empty().id(""),
         ] {

@@ -8,7 +8,7 @@
 use std::mem;
 use std::ops::Range;
 
-use crate::decode::{push_lossy, BOM};
+use crate::decode::{as_str, push_lossy, BOM};
 use crate::error::{Limit, ParseError};
 use crate::event::{Event, Frame, IgnoreReason, Ignored, DEFAULT_EVENT_TYPE};
 use crate::field::{classify, parse_retry, LineKind, Name};
@@ -661,9 +661,9 @@ fn source_bytes<'a>(
 
 /// Lends `bytes` as text when they are valid UTF-8, else decodes them into `scratch`.
 fn decode_into<'a>(bytes: &'a [u8], scratch: &'a mut String) -> &'a str {
-    match std::str::from_utf8(bytes) {
-        Ok(text) => text,
-        Err(_) => {
+    match as_str(bytes) {
+        Some(text) => text,
+        None => {
             scratch.clear();
             push_lossy(scratch, bytes);
             scratch
