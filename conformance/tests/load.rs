@@ -14,6 +14,7 @@ fn args(connections: u64, duration: f64, rate: f64, stall: u64) -> LoadArgs {
         duration,
         publish: None,
         rate: Some(rate),
+        publishers: 1,
         stall,
         sources: Vec::new(),
         server_pid: None,
@@ -80,6 +81,24 @@ async fn a_stalled_reader_is_reported_and_the_others_are_complete() {
     assert_eq!((d.readers, d.complete, d.missing), (9, 9, 0), "{why}");
     // Latencies come from the readers only: the stalled one read nothing while measuring.
     assert_eq!(r.latency.count, d.events, "{why}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_publishers_reorder_but_lose_nothing() {
+    let mut a = args(20, 1.5, 200.0, 0);
+    a.publishers = 3;
+    let r = run(a).await;
+    let why = r.human();
+    let p = r.publish.as_ref().expect("publisher ran");
+    assert_eq!(p.failed, 0, "{why}");
+    assert!(
+        p.published >= 200,
+        "three publishers at 200/s for 1.5 s: {why}"
+    );
+    let d = &r.delivery;
+    assert_eq!((d.readers, d.complete), (20, 20), "{why}");
+    assert_eq!((d.missing, d.duplicates), (0, 0), "{why}");
+    assert_eq!(d.events, 20 * p.published, "{why}");
 }
 
 #[test]

@@ -70,6 +70,11 @@ pub struct LoadArgs {
     /// published and the connections stay idle.
     #[arg(long, value_name = "R", value_parser = parse_rate)]
     pub rate: Option<f64>,
+    /// Publishing connections at once, each waiting for its answer before the next request
+    /// (more than 1 lifts the publish rate; events may then arrive slightly out of order,
+    /// which is tolerated, not counted as gaps).
+    #[arg(long, value_name = "P", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=64))]
+    pub publishers: u64,
     /// Readers that stop reading after the response head (slow consumers).
     #[arg(long, value_name = "K", default_value_t = 0)]
     pub stall: u64,
@@ -283,6 +288,7 @@ pub async fn execute(args: LoadArgs) -> Result<Report, LoadError> {
                 rate: (rate > 0.0).then_some(rate),
                 pad: usize::try_from(args.pad).unwrap_or(0),
                 duration,
+                publishers: usize::try_from(args.publishers).unwrap_or(1),
             };
             let start = Instant::now();
             let outcome = publisher::run(plan, Arc::clone(&published)).await;
@@ -321,7 +327,7 @@ pub async fn execute(args: LoadArgs) -> Result<Report, LoadError> {
     let connect = connect_summary(&outcomes, connect_elapsed);
     let (delivery, stalled) = delivery_summary(
         &mut outcomes,
-        total_published,
+        publishing.as_ref().map(|(o, _)| o),
         publishing.as_ref().map(|(_, d)| *d),
     );
     let server_rss = match (t.pid, rss_before, rss_connected, rss_end) {
@@ -356,7 +362,7 @@ pub async fn execute(args: LoadArgs) -> Result<Report, LoadError> {
         load_average,
         connect,
         server_rss,
-        publish: publishing.map(|(o, _)| publish_summary(&o)),
+        publish: publishing.map(|(o, _)| publish_summary(&o, args.publishers)),
         delivery,
         latency: shared.latencies.summary(),
         stalled,
@@ -400,7 +406,7 @@ fn connect_summary(outcomes: &[Outcome], elapsed: Duration) -> Connect {
 
 fn delivery_summary(
     outcomes: &mut [Outcome],
-    published: Option<u64>,
+    publisher: Option<&PublishOutcome>,
     window: Option<Duration>,
 ) -> (Delivery, Stalled) {
     let mut d = Delivery::default();
@@ -419,8 +425,8 @@ fn delivery_summary(
             }
             continue;
         }
-        if let Some(p) = published {
-            tally.finish(p);
+        if let Some(p) = publisher {
+            tally.finish(p.assigned, &p.unpublished);
         }
         d.readers += 1;
         d.events += tally.received;
@@ -433,7 +439,7 @@ fn delivery_summary(
         d.read_errors += usize::from(matches!(end, End::Error(_)));
         let complete = tally.missing == 0
             && tally.duplicates == 0
-            && published.is_some_and(|p| tally.received == p);
+            && publisher.is_some_and(|p| tally.received == p.published);
         d.complete += usize::from(complete);
         per_reader.push(tally.received);
     }
@@ -447,9 +453,10 @@ fn delivery_summary(
     (d, st)
 }
 
-fn publish_summary(o: &PublishOutcome) -> Publish {
+fn publish_summary(o: &PublishOutcome, publishers: u64) -> Publish {
     let secs = o.elapsed.as_secs_f64();
     Publish {
+        publishers,
         published: o.published,
         failed: o.failed,
         first_error: o.first_error.clone(),

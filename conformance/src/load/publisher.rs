@@ -1,6 +1,8 @@
 //! The publisher: `POST`s `{"data": "{\"t\":NANOS,\"n\":SEQ,\"p\":\"…\"}"}` to the server's
-//! publish endpoint over one keep-alive HTTP/1.1 connection, in sequence (so the server's order
-//! is the sequence's order), at a fixed rate or as fast as the server answers.
+//! publish endpoint over keep-alive HTTP/1.1 connections, each waiting for its answer before the
+//! next request, at a fixed rate or as fast as the server answers. With one connection the
+//! server's order is the sequence's; with several, events may arrive slightly out of order,
+//! which the readers' tallies tolerate (see [`super::sequence::WINDOW`]).
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
@@ -31,6 +33,8 @@ pub struct PublishPlan {
     pub pad: usize,
     /// How long to publish.
     pub duration: Duration,
+    /// Publishing connections working at once (at least 1).
+    pub publishers: usize,
 }
 
 /// What the publisher did.
@@ -44,60 +48,114 @@ pub struct PublishOutcome {
     pub first_error: Option<String>,
     /// Time spent publishing.
     pub elapsed: Duration,
+    /// Sequence numbers handed out: `0..assigned`, all published but `unpublished`.
+    pub assigned: u64,
+    /// Numbers whose publish had still not succeeded when time ran out.
+    pub unpublished: Vec<u64>,
 }
 
 /// Publishes until the plan's duration is over; `published` follows the count as it grows.
 pub async fn run(plan: PublishPlan, published: Arc<AtomicU64>) -> PublishOutcome {
     let started = Instant::now();
-    let deadline = started + plan.duration;
-    let padding = "x".repeat(plan.pad);
+    let workers = plan.publishers.max(1);
+    let next = Arc::new(AtomicU64::new(0));
+    let plan = Arc::new(plan);
+    let handles: Vec<_> = (0..workers)
+        .map(|_| {
+            let worker = Worker {
+                plan: Arc::clone(&plan),
+                next: Arc::clone(&next),
+                published: Arc::clone(&published),
+                rate: plan.rate.map(|r| r / workers as f64),
+            };
+            tokio::spawn(worker.run(started))
+        })
+        .collect();
     let mut out = PublishOutcome::default();
-    let mut sender: Option<SendRequest<Full<Bytes>>> = None;
-    let mut attempts: u64 = 0;
-    while Instant::now() < deadline {
-        if let Some(rate) = plan.rate {
-            // A schedule, not a fixed sleep: a slow answer is caught up with, not added.
-            let due = started + Duration::from_secs_f64(attempts as f64 / rate);
-            if due >= deadline {
-                break;
-            }
-            sleep_until(due).await;
-        }
-        attempts += 1;
-        let Some(s) = sender.as_mut() else {
-            match connect(&plan.url).await {
-                Ok(s) => sender = Some(s),
-                Err(e) => {
-                    out.fail(e);
-                    sleep(RECONNECT_PAUSE).await;
-                }
-            }
-            continue;
-        };
-        let n = out.published;
-        let data = format!(r#"{{"t":{},"n":{n},"p":"{padding}"}}"#, unix_nanos());
-        match timeout(REQUEST_TIMEOUT, send(s, &plan.url, &data)).await {
-            Ok(Ok(())) => {
-                out.published += 1;
-                published.store(out.published, Relaxed);
-            }
-            Ok(Err(e)) => {
-                if s.is_closed() {
-                    sender = None;
-                }
-                out.fail(e);
-            }
-            Err(_) => {
-                sender = None;
-                out.fail("publish timed out".into());
-            }
+    for handle in handles {
+        match handle.await {
+            Ok(part) => out.merge(part),
+            Err(e) => out.fail(format!("publisher task failed: {e}")),
         }
     }
+    out.assigned = next.load(Relaxed);
     out.elapsed = started.elapsed();
     out
 }
 
+/// One publishing connection.
+struct Worker {
+    plan: Arc<PublishPlan>,
+    next: Arc<AtomicU64>,
+    published: Arc<AtomicU64>,
+    /// This worker's share of the rate.
+    rate: Option<f64>,
+}
+
+impl Worker {
+    async fn run(self, started: Instant) -> PublishOutcome {
+        let deadline = started + self.plan.duration;
+        let padding = "x".repeat(self.plan.pad);
+        let mut out = PublishOutcome::default();
+        let mut sender: Option<SendRequest<Full<Bytes>>> = None;
+        let mut pending: Option<u64> = None;
+        let mut attempts: u64 = 0;
+        while Instant::now() < deadline {
+            if let Some(rate) = self.rate {
+                // A schedule, not a fixed sleep: a slow answer is caught up with, not added.
+                let due = started + Duration::from_secs_f64(attempts as f64 / rate);
+                if due >= deadline {
+                    break;
+                }
+                sleep_until(due).await;
+            }
+            attempts += 1;
+            let Some(s) = sender.as_mut() else {
+                match connect(&self.plan.url).await {
+                    Ok(s) => sender = Some(s),
+                    Err(e) => {
+                        out.fail(e);
+                        sleep(RECONNECT_PAUSE).await;
+                    }
+                }
+                continue;
+            };
+            // A failed number is retried, so the sequence has no holes but at the very end.
+            let n = *pending.get_or_insert_with(|| self.next.fetch_add(1, Relaxed));
+            let data = format!(r#"{{"t":{},"n":{n},"p":"{padding}"}}"#, unix_nanos());
+            match timeout(REQUEST_TIMEOUT, send(s, &self.plan.url, &data)).await {
+                Ok(Ok(())) => {
+                    pending = None;
+                    out.published += 1;
+                    self.published.fetch_add(1, Relaxed);
+                }
+                Ok(Err(e)) => {
+                    if s.is_closed() {
+                        sender = None;
+                    }
+                    out.fail(e);
+                }
+                Err(_) => {
+                    sender = None;
+                    out.fail("publish timed out".into());
+                }
+            }
+        }
+        out.unpublished.extend(pending);
+        out
+    }
+}
+
 impl PublishOutcome {
+    fn merge(&mut self, part: PublishOutcome) {
+        self.published += part.published;
+        self.failed += part.failed;
+        if self.first_error.is_none() {
+            self.first_error = part.first_error;
+        }
+        self.unpublished.extend(part.unpublished);
+    }
+
     fn fail(&mut self, why: String) {
         self.failed += 1;
         self.first_error.get_or_insert(why);

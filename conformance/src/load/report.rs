@@ -78,6 +78,8 @@ pub struct ServerRss {
 /// The publisher.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Publish {
+    /// Publishing connections used at once.
+    pub publishers: u64,
     /// Events accepted by the server.
     pub published: u64,
     /// Requests refused or failed.

@@ -35,38 +35,101 @@ pub fn unix_nanos() -> u64 {
         .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
 }
 
+/// How far out of order events may arrive (several publishers race) and still be told apart
+/// from gaps: a sequence number this far past the oldest one not yet seen turns it into a gap.
+pub const WINDOW: u64 = 1024;
+const WORDS: usize = (WINDOW / 64) as usize;
+
 /// Counts for one connection.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Tally {
     /// Publisher events received (duplicates included).
     pub received: u64,
-    /// Sequence numbers skipped over.
+    /// Sequence numbers never received.
     pub missing: u64,
-    /// Events at or below one already seen.
+    /// Events received more than once.
     pub duplicates: u64,
     /// Events that did not carry a publisher stamp (heartbeats are comments, not events).
     pub foreign: u64,
-    /// The next sequence number expected.
+    /// The oldest sequence number not yet seen.
     pub next: u64,
+    /// Which of `next .. next + WINDOW` were seen (a ring indexed by `n % WINDOW`).
+    seen: [u64; WORDS],
+}
+
+impl Default for Tally {
+    fn default() -> Self {
+        Tally {
+            received: 0,
+            missing: 0,
+            duplicates: 0,
+            foreign: 0,
+            next: 0,
+            seen: [0; WORDS],
+        }
+    }
 }
 
 impl Tally {
+    fn bit(&self, n: u64) -> bool {
+        let i = n % WINDOW;
+        self.seen[(i / 64) as usize] & (1 << (i % 64)) != 0
+    }
+
+    fn set(&mut self, n: u64, on: bool) {
+        let i = n % WINDOW;
+        let word = &mut self.seen[(i / 64) as usize];
+        if on {
+            *word |= 1 << (i % 64);
+        } else {
+            *word &= !(1 << (i % 64));
+        }
+    }
+
+    /// Moves `next` up to `to`, counting what was not seen on the way as missing.
+    fn slide(&mut self, to: u64) {
+        if to.saturating_sub(self.next) >= WINDOW {
+            let seen: u64 = self.seen.iter().map(|w| u64::from(w.count_ones())).sum();
+            self.missing += (to - self.next) - seen;
+            self.seen = [0; WORDS];
+            self.next = to;
+            return;
+        }
+        while self.next < to {
+            if !self.bit(self.next) {
+                self.missing += 1;
+            }
+            self.set(self.next, false);
+            self.next += 1;
+        }
+    }
+
     /// Accounts for one received sequence number.
     pub fn see(&mut self, n: u64) {
         self.received += 1;
-        if n < self.next {
+        if n < self.next || (n < self.next + WINDOW && self.bit(n)) {
             self.duplicates += 1;
             return;
         }
-        self.missing += n - self.next;
-        self.next = n + 1;
+        if n >= self.next + WINDOW {
+            self.slide(n + 1 - WINDOW);
+        }
+        self.set(n, true);
+        while self.bit(self.next) {
+            self.set(self.next, false);
+            self.next += 1;
+        }
     }
 
-    /// Accounts for the events published after the last one received.
-    pub fn finish(&mut self, published: u64) {
-        if published > self.next {
-            self.missing += published - self.next;
-            self.next = published;
+    /// Accounts for the end of the run: every number below `assigned` was published except
+    /// `unpublished` (numbers whose publish failed for good); those not seen are missing.
+    pub fn finish(&mut self, assigned: u64, unpublished: &[u64]) {
+        while self.next < assigned {
+            if !self.bit(self.next) && !unpublished.contains(&self.next) {
+                self.missing += 1;
+            }
+            self.set(self.next, false);
+            self.next += 1;
         }
     }
 }
@@ -78,15 +141,36 @@ mod tests {
     #[test]
     fn gaps_duplicates_and_the_tail_are_counted() {
         let mut t = Tally::default();
-        for n in [0, 1, 3, 3, 2, 4] {
+        for n in [0, 1, 3, 3, 2, 4, 1] {
             t.see(n);
         }
-        t.finish(7);
-        assert_eq!((t.received, t.missing, t.duplicates, t.next), (6, 3, 2, 7));
+        t.finish(7, &[]);
+        // 5 and 6 never came; 3 and 1 came twice; 2 after 3 is a reorder, not a gap.
+        assert_eq!((t.received, t.missing, t.duplicates, t.next), (7, 2, 2, 7));
         let mut clean = Tally::default();
         (0..5).for_each(|n| clean.see(n));
-        clean.finish(5);
+        clean.finish(5, &[]);
         assert_eq!((clean.missing, clean.duplicates), (0, 0));
+    }
+
+    #[test]
+    fn reorders_within_the_window_are_not_gaps_and_big_jumps_are() {
+        let mut t = Tally::default();
+        for n in (0..200u64).rev().chain(200..300) {
+            t.see(n);
+        }
+        t.finish(301, &[300]);
+        assert_eq!((t.received, t.missing, t.duplicates), (300, 0, 0));
+        let mut jump = Tally::default();
+        jump.see(0);
+        jump.see(10 * WINDOW);
+        jump.see(5);
+        jump.finish(10 * WINDOW + 1, &[]);
+        assert_eq!((jump.missing, jump.duplicates), (10 * WINDOW - 1, 1));
+        let mut near = Tally::default();
+        near.see(WINDOW + 10);
+        near.finish(WINDOW + 11, &[]);
+        assert_eq!(near.missing, WINDOW + 10);
     }
 
     #[test]
