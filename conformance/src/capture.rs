@@ -3,7 +3,10 @@
 //! problems, sizes, and how the stream ended. Checks judge captures; captures never judge.
 
 use std::collections::BTreeSet;
+use std::io::Write;
 use std::time::{Duration, Instant};
+
+use flate2::write::{GzDecoder, ZlibDecoder};
 
 use ssekit_parser::{EndOfStream, Frame, IgnoreReason, Limits, OwnedEvent, Parser};
 
@@ -83,11 +86,66 @@ struct Scan {
     offset: u64,
 }
 
+/// A compressed body is judged as a browser reads it: decoded. Whether the compressor flushes
+/// each event is H07's question, not the framing checks'.
+enum Decoding {
+    Identity,
+    Gzip(GzDecoder<Vec<u8>>),
+    Deflate(ZlibDecoder<Vec<u8>>),
+    /// The body did not decode; nothing more is judged.
+    Failed,
+}
+
+impl std::fmt::Debug for Decoding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Decoding::Identity => "identity",
+            Decoding::Gzip(_) => "gzip",
+            Decoding::Deflate(_) => "deflate",
+            Decoding::Failed => "failed",
+        })
+    }
+}
+
+impl Decoding {
+    fn for_encoding(encoding: Option<&str>) -> Self {
+        match encoding.map(|e| e.trim().to_ascii_lowercase()).as_deref() {
+            Some("gzip" | "x-gzip") => Decoding::Gzip(GzDecoder::new(Vec::new())),
+            Some("deflate") => Decoding::Deflate(ZlibDecoder::new(Vec::new())),
+            _ => Decoding::Identity,
+        }
+    }
+
+    /// Decodes what `bytes` completes; `Err` once the body turns out not to be valid.
+    fn decode(&mut self, bytes: &[u8]) -> Result<Option<Vec<u8>>, String> {
+        let out = match self {
+            Decoding::Identity => return Ok(None),
+            Decoding::Failed => return Ok(Some(Vec::new())),
+            Decoding::Gzip(d) => d
+                .write_all(bytes)
+                .and_then(|()| d.flush())
+                .map(|()| d.get_mut()),
+            Decoding::Deflate(d) => d
+                .write_all(bytes)
+                .and_then(|()| d.flush())
+                .map(|()| d.get_mut()),
+        };
+        match out {
+            Ok(buf) => Ok(Some(std::mem::take(buf))),
+            Err(e) => {
+                *self = Decoding::Failed;
+                Err(format!("the {self:?} body does not decode: {e}"))
+            }
+        }
+    }
+}
+
 /// Everything observed on one response body.
 #[derive(Debug)]
 pub struct Capture {
     parser: Parser,
     scan: Scan,
+    decoding: Decoding,
     /// When the request was sent.
     pub sent_at: Instant,
     /// When the head arrived.
@@ -135,7 +193,13 @@ pub struct Capture {
 impl Capture {
     /// A capture for a response whose head arrived.
     pub fn new(response: &Response) -> Self {
-        Self::starting(response.sent_at, response.head_at)
+        let mut capture = Self::starting(response.sent_at, response.head_at);
+        let encoding = response
+            .headers
+            .get(http::header::CONTENT_ENCODING)
+            .and_then(|v| v.to_str().ok());
+        capture.decoding = Decoding::for_encoding(encoding);
+        capture
     }
 
     /// A capture for a body whose request was sent at `sent_at` and head arrived at `head_at`.
@@ -147,6 +211,7 @@ impl Capture {
         Capture {
             parser: Parser::new().report_ignored(true).with_limits(limits),
             scan: Scan::default(),
+            decoding: Decoding::Identity,
             sent_at,
             head_at,
             first_byte: None,
@@ -181,6 +246,16 @@ impl Capture {
                 value: bytes.len(),
             });
         }
+        match self.decoding.decode(bytes) {
+            Ok(None) => self.judge(at, bytes),
+            Ok(Some(decoded)) => self.judge(at, &decoded),
+            Err(e) if self.errors.len() < MAX_NOTES => self.errors.push(e),
+            Err(_) => {}
+        }
+    }
+
+    /// Feeds body text (decoded when compressed) to the byte scan and the strict parser.
+    fn judge(&mut self, at: Instant, bytes: &[u8]) {
         self.check_utf8(bytes);
         self.scan_lines(bytes);
         let mut feed = self.parser.feed(bytes);
@@ -366,6 +441,34 @@ impl Capture {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_gzip_body_is_judged_decoded() {
+        use flate2::write::GzEncoder;
+        let mut gz = GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all("data: é\n\n".as_bytes()).unwrap();
+        let body = gz.finish().unwrap();
+        let now = Instant::now();
+        let mut c = Capture::starting(now, now);
+        c.decoding = Decoding::for_encoding(Some("gzip"));
+        let (a, b) = body.split_at(body.len() / 2);
+        c.push(now, a);
+        c.push(now, b);
+        assert_eq!(c.invalid_utf8_at, None);
+        assert_eq!(c.events.len(), 1);
+        assert_eq!(c.events[0].value.data, "é");
+        assert_eq!(c.bytes, body.len() as u64, "raw bytes are still counted");
+
+        let mut bad = Capture::starting(now, now);
+        bad.decoding = Decoding::for_encoding(Some("gzip"));
+        bad.push(now, b"data: not gzip\n\n");
+        assert!(bad.events.is_empty());
+        assert!(
+            bad.errors[0].contains("does not decode"),
+            "{:?}",
+            bad.errors
+        );
+    }
 
     fn capture(chunks: &[&[u8]]) -> Capture {
         let now = Instant::now();
