@@ -7,7 +7,7 @@
 #   benches/load.sh [OUT_DIR] [SCENARIO...]     (default OUT_DIR target/load, every scenario;
 #                                                SKIP_BUILD=1 uses the release binaries as built)
 #
-# Scenarios: idle-10k idle-19k idle-10k-h1 fanout-10k latency-10k latency-1k stall0-100 stall1-100
+# Scenarios: idle-10k idle-19k idle-10k-h1 fanout-10k fanout-10k-p4 latency-10k latency-1k stall0-100 stall1-100
 # Each writes OUT_DIR/SCENARIO-{ssekit,axum}.json (schema ssekit-load/1); a ratio table ends the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -66,6 +66,8 @@ run() {
     # The same with `ssekit serve --no-h2c`: what the h1/h2c preface detection costs per connection.
     idle-10k-h1) SERVE_ARGS=--no-h2c scenario idle-10k-h1 --connections 10000 --duration 3 ;;
     fanout-10k)  scenario fanout-10k  --connections 10000 --duration 5 --rate 0 --pad 160 ;;
+    # Four racing publishers: the publish rate is no longer one round trip at a time.
+    fanout-10k-p4) scenario fanout-10k-p4 --connections 10000 --duration 5 --rate 0 --pad 160 --publishers 4 ;;
     latency-10k) scenario latency-10k --connections 10000 --duration 10 --rate 100 --pad 160 ;;
     latency-1k)  scenario latency-1k  --connections 1000 --duration 10 --rate 100 --pad 160 ;;
     # 16 KB events, so that the stalled reader's backlog (~16 MB) overflows the loopback socket
@@ -77,7 +79,7 @@ run() {
 }
 
 if [ $# -eq 0 ]; then
-  set -- idle-10k idle-19k idle-10k-h1 fanout-10k latency-10k latency-1k stall0-100 stall1-100
+  set -- idle-10k idle-19k idle-10k-h1 fanout-10k fanout-10k-p4 latency-10k latency-1k stall0-100 stall1-100
 fi
 for s in "$@"; do run "$s"; done
 python3 benches/load_report.py "$OUT"
