@@ -9,7 +9,7 @@
 //!   - [`tls`]: rustls for `https://` targets (ALPN h2 / http/1.1, `--ca-cert`);
 //!   - [`capture`]: what one response body showed (strict parser plus a byte scanner);
 //!   - [`context`]: options, the shared baseline observation, what the run saw so far;
-//!   - [`checks`]: the 46 checks, one module per group (H F I R K T S C L);
+//!   - [`checks`]: the 56 network checks, one module per group (H F I R K T S C L), plus the B (browser) rows;
 //!   - [`runner`]: selection (`--only`/`--skip`), phases, progress;
 //!   - [`report`]: human table, JSON (`ssekit-check/1`), JUnit XML;
 //!   - [`browser`]: `--browser`, headless Chromium's EventSource through a recording proxy (B checks).
