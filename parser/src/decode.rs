@@ -27,6 +27,9 @@ pub(crate) fn push_lossy(out: &mut String, bytes: &[u8]) {
         }
     };
     out.push_str(valid);
+    if rest.is_empty() {
+        return;
+    }
     for chunk in rest.utf8_chunks() {
         out.push_str(chunk.valid());
         if !chunk.invalid().is_empty() {

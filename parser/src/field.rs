@@ -32,7 +32,7 @@ pub(crate) fn classify(line: &[u8]) -> LineKind {
     if line[0] == b':' {
         return LineKind::Comment(1..line.len());
     }
-    let (name, value) = match memchr::memchr(b':', line) {
+    let (name, value) = match colon(line) {
         None => (line, line.len()..line.len()),
         Some(colon) => {
             let start = if line.get(colon + 1) == Some(&b' ') {
@@ -44,6 +44,17 @@ pub(crate) fn classify(line: &[u8]) -> LineKind {
         }
     };
     LineKind::Field(name_of(name), value)
+}
+
+/// Field names are short, so the colon is usually within the first bytes: look there before
+/// paying for a vectorised search over the whole line.
+fn colon(line: &[u8]) -> Option<usize> {
+    const NAME: usize = 8;
+    let head = &line[..line.len().min(NAME)];
+    if let Some(i) = head.iter().position(|&b| b == b':') {
+        return Some(i);
+    }
+    memchr::memchr(b':', line.get(NAME..)?).map(|i| i + NAME)
 }
 
 fn name_of(name: &[u8]) -> Name {
@@ -84,6 +95,14 @@ mod tests {
         assert_eq!(classify(b"data :x"), LineKind::Field(Name::Other, 6..7));
         assert_eq!(classify(b"Data: x"), LineKind::Field(Name::Other, 6..7));
         assert_eq!(classify(b"id: a:b"), LineKind::Field(Name::Id, 4..7));
+        assert_eq!(
+            classify(b"averylongname: v"),
+            LineKind::Field(Name::Other, 15..16)
+        );
+        assert_eq!(
+            classify(b"averylongnamewithoutcolon"),
+            LineKind::Field(Name::Other, 25..25)
+        );
     }
 
     #[test]
