@@ -102,6 +102,27 @@ impl Peer for Ssekit {
     }
 }
 
+/// Drains a stream of parse results, adding up the data length of every item `data_len` calls
+/// an event (`None`: not an event, e.g. a comment or a block without data).
+fn tally_stream<S, T, E>(
+    mut items: S,
+    data_len: impl Fn(T) -> Option<usize>,
+) -> Result<Tally, String>
+where
+    S: Stream<Item = Result<T, E>> + Unpin,
+    E: std::fmt::Display,
+{
+    futures_executor::block_on(async {
+        let mut tally = Tally::default();
+        while let Some(item) = items.next().await {
+            if let Some(len) = data_len(item.map_err(|e| e.to_string())?) {
+                tally.add(len);
+            }
+        }
+        Ok(tally)
+    })
+}
+
 /// ssekit's `Stream` adapter (feature `stream`): `Bytes` chunks in, owned `BytesEvent`s out,
 /// the API comparable with the peers' streams.
 #[derive(Debug, Default)]
@@ -115,14 +136,8 @@ impl Peer for SsekitStream {
     fn run(&mut self, input: &Bytes, chunking: &Chunking) -> Result<Tally, String> {
         let parser = Parser::new().with_limits(BENCH_LIMITS);
         let body = chunk_stream::<Infallible>(input, chunking);
-        let mut events = ssekit_parser::stream::EventStream::with_parser(body, parser);
-        futures_executor::block_on(async {
-            let mut tally = Tally::default();
-            while let Some(event) = events.next().await {
-                tally.add(event.map_err(|e| e.to_string())?.data.len());
-            }
-            Ok(tally)
-        })
+        let events = ssekit_parser::stream::EventStream::with_parser(body, parser);
+        tally_stream(events, |event| Some(event.data.len()))
     }
 }
 
@@ -136,14 +151,8 @@ impl Peer for Sseer {
     }
 
     fn run(&mut self, input: &Bytes, chunking: &Chunking) -> Result<Tally, String> {
-        let mut events = sseer::EventStream::new(chunk_stream::<io::Error>(input, chunking));
-        futures_executor::block_on(async {
-            let mut tally = Tally::default();
-            while let Some(event) = events.next().await {
-                tally.add(event.map_err(|e| e.to_string())?.data.len());
-            }
-            Ok(tally)
-        })
+        let events = sseer::EventStream::new(chunk_stream::<io::Error>(input, chunking));
+        tally_stream(events, |event| Some(event.data.len()))
     }
 }
 
@@ -158,14 +167,8 @@ impl Peer for EventsourceStream {
 
     fn run(&mut self, input: &Bytes, chunking: &Chunking) -> Result<Tally, String> {
         use eventsource_stream::Eventsource;
-        let mut events = chunk_stream::<io::Error>(input, chunking).eventsource();
-        futures_executor::block_on(async {
-            let mut tally = Tally::default();
-            while let Some(event) = events.next().await {
-                tally.add(event.map_err(|e| e.to_string())?.data.len());
-            }
-            Ok(tally)
-        })
+        let events = chunk_stream::<io::Error>(input, chunking).eventsource();
+        tally_stream(events, |event| Some(event.data.len()))
     }
 }
 
@@ -180,16 +183,8 @@ impl Peer for SseStream {
     }
 
     fn run(&mut self, input: &Bytes, chunking: &Chunking) -> Result<Tally, String> {
-        let mut events = sse_stream::SseByteStream::new(chunk_stream::<io::Error>(input, chunking));
-        futures_executor::block_on(async {
-            let mut tally = Tally::default();
-            while let Some(item) = events.next().await {
-                if let Some(data) = item.map_err(|e| e.to_string())?.data {
-                    tally.add(data.len());
-                }
-            }
-            Ok(tally)
-        })
+        let events = sse_stream::SseByteStream::new(chunk_stream::<io::Error>(input, chunking));
+        tally_stream(events, |sse| sse.data.map(|data| data.len()))
     }
 }
 
@@ -204,15 +199,10 @@ impl Peer for AsyncSse {
 
     fn run(&mut self, input: &Bytes, chunking: &Chunking) -> Result<Tally, String> {
         let reader = chunk_stream::<io::Error>(input, chunking).into_async_read();
-        let mut events = async_sse::decode(reader);
-        futures_executor::block_on(async {
-            let mut tally = Tally::default();
-            while let Some(event) = events.next().await {
-                if let async_sse::Event::Message(message) = event.map_err(|e| e.to_string())? {
-                    tally.add(message.data().len());
-                }
-            }
-            Ok(tally)
+        let events = async_sse::decode(reader);
+        tally_stream(events, |event| match event {
+            async_sse::Event::Message(message) => Some(message.data().len()),
+            _ => None,
         })
     }
 }
