@@ -74,6 +74,19 @@ pub struct CheckArgs {
     pub browser: BrowserArgs,
 }
 
+impl Default for CheckArgs {
+    /// `ssekit check` with no arguments: the embedded reference server, the quick profile and
+    /// clap's own defaults for everything else (so the two can never drift apart).
+    fn default() -> Self {
+        #[derive(clap::Parser)]
+        struct Bare {
+            #[command(flatten)]
+            args: CheckArgs,
+        }
+        <Bare as clap::Parser>::parse_from(["ssekit-check"]).args
+    }
+}
+
 /// The real-browser options of `ssekit check` (off by default).
 #[derive(Debug, Clone, clap::Args)]
 pub struct BrowserArgs {

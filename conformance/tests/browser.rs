@@ -11,7 +11,6 @@ use ssekit_conformance::browser::proxy::{End, Route};
 use ssekit_conformance::browser::{self, BrowserOptions, Observation};
 use ssekit_conformance::check_command::{check_target, BrowserArgs, CheckArgs};
 use ssekit_conformance::checks::Status;
-use ssekit_conformance::context::Profile;
 use ssekit_conformance::report;
 use ssekit_conformance::runner::CheckResult;
 use ssekit_conformance::target::{embedded_config, Target};
@@ -317,28 +316,16 @@ async fn live_page_survives_a_server_restart() {
 
 fn check_args(only: &[&str], browser: Option<PathBuf>) -> CheckArgs {
     CheckArgs {
-        url: None,
-        publish: None,
-        headers: Vec::new(),
         only: only.iter().map(|s| (*s).to_owned()).collect(),
-        skip: Vec::new(),
         timeout: Duration::from_secs(3),
         heartbeat_max: Duration::from_secs(3),
-        json: None,
-        junit: None,
-        profile: Profile::Quick,
-        gone_url: None,
-        poll_url: None,
-        metrics_url: None,
-        idle_url: None,
-        also_url: None,
-        ca_cert: None,
         quiet: true,
         browser: BrowserArgs {
             enabled: browser.is_some(),
             chromium: browser.unwrap_or_else(|| DEFAULT_PATH.into()),
             with_credentials: false,
         },
+        ..CheckArgs::default()
     }
 }
 

@@ -5,31 +5,17 @@ use std::time::Duration;
 
 use ssekit_conformance::check_command::{check_target, CheckArgs};
 use ssekit_conformance::checks::Status;
-use ssekit_conformance::context::Profile;
 use ssekit_conformance::report::Report;
 use ssekit_conformance::target::{embedded_config, Target};
 use ssekit_server::Misbehavior;
 
 fn args(only: &[&str]) -> CheckArgs {
     CheckArgs {
-        url: None,
-        publish: None,
-        headers: Vec::new(),
         only: only.iter().map(|s| (*s).to_owned()).collect(),
-        skip: Vec::new(),
         timeout: Duration::from_secs(3),
         heartbeat_max: Duration::from_secs(3),
-        json: None,
-        junit: None,
-        profile: Profile::Quick,
-        gone_url: None,
-        poll_url: None,
-        metrics_url: None,
-        idle_url: None,
-        also_url: None,
-        ca_cert: None,
         quiet: true,
-        browser: Default::default(),
+        ..CheckArgs::default()
     }
 }
 
