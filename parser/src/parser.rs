@@ -426,7 +426,7 @@ impl Feed<'_, '_> {
                                 Discard::Line,
                             )));
                         }
-                        p.partial.extend_from_slice(rest);
+                        extend_capped(&mut p.partial, rest, p.ev.limits.max_line_bytes);
                     }
                     // A non-empty line cannot be the blank line that ends the discard.
                     Discard::Event | Discard::Line => p.ev.discard = Discard::Line,
@@ -459,7 +459,11 @@ impl Feed<'_, '_> {
             let source = if p.partial.is_empty() {
                 Source::Input(start)
             } else {
-                p.partial.extend_from_slice(&rest[..found.len]);
+                extend_capped(
+                    &mut p.partial,
+                    &rest[..found.len],
+                    p.ev.limits.max_line_bytes,
+                );
                 p.partial_consumed = true;
                 Source::Partial
             };
@@ -572,12 +576,18 @@ impl EventState {
                     }
                     (Acc::Input(first), _) => {
                         ev.data.clear();
+                        reserve_capped(
+                            &mut ev.data,
+                            first.len() + 1 + bytes.len(),
+                            ev.limits.max_event_bytes,
+                        );
                         push_lossy(&mut ev.data, &input[first.clone()]);
                         ev.data.push('\n');
                         push_lossy(&mut ev.data, bytes);
                         Acc::Buf
                     }
                     (Acc::Buf, _) => {
+                        reserve_capped(&mut ev.data, 1 + bytes.len(), ev.limits.max_event_bytes);
                         ev.data.push('\n');
                         push_lossy(&mut ev.data, bytes);
                         Acc::Buf
@@ -677,5 +687,32 @@ fn resolve<'a>(input: &'a [u8], acc: &Acc, buf: &'a mut String) -> &'a str {
         Acc::Empty => "",
         Acc::Input(r) => decode_into(&input[r.clone()], buf),
         Acc::Buf => buf,
+    }
+}
+
+/// Appends to a buffer that never needs more than `cap` bytes: it grows by doubling as usual,
+/// but not past the cap, so a hostile stream costs about the limit in memory, not twice it.
+fn extend_capped(buf: &mut Vec<u8>, bytes: &[u8], cap: usize) {
+    let needed = buf.len() + bytes.len();
+    if needed > buf.capacity() {
+        let target = buf
+            .capacity()
+            .saturating_mul(2)
+            .clamp(needed, cap.max(needed));
+        buf.reserve_exact(target - buf.len());
+    }
+    buf.extend_from_slice(bytes);
+}
+
+/// Makes room for `more` bytes of text the same way (decoding may still exceed it by a few
+/// replacement characters, never by a doubling).
+fn reserve_capped(buf: &mut String, more: usize, cap: usize) {
+    let needed = buf.len() + more;
+    if needed > buf.capacity() {
+        let target = buf
+            .capacity()
+            .saturating_mul(2)
+            .clamp(needed, cap.max(needed));
+        buf.reserve_exact(target - buf.len());
     }
 }
