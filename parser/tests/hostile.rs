@@ -131,7 +131,7 @@ fn a_100_mb_line_is_refused_at_the_line_limit_in_bounded_memory() {
         "one error for the whole line, at the line's first byte"
     );
     assert_eq!(parser.stream_offset(), HUGE);
-    // The carried line's buffer grows by doubling, so up to twice the cap, plus our chunk.
+    // The carried line's buffer stops growing at the cap; add our own chunk buffers.
     assert!(
         peak <= Limits::DEFAULT_MAX_LINE_BYTES + 2 * CHUNK,
         "peak {peak} bytes: should stay near the {} byte limit",
@@ -172,7 +172,7 @@ fn a_100_mb_event_of_short_lines_is_refused_at_the_event_limit_in_bounded_memory
             offset,
         })]
     );
-    // The data buffer grows by doubling, so up to twice the cap, plus a carried line.
+    // The data buffer stops growing at the cap; add a carried line and our chunk buffers.
     assert!(
         peak <= max + 2 * CHUNK,
         "peak {peak} bytes: should stay near the {max} byte limit"
