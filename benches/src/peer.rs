@@ -69,7 +69,9 @@ impl Ssekit {
     /// A parser with [`BENCH_LIMITS`].
     pub fn new() -> Self {
         Ssekit {
-            parser: Parser::new().with_limits(BENCH_LIMITS),
+            parser: Parser::new()
+                .with_limits(BENCH_LIMITS)
+                .report_comments(false),
         }
     }
 }
@@ -134,7 +136,9 @@ impl Peer for SsekitStream {
     }
 
     fn run(&mut self, input: &Bytes, chunking: &Chunking) -> Result<Tally, String> {
-        let parser = Parser::new().with_limits(BENCH_LIMITS);
+        let parser = Parser::new()
+            .with_limits(BENCH_LIMITS)
+            .report_comments(false);
         let body = chunk_stream::<Infallible>(input, chunking);
         let events = ssekit_parser::stream::EventStream::with_parser(body, parser);
         tally_stream(events, |event| Some(event.data.len()))

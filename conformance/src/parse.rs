@@ -25,7 +25,7 @@ pub fn parse_to_json_lines(
     out: &mut impl Write,
     errors: &mut impl Write,
 ) -> io::Result<()> {
-    let mut parser = Parser::new();
+    let mut parser = Parser::new().report_comments(false);
     let size = match chunking {
         Chunking::Whole => input.len().max(1),
         Chunking::Fixed(n) => n.max(1),

@@ -88,6 +88,7 @@ enum Acc {
 struct EventState {
     limits: Limits,
     report_ignored: bool,
+    report_comments: bool,
     discard: Discard,
     retry: Option<u64>,
     data: String,
@@ -112,6 +113,7 @@ impl EventState {
         EventState {
             limits: Limits::default(),
             report_ignored: false,
+            report_comments: true,
             discard: Discard::Nothing,
             retry: None,
             data: String::new(),
@@ -222,6 +224,13 @@ impl Parser {
     /// (useful for linting a server; off by default).
     pub fn report_ignored(mut self, on: bool) -> Self {
         self.ev.report_ignored = on;
+        self
+    }
+
+    /// Yield [`Frame::Comment`] for comment lines (on by default). Turn it off when only events
+    /// matter: comment-heavy streams (heartbeats) then cost less.
+    pub fn report_comments(mut self, on: bool) -> Self {
+        self.ev.report_comments = on;
         self
     }
 
@@ -552,7 +561,10 @@ impl EventState {
     ) -> Option<Result<Action, ParseError>> {
         let (name, value) = match classify(line) {
             LineKind::Blank => return self.blank_line().map(Ok),
-            LineKind::Comment(r) => return Some(Ok(Action::Comment(source, r))),
+            LineKind::Comment(r) if self.report_comments => {
+                return Some(Ok(Action::Comment(source, r)))
+            }
+            LineKind::Comment(_) => return None,
             LineKind::Field(name, value) => (name, value),
         };
         let bytes = &line[value.clone()];

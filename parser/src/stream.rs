@@ -65,9 +65,9 @@ pub struct EventStream<S> {
 }
 
 impl<S> EventStream<S> {
-    /// Parses `body` with a default [`Parser`].
+    /// Parses `body` with a default [`Parser`] (comments are not reported: only events come out).
     pub fn new(body: S) -> Self {
-        Self::with_parser(body, Parser::new())
+        Self::with_parser(body, Parser::new().report_comments(false))
     }
 
     /// Parses `body` with a configured parser (limits, a starting last event id).

@@ -144,6 +144,14 @@ fn comments_are_ignored_and_reported_as_comments() {
     );
 }
 
+#[test]
+fn comments_can_be_left_out() {
+    let (out, _) = frames_with(b": hb\ndata: x\n: hb\n\n", || {
+        Parser::new().report_comments(false)
+    });
+    assert_eq!(out, [Ok(msg("x"))]);
+}
+
 // --- Fields ---------------------------------------------------------------------------------
 
 #[test]
