@@ -30,7 +30,15 @@ const LAG_GRACE: Duration = Duration::from_secs(1);
 /// behind a full socket: its connection is cut.
 const EVICTION_GRACE: Duration = Duration::from_millis(300);
 /// Longest accepted topic name.
-pub(crate) const MAX_TOPIC_LEN: usize = 256;
+const MAX_TOPIC_LEN: usize = 256;
+
+/// A topic name a publisher may use: non-empty and at most [`MAX_TOPIC_LEN`] bytes.
+pub(crate) fn check_topic(topic: Option<&str>) -> Result<(), PublishError> {
+    match topic {
+        Some(t) if t.is_empty() || t.len() > MAX_TOPIC_LEN => Err(PublishError::BadTopic),
+        _ => Ok(()),
+    }
+}
 
 /// A stored event.
 pub(crate) struct Entry {
@@ -287,11 +295,7 @@ impl Hub {
         event: Option<&str>,
         data: &str,
     ) -> Result<String, PublishError> {
-        if let Some(t) = topic {
-            if t.is_empty() || t.len() > MAX_TOPIC_LEN {
-                return Err(PublishError::BadTopic);
-            }
-        }
+        check_topic(topic)?;
         let topic: Option<Arc<str>> = topic.map(Arc::from);
         let wakers;
         let id;

@@ -32,7 +32,7 @@ use tokio::sync::watch;
 
 use crate::config::Config;
 use crate::error::{PublishError, ServerError};
-use crate::hub::{Hub, MAX_TOPIC_LEN};
+use crate::hub::{check_topic, Hub};
 
 pub(crate) use ledger::Ledger;
 pub(crate) use resume::stream;
@@ -171,9 +171,7 @@ impl Broker {
         if self.hub.is_closing() {
             return Err(PublishError::ShuttingDown);
         }
-        if topic.is_some_and(|t| t.is_empty() || t.len() > MAX_TOPIC_LEN) {
-            return Err(PublishError::BadTopic);
-        }
+        check_topic(topic)?;
         // Refuse here what could not be encoded later, so nothing unsendable enters Redis.
         let mut check = Message::new(data).id("0-0");
         if let Some(e) = event {
