@@ -1,7 +1,8 @@
 //! The runner against servers it did not come with: a hand-written Python `http.server` SSE
 //! endpoint (tests/python_sse_server.py), and the CLI's contract (exit statuses, JSON, JUnit).
 
-use std::io::{BufRead, BufReader};
+mod common;
+
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -44,16 +45,10 @@ fn python_with(ports: &[&str]) -> Option<Python> {
             return None;
         }
     };
-    let stdout = child.stdout.take().expect("piped stdout");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = BufReader::new(stdout).read_line(&mut line);
-        let _ = tx.send(line);
-    });
-    let line = rx
-        .recv_timeout(Duration::from_secs(10))
-        .expect("the Python server prints its port");
+    let line = common::first_line(
+        child.stdout.take().expect("piped stdout"),
+        "the Python server",
+    );
     let ports: Vec<u16> = line
         .split_whitespace()
         .filter_map(|w| w.parse().ok())
@@ -104,21 +99,8 @@ fn rand_suffix() -> u128 {
         .map_or(0, |d| d.as_nanos())
 }
 
-fn status_of(report: &Value, id: &str) -> String {
-    let checks = report["checks"].as_array().expect("checks array");
-    let c = checks
-        .iter()
-        .find(|c| c["id"] == id)
-        .unwrap_or_else(|| panic!("{id} missing from {report}"));
-    format!(
-        "{} {}",
-        c["status"].as_str().unwrap_or("?"),
-        c["observed"].as_str().unwrap_or("")
-    )
-}
-
 fn assert_status(report: &Value, id: &str, want: &str) {
-    let got = status_of(report, id);
+    let got = common::status(report, id);
     assert!(got.starts_with(want), "{id}: expected {want}, got {got}");
 }
 

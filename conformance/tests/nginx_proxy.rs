@@ -3,7 +3,8 @@
 //! ignored, and gzip switched on for text/event-stream. Skips with a message when nginx is not
 //! installed. What nginx 1.22 does here is recorded in the README.
 
-use std::io::{BufRead, BufReader};
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -51,16 +52,7 @@ fn serve() -> (Proc, u16) {
         .stderr(Stdio::null())
         .spawn()
         .expect("ssekit serve starts");
-    let stdout = child.stdout.take().expect("stdout");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = BufReader::new(stdout).read_line(&mut line);
-        let _ = tx.send(line);
-    });
-    let line = rx
-        .recv_timeout(Duration::from_secs(10))
-        .expect("ssekit serve prints its address");
+    let line = common::first_line(child.stdout.take().expect("stdout"), "ssekit serve");
     let port = line
         .trim()
         .rsplit(':')
@@ -135,18 +127,6 @@ fn check(url: &str, publish: &str, json: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(json).expect("report")).expect("JSON")
 }
 
-fn status(report: &Value, id: &str) -> String {
-    let c = report["checks"]
-        .as_array()
-        .and_then(|a| a.iter().find(|c| c["id"] == id))
-        .expect("check present");
-    format!(
-        "{} {}",
-        c["status"].as_str().unwrap_or("?"),
-        c["observed"].as_str().unwrap_or("")
-    )
-}
-
 #[test]
 fn nginx_buffering_and_gzip() {
     let Some(bin) = nginx_binary() else {
@@ -188,14 +168,14 @@ fn nginx_buffering_and_gzip() {
             &publish,
             &dir.join("r.json"),
         );
-        let got = status(&report, id);
+        let got = common::status(&report, id);
         eprintln!(
             "nginx {name}: T01 {}; H07 {}; K03 {}; K01 {}; T03 {}",
-            status(&report, "T01"),
-            status(&report, "H07"),
-            status(&report, "K03"),
-            status(&report, "K01"),
-            status(&report, "T03")
+            common::status(&report, "T01"),
+            common::status(&report, "H07"),
+            common::status(&report, "K03"),
+            common::status(&report, "K01"),
+            common::status(&report, "T03")
         );
         assert!(
             got.starts_with(want),

@@ -2,6 +2,8 @@
 //! front of the reference server, trusting a self-signed CA given with `--ca-cert`; without it,
 //! the certificate is refused as a browser would refuse it.
 
+mod common;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -88,18 +90,6 @@ fn check(args: &[&str]) -> (i32, Value) {
     (status.code().unwrap_or(-1), report)
 }
 
-fn status(report: &Value, id: &str) -> String {
-    let c = report["checks"]
-        .as_array()
-        .and_then(|a| a.iter().find(|c| c["id"] == id))
-        .expect("check present");
-    format!(
-        "{} {}",
-        c["status"].as_str().unwrap_or("?"),
-        c["observed"].as_str().unwrap_or("")
-    )
-}
-
 #[test]
 fn https_with_alpn_h2_and_a_private_ca() {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
@@ -125,21 +115,21 @@ fn https_with_alpn_h2_and_a_private_ca() {
     let (code, report) = check(&args);
     for id in only {
         assert!(
-            status(&report, id).starts_with("PASS"),
+            common::status(&report, id).starts_with("PASS"),
             "{id}: {}",
-            status(&report, id)
+            common::status(&report, id)
         );
     }
     assert!(
-        status(&report, "H06").contains("ALPN"),
+        common::status(&report, "H06").contains("ALPN"),
         "{}",
-        status(&report, "H06")
+        common::status(&report, "H06")
     );
     assert_eq!(code, 0);
 
     // Without the CA the certificate is refused, as a browser refuses it: H01 fails.
     let (code, report) = check(&[url.as_str(), "--only", "H01"]);
-    let h01 = status(&report, "H01");
+    let h01 = common::status(&report, "H01");
     assert!(
         h01.starts_with("FAIL") && h01.contains("certificate"),
         "{h01}"
