@@ -126,7 +126,10 @@ async fn serve(mut tcp: TcpStream, app: &App, peer: &Peer) -> std::io::Result<()
                 SETTINGS if flags & ACK == 0 => frame(&mut out, SETTINGS, ACK, 0, &[]),
                 PING if flags & ACK == 0 => frame(&mut out, PING, ACK, 0, &payload),
                 GOAWAY => return Ok(()),
-                RST_STREAM if body.as_ref().is_some_and(|(s, _)| *s == stream) => return Ok(()),
+                // A client that rejects the malformed head resets the stream: drop it but keep
+                // the connection, as a real server would. Closing here races the client's own
+                // writes (RST_STREAM, WINDOW_UPDATE) and turns its stream error into a broken pipe.
+                RST_STREAM if body.as_ref().is_some_and(|(s, _)| *s == stream) => body = None,
                 HEADERS | CONTINUATION => {
                     header_stream = header_stream.or(Some(stream));
                     if flags & END_HEADERS == 0 || body.is_some() {
