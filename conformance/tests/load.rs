@@ -15,6 +15,7 @@ fn args(connections: u64, duration: f64, rate: f64, stall: u64) -> LoadArgs {
         publish: None,
         rate: Some(rate),
         publishers: 1,
+        batch: 1,
         stall,
         sources: Vec::new(),
         server_pid: None,
@@ -99,6 +100,25 @@ async fn racing_publishers_reorder_but_lose_nothing() {
     assert_eq!((d.readers, d.complete), (20, 20), "{why}");
     assert_eq!((d.missing, d.duplicates), (0, 0), "{why}");
     assert_eq!(d.events, 20 * p.published, "{why}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batched_publishing_delivers_every_event_once_in_order() {
+    let mut a = args(20, 1.0, 2000.0, 0);
+    a.batch = 50;
+    let r = run(a).await;
+    let why = r.human();
+    let p = r.publish.as_ref().expect("publisher ran");
+    assert_eq!((p.failed, p.batch), (0, 50), "{why}");
+    assert!(
+        p.published >= 50 && p.published % 50 == 0,
+        "whole batches only: {why}"
+    );
+    let d = &r.delivery;
+    assert_eq!((d.readers, d.complete), (20, 20), "{why}");
+    assert_eq!((d.missing, d.duplicates), (0, 0), "{why}");
+    assert_eq!(d.events, 20 * p.published, "{why}");
+    assert!(why.contains("50 per request"), "{why}");
 }
 
 #[test]

@@ -59,6 +59,10 @@ pub struct ServeArgs {
     /// Serve only HTTP/1.1.
     #[arg(long, overrides_with = "h2c")]
     pub no_h2c: bool,
+    /// Write one event per write instead of coalescing every event that is ready for a
+    /// stream into one write (coalescing is on by default; this switch is for measuring it).
+    #[arg(long)]
+    pub no_coalesce: bool,
     /// Run as one node of several sharing this Redis (e.g. `redis://127.0.0.1:6379`): events
     /// are appended to a Redis Stream, which every node reads and which is also the replay log;
     /// ids are Redis stream ids. See "Running several nodes" in the README.
@@ -115,6 +119,8 @@ pub struct Config {
     pub misbehave: Misbehaviors,
     /// Detect HTTP/2 prior knowledge next to HTTP/1.1.
     pub h2c: bool,
+    /// Send every event that is ready for a stream in one write (one HTTP body piece).
+    pub coalesce: bool,
     /// How long shutdown waits for streams to end before cutting connections.
     pub shutdown_grace: Duration,
     /// Redis URL: run as one node of several (`None`: single process, in memory).
@@ -142,6 +148,7 @@ impl Default for Config {
             cors_origins: Vec::new(),
             misbehave: Misbehaviors::none(),
             h2c: true,
+            coalesce: true,
             shutdown_grace: Duration::from_millis(900),
             redis: None,
             redis_maxlen: 100_000,
@@ -176,6 +183,7 @@ impl From<ServeArgs> for Config {
             cors_origins: a.cors_origins,
             misbehave: Misbehaviors::from_list(&a.misbehave),
             h2c: a.h2c && !a.no_h2c,
+            coalesce: !a.no_coalesce,
             redis: a.redis,
             redis_maxlen: a.redis_maxlen,
             redis_key: a.redis_key,

@@ -42,6 +42,26 @@ pub enum PublishError {
     /// The topic is empty or longer than 256 bytes.
     #[error("topic must be 1 to 256 bytes long")]
     BadTopic,
+    /// A batch publish holds more events than a subscriber may lag behind (or than the replay
+    /// ring holds): every subscriber would start the batch already lagging.
+    #[error("a batch of {len} events is over the limit of {max} (the smaller of --max-lag-events and --replay): split it")]
+    BatchTooLarge {
+        /// Events in the batch.
+        len: usize,
+        /// The most a batch may hold.
+        max: usize,
+    },
+    /// Redis failed part-way through a batch: the first events were published, the rest not.
+    /// Retry with the events after `published`.
+    #[error("redis unavailable after {} of {total} events (published: {}): retry the rest later: {reason}", published.len(), published.join(", "))]
+    PartlyPublished {
+        /// Ids of the events that were published, in order.
+        published: Vec<String>,
+        /// Events in the batch.
+        total: usize,
+        /// What Redis said.
+        reason: String,
+    },
     /// The server is shutting down.
     #[error("the server is shutting down; publish to another instance")]
     ShuttingDown,

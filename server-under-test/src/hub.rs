@@ -138,6 +138,14 @@ impl State {
     }
 }
 
+/// One event of a batch publish.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PublishItem<'a> {
+    pub topic: Option<&'a str>,
+    pub event: Option<&'a str>,
+    pub data: &'a str,
+}
+
 /// Which topics a subscriber wants: all (no `topic` parameter) or a list.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Topics(Option<Box<[Box<str>]>>);
@@ -287,6 +295,49 @@ impl Hub {
             }
             progressed.await;
         }
+    }
+
+    /// Publishes several events at once, in order; returns their ids. All or nothing: an event
+    /// that cannot be encoded refuses the whole batch before any is published. Subscribers are
+    /// woken once for the batch, so each can send it in one write.
+    pub async fn publish_batch(
+        &self,
+        batch: &[PublishItem<'_>],
+    ) -> Result<Vec<String>, PublishError> {
+        if self.misbehave.publish_blocks() {
+            self.wait_for_slowest().await;
+        }
+        // max_lag_events is already capped at the ring's capacity.
+        let max = usize::try_from(self.limits.max_lag_events).unwrap_or(usize::MAX);
+        if batch.len() > max {
+            return Err(PublishError::BatchTooLarge {
+                len: batch.len(),
+                max,
+            });
+        }
+        let mut st = self.lock();
+        if st.closing {
+            return Err(PublishError::ShuttingDown);
+        }
+        let mut frames = Vec::with_capacity(batch.len());
+        for (i, item) in batch.iter().enumerate() {
+            check_topic(item.topic)?;
+            let wire_id = self.misbehave.wire_id(&self.epoch, st.head + 1 + i as u64);
+            frames.push(
+                self.misbehave
+                    .encode_event(wire_id.as_deref(), item.event, item.data)?,
+            );
+        }
+        let mut wakers = Vec::new();
+        let mut ids = Vec::with_capacity(batch.len());
+        for (item, frame) in batch.iter().zip(frames) {
+            wakers.extend(self.push_locked(&mut st, item.topic.map(Arc::from), frame));
+            ids.push(self.id_of(st.head));
+        }
+        drop(st);
+        Metrics::add(&self.metrics.events_published, batch.len() as u64);
+        wakers.into_iter().for_each(Waker::wake);
+        Ok(ids)
     }
 
     fn publish_now(

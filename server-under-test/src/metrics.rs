@@ -14,6 +14,7 @@ pub(crate) struct Metrics {
     pub events_published: AtomicU64,
     pub events_sent: AtomicU64,
     pub bytes_sent: AtomicU64,
+    pub stream_writes: AtomicU64,
     pub heartbeats_sent: AtomicU64,
     pub resumes: AtomicU64,
     pub replayed_events: AtomicU64,
@@ -45,6 +46,10 @@ pub struct MetricsSnapshot {
     pub events_sent: u64,
     /// Bytes handed to the HTTP layer on event streams.
     pub bytes_sent: u64,
+    /// Pieces of event-stream body handed to the HTTP layer: with write coalescing, every event
+    /// ready at once goes in one piece (one write when the socket keeps up), so
+    /// `events_sent / stream_writes` is the events per write.
+    pub stream_writes: u64,
     /// Heartbeat comments written.
     pub heartbeats_sent: u64,
     /// Streams that resumed exactly from a `Last-Event-ID`.
@@ -89,6 +94,7 @@ impl Metrics {
             events_published: g(&self.events_published),
             events_sent: g(&self.events_sent),
             bytes_sent: g(&self.bytes_sent),
+            stream_writes: g(&self.stream_writes),
             heartbeats_sent: g(&self.heartbeats_sent),
             resumes: g(&self.resumes),
             replayed_events: g(&self.replayed_events),
@@ -107,7 +113,7 @@ impl Metrics {
 impl MetricsSnapshot {
     /// The Prometheus text exposition of these values.
     pub fn to_prometheus(&self) -> String {
-        let rows: [(&str, &str, &str, f64); 18] = [
+        let rows: [(&str, &str, &str, f64); 19] = [
             (
                 "ssekit_streams_open",
                 "gauge",
@@ -149,6 +155,12 @@ impl MetricsSnapshot {
                 "counter",
                 "Bytes written to event streams.",
                 self.bytes_sent as f64,
+            ),
+            (
+                "ssekit_stream_writes_total",
+                "counter",
+                "Pieces of event-stream body handed to the HTTP layer (events ready together are coalesced into one).",
+                self.stream_writes as f64,
             ),
             (
                 "ssekit_heartbeats_sent_total",

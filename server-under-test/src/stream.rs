@@ -1,6 +1,10 @@
 //! The `text/event-stream` response body: the priming frame, then replayed and live events
 //! and heartbeats, pulled from the hub only when hyper asks for more (so a slow socket never
 //! makes the server buffer). It ends only between frames, at an event boundary.
+//!
+//! Write coalescing: when hyper asks for more and several events are already waiting, they go
+//! out as one body piece (one chunk, one `write` when the socket keeps up) instead of one each.
+//! Nothing waits to fill a batch, so latency is unchanged; only what is ready is gathered.
 
 use std::convert::Infallible;
 use std::pin::Pin;
@@ -10,11 +14,16 @@ use std::time::Instant;
 use bytes::{Bytes, BytesMut};
 use hyper::body::{Body, Frame};
 
+use crate::config::Config;
 use crate::hub::{CloseReason, Next, Subscription};
 use crate::metrics::Metrics;
 use crate::misbehave::{Misbehaviors, Output};
 
 static HEARTBEAT: Bytes = Bytes::from_static(b": heartbeat\n");
+
+/// A coalesced piece stops growing past this many bytes, so one fast stream cannot hold a
+/// large buffer and hyper's own write buffer limit still applies between pieces.
+const COALESCE_MAX_BYTES: usize = 64 * 1024;
 
 /// The body of one event stream.
 pub(crate) struct EventStream {
@@ -23,6 +32,7 @@ pub(crate) struct EventStream {
     first: Option<Bytes>,
     out: Output,
     heartbeats: bool,
+    coalesce: bool,
     misbehave: Misbehaviors,
     state: State,
     log: StreamLog,
@@ -47,15 +57,16 @@ impl EventStream {
     pub fn new(
         sub: Subscription,
         first: Bytes,
-        heartbeats: bool,
-        misbehave: Misbehaviors,
+        config: &Config,
         peer: std::net::SocketAddr,
     ) -> Self {
+        let misbehave = config.misbehave;
         EventStream {
             sub,
             first: Some(first),
             out: misbehave.output(),
-            heartbeats: heartbeats && misbehave.heartbeats(),
+            heartbeats: config.heartbeat.is_some() && misbehave.heartbeats(),
+            coalesce: config.coalesce,
             misbehave,
             state: State::Open,
             log: StreamLog {
@@ -73,7 +84,43 @@ impl EventStream {
 
     fn emit(&self, bytes: Bytes) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
         Metrics::add(&self.metrics().bytes_sent, bytes.len() as u64);
+        Metrics::add(&self.metrics().stream_writes, 1);
         Poll::Ready(Some(Ok(Frame::data(bytes))))
+    }
+
+    fn count_event(&mut self) {
+        self.log.events += 1;
+        Metrics::add(&self.metrics().events_sent, 1);
+    }
+
+    /// Appends to `piece` every event already waiting, up to [`COALESCE_MAX_BYTES`]. A stream
+    /// that ends meanwhile sends its last bytes on the next poll.
+    fn gather(&mut self, piece: Bytes, cx: &mut Context<'_>) -> Bytes {
+        let mut batch: Option<BytesMut> = None;
+        loop {
+            let len = batch.as_ref().map_or(piece.len(), BytesMut::len);
+            if len >= COALESCE_MAX_BYTES {
+                break;
+            }
+            // No heartbeat is due while events flow; `Pending` leaves the waker registered,
+            // which at worst wakes the connection once for nothing.
+            match self.sub.poll_next(cx, false) {
+                Poll::Ready(Next::Event(frame)) => {
+                    self.count_event();
+                    if let Some(bytes) = self.out.push(frame) {
+                        batch
+                            .get_or_insert_with(|| BytesMut::from(&piece[..]))
+                            .extend_from_slice(&bytes);
+                    }
+                }
+                Poll::Ready(Next::Closed(reason)) => {
+                    self.end(reason);
+                    break;
+                }
+                Poll::Ready(Next::Heartbeat) | Poll::Pending => break,
+            }
+        }
+        batch.map_or(piece, BytesMut::freeze)
     }
 
     fn end(&mut self, reason: CloseReason) {
@@ -126,9 +173,15 @@ impl Body for EventStream {
                     continue;
                 }
                 Poll::Ready(Next::Event(frame)) => {
-                    this.log.events += 1;
-                    Metrics::add(&this.metrics().events_sent, 1);
-                    frame
+                    this.count_event();
+                    match this.out.push(frame) {
+                        Some(bytes) if this.coalesce => {
+                            let piece = this.gather(bytes, cx);
+                            return this.emit(piece);
+                        }
+                        Some(bytes) => return this.emit(bytes),
+                        None => continue,
+                    }
                 }
                 Poll::Ready(Next::Heartbeat) => {
                     Metrics::add(&this.metrics().heartbeats_sent, 1);

@@ -363,3 +363,61 @@ async fn connection_cap_answers_with_retry_later_not_an_error() {
     let m = s.metrics();
     assert_eq!((m.rejected_over_capacity, m.streams_open), (1, 2));
 }
+
+#[tokio::test]
+async fn batch_publish_is_ordered_and_all_or_nothing() {
+    let s = server(Config::default()).await;
+    let mut sub = stream(s.local_addr(), "/stream", &[]).await;
+    until_metrics(&s, |m| m.streams_open == 1).await;
+    // The third event cannot be encoded: nothing of the batch is published.
+    let bad = br#"[{"data":"a"},{"data":"b"},{"data":"c","event":"x\ny"}]"#;
+    let (status, _, out) = exchange(s.local_addr(), "POST", "/publish", &[], bad).await;
+    assert_eq!(status, 400);
+    assert!(json(&out)["error"]
+        .as_str()
+        .unwrap()
+        .contains("cannot be encoded"));
+    assert_eq!(s.metrics().events_published, 0);
+    let good = br#"[{"data":"a"},{"event":"e","data":"b"},{"topic":"t","data":"c"}]"#;
+    let (status, _, out) = exchange(s.local_addr(), "POST", "/publish", &[], good).await;
+    assert_eq!(status, 200);
+    let ids: Vec<String> = json(&out)["ids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect();
+    let epoch = s.epoch();
+    assert_eq!(ids, [1, 2, 3].map(|n| format!("{epoch}-{n}")));
+    let got: Vec<(String, String, String)> = sub
+        .events(3)
+        .await
+        .into_iter()
+        .map(|e| (e.id, e.event_type, e.data))
+        .collect();
+    let expected = [
+        ("1", "message", "a"),
+        ("2", "e", "b"),
+        ("3", "message", "c"),
+    ]
+    .map(|(n, t, d)| (format!("{epoch}-{n}"), t.to_owned(), d.to_owned()));
+    assert_eq!(got, expected);
+}
+
+#[tokio::test]
+async fn batch_over_the_lag_limit_is_refused_with_the_limit() {
+    let s = server(Config {
+        max_lag_events: 4,
+        ..Config::default()
+    })
+    .await;
+    let batch = serde_json::to_vec(&vec![serde_json::json!({"data": "x"}); 5]).unwrap();
+    let (status, _, out) = exchange(s.local_addr(), "POST", "/publish", &[], &batch).await;
+    assert_eq!(status, 400);
+    let error = json(&out)["error"].as_str().unwrap().to_owned();
+    assert!(
+        error.contains("batch of 5") && error.contains("limit of 4"),
+        "{error}"
+    );
+    assert_eq!(s.metrics().events_published, 0);
+}

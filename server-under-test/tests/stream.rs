@@ -373,3 +373,54 @@ async fn ticker_publishes_numbered_tick_events() {
     let n: Vec<u64> = ticks.iter().map(|e| e.data.parse().unwrap()).collect();
     assert!(n.windows(2).all(|w| w[1] == w[0] + 1), "{n:?}");
 }
+
+/// Publishes `n` events in one batch request; returns their ids.
+async fn publish_batch(s: &ServerHandle, n: usize) -> Vec<String> {
+    let batch: Vec<_> = (0..n)
+        .map(|i| serde_json::json!({ "data": format!("event {i}") }))
+        .collect();
+    let body = serde_json::to_vec(&batch).unwrap();
+    let (status, _, out) = exchange(s.local_addr(), "POST", "/publish", &[], &body).await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&out));
+    let answer: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    answer["ids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|id| id.as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Reads the priming frames, then a batch of 50; returns the chunks the batch came in.
+async fn chunks_for_a_batch(config: Config) -> usize {
+    let s = server(config).await;
+    let mut res = stream(s.local_addr(), "/stream", &[]).await;
+    let OwnedFrame::Comment(_) = res.next_frame().await.unwrap() else {
+        panic!("priming comment")
+    };
+    let OwnedFrame::Retry(_) = res.next_frame().await.unwrap() else {
+        panic!("priming retry")
+    };
+    let before = res.chunks;
+    let ids = publish_batch(&s, 50).await;
+    let got: Vec<String> = res.events(50).await.into_iter().map(|e| e.id).collect();
+    assert_eq!(got, ids, "every event once, in order");
+    let m = s.metrics();
+    assert_eq!(m.events_sent, 50);
+    res.chunks - before
+}
+
+#[tokio::test]
+async fn events_ready_together_go_out_in_one_write() {
+    // The batch is in the ring before the stream is woken, so all 50 are ready at once.
+    assert_eq!(chunks_for_a_batch(Config::default()).await, 1);
+}
+
+#[tokio::test]
+async fn without_coalescing_each_event_is_its_own_write() {
+    let config = Config {
+        coalesce: false,
+        ..Config::default()
+    };
+    assert_eq!(chunks_for_a_batch(config).await, 50);
+}

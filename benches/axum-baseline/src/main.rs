@@ -3,7 +3,8 @@
 //!
 //! It speaks the same two endpoints as `ssekit serve`, so `ssekit load` drives both in the same
 //! harness: `GET /stream` (an event stream; `id:` is a sequence number) and `POST /publish`
-//! with JSON `{"topic"?, "event"?, "data"}` answering `{"id"}`. Like the usual tutorial code it
+//! with JSON `{"topic"?, "event"?, "data"}` answering `{"id"}` (or an array of them answering
+//! `{"ids"}`, sent into the channel one after the other, as a user would). Like the usual tutorial code it
 //! has no replay, and a receiver that lags behind the channel silently skips what it missed
 //! (`BroadcastStream` yields `Lagged`, which the stream filters out). Bench-only, never shipped.
 #![forbid(unsafe_code)]
@@ -69,7 +70,15 @@ async fn stream(State(hub): State<Arc<Hub>>) -> Sse<impl Stream<Item = Result<Ev
     Sse::new(events).keep_alive(KeepAlive::default())
 }
 
-async fn publish(State(hub): State<Arc<Hub>>, Json(msg): Json<Publish>) -> Json<serde_json::Value> {
+/// One event or a batch, as `ssekit serve` accepts.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum PublishBody {
+    One(Publish),
+    Batch(Vec<Publish>),
+}
+
+fn send(hub: &Hub, msg: Publish) -> String {
     let id = hub.next_id.fetch_add(1, Ordering::Relaxed) + 1;
     // No receiver is not an error: the event is simply not delivered, as in the tutorials.
     let _ = hub.tx.send(Published {
@@ -77,7 +86,20 @@ async fn publish(State(hub): State<Arc<Hub>>, Json(msg): Json<Publish>) -> Json<
         event: msg.event.map(Arc::from),
         data: Arc::from(msg.data),
     });
-    Json(serde_json::json!({ "id": id.to_string() }))
+    id.to_string()
+}
+
+async fn publish(
+    State(hub): State<Arc<Hub>>,
+    Json(body): Json<PublishBody>,
+) -> Json<serde_json::Value> {
+    match body {
+        PublishBody::One(msg) => Json(serde_json::json!({ "id": send(&hub, msg) })),
+        PublishBody::Batch(msgs) => {
+            let ids: Vec<String> = msgs.into_iter().map(|m| send(&hub, m)).collect();
+            Json(serde_json::json!({ "ids": ids }))
+        }
+    }
 }
 
 #[tokio::main]

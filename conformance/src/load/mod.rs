@@ -75,6 +75,11 @@ pub struct LoadArgs {
     /// which is tolerated, not counted as gaps).
     #[arg(long, value_name = "P", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=64))]
     pub publishers: u64,
+    /// Events per publish request: more than 1 sends a JSON array of that many events, which
+    /// the reference server publishes at once (each stream then gets them in one write with
+    /// coalescing). `--rate` still counts events.
+    #[arg(long, value_name = "B", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub batch: u64,
     /// Readers that stop reading after the response head (slow consumers).
     #[arg(long, value_name = "K", default_value_t = 0)]
     pub stall: u64,
@@ -289,6 +294,7 @@ pub async fn execute(args: LoadArgs) -> Result<Report, LoadError> {
                 pad: usize::try_from(args.pad).unwrap_or(0),
                 duration,
                 publishers: usize::try_from(args.publishers).unwrap_or(1),
+                batch: usize::try_from(args.batch).unwrap_or(1),
             };
             let start = Instant::now();
             let outcome = publisher::run(plan, Arc::clone(&published)).await;
@@ -362,7 +368,7 @@ pub async fn execute(args: LoadArgs) -> Result<Report, LoadError> {
         load_average,
         connect,
         server_rss,
-        publish: publishing.map(|(o, _)| publish_summary(&o, args.publishers)),
+        publish: publishing.map(|(o, _)| publish_summary(&o, args.publishers, args.batch)),
         delivery,
         latency: shared.latencies.summary(),
         stalled,
@@ -453,10 +459,11 @@ fn delivery_summary(
     (d, st)
 }
 
-fn publish_summary(o: &PublishOutcome, publishers: u64) -> Publish {
+fn publish_summary(o: &PublishOutcome, publishers: u64, batch: u64) -> Publish {
     let secs = o.elapsed.as_secs_f64();
     Publish {
         publishers,
+        batch,
         published: o.published,
         failed: o.failed,
         first_error: o.first_error.clone(),

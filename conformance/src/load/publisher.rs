@@ -1,6 +1,8 @@
 //! The publisher: `POST`s `{"data": "{\"t\":NANOS,\"n\":SEQ,\"p\":\"…\"}"}` to the server's
 //! publish endpoint over keep-alive HTTP/1.1 connections, each waiting for its answer before the
-//! next request, at a fixed rate or as fast as the server answers. With one connection the
+//! next request, at a fixed rate or as fast as the server answers. With `--batch B` each
+//! request is a JSON array of B such events (consecutive numbers), published by the server at
+//! once. With one connection the
 //! server's order is the sequence's; with several, events may arrive slightly out of order,
 //! which the readers' tallies tolerate (see [`super::sequence::WINDOW`]).
 
@@ -35,6 +37,8 @@ pub struct PublishPlan {
     pub duration: Duration,
     /// Publishing connections working at once (at least 1).
     pub publishers: usize,
+    /// Events per request (at least 1; more than 1 sends a JSON array).
+    pub batch: usize,
 }
 
 /// What the publisher did.
@@ -98,12 +102,14 @@ impl Worker {
         let padding = "x".repeat(self.plan.pad);
         let mut out = PublishOutcome::default();
         let mut sender: Option<SendRequest<Full<Bytes>>> = None;
+        let batch = self.plan.batch.max(1) as u64;
+        // The first number of a batch not yet published (retried as a whole).
         let mut pending: Option<u64> = None;
         let mut attempts: u64 = 0;
         while Instant::now() < deadline {
             if let Some(rate) = self.rate {
                 // A schedule, not a fixed sleep: a slow answer is caught up with, not added.
-                let due = started + Duration::from_secs_f64(attempts as f64 / rate);
+                let due = started + Duration::from_secs_f64((attempts * batch) as f64 / rate);
                 if due >= deadline {
                     break;
                 }
@@ -120,14 +126,14 @@ impl Worker {
                 }
                 continue;
             };
-            // A failed number is retried, so the sequence has no holes but at the very end.
-            let n = *pending.get_or_insert_with(|| self.next.fetch_add(1, Relaxed));
-            let data = format!(r#"{{"t":{},"n":{n},"p":"{padding}"}}"#, unix_nanos());
-            match timeout(REQUEST_TIMEOUT, send(s, &self.plan.url, &data)).await {
+            // A failed batch is retried, so the sequence has no holes but at the very end.
+            let first = *pending.get_or_insert_with(|| self.next.fetch_add(batch, Relaxed));
+            let body = request_body(first, batch, &padding);
+            match timeout(REQUEST_TIMEOUT, send(s, &self.plan.url, body)).await {
                 Ok(Ok(())) => {
                     pending = None;
-                    out.published += 1;
-                    self.published.fetch_add(1, Relaxed);
+                    out.published += batch;
+                    self.published.fetch_add(batch, Relaxed);
                 }
                 Ok(Err(e)) => {
                     if s.is_closed() {
@@ -141,9 +147,27 @@ impl Worker {
                 }
             }
         }
-        out.unpublished.extend(pending);
+        out.unpublished.extend(
+            pending
+                .map(|first| first..first + batch)
+                .into_iter()
+                .flatten(),
+        );
         out
     }
+}
+
+/// One event's JSON, or an array of `batch` events numbered from `first`.
+fn request_body(first: u64, batch: u64, padding: &str) -> Bytes {
+    let t = unix_nanos();
+    let event =
+        |n: u64| serde_json::json!({ "data": format!(r#"{{"t":{t},"n":{n},"p":"{padding}"}}"#) });
+    let value = if batch == 1 {
+        event(first)
+    } else {
+        serde_json::Value::Array((first..first + batch).map(event).collect())
+    };
+    Bytes::from(value.to_string())
 }
 
 impl PublishOutcome {
@@ -180,15 +204,13 @@ async fn connect(url: &LoopbackUrl) -> Result<SendRequest<Full<Bytes>>, String> 
 async fn send(
     sender: &mut SendRequest<Full<Bytes>>,
     url: &LoopbackUrl,
-    data: &str,
+    body: Bytes,
 ) -> Result<(), String> {
     sender.ready().await.map_err(|e| format!("publish: {e}"))?;
-    let body = serde_json::to_vec(&serde_json::json!({ "data": data }))
-        .map_err(|e| format!("publish body: {e}"))?;
     let req = hyper::Request::post(url.path.as_str())
         .header(hyper::header::HOST, url.host())
         .header(hyper::header::CONTENT_TYPE, "application/json")
-        .body(Full::new(Bytes::from(body)))
+        .body(Full::new(body))
         .map_err(|e| format!("publish request: {e}"))?;
     let res = sender
         .send_request(req)

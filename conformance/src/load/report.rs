@@ -80,6 +80,9 @@ pub struct ServerRss {
 pub struct Publish {
     /// Publishing connections used at once.
     pub publishers: u64,
+    /// Events per publish request.
+    #[serde(default = "one")]
+    pub batch: u64,
     /// Events accepted by the server.
     pub published: u64,
     /// Requests refused or failed.
@@ -179,10 +182,12 @@ impl Report {
         if let Some(p) = &self.publish {
             let _ = writeln!(
                 s,
-                "  published: {} events in {:.2} s ({:.0}/s), {} failed{}",
+                "  published: {} events in {:.2} s ({:.0}/s, {} per request, {} publisher(s)), {} failed{}",
                 p.published,
                 p.elapsed_s,
                 p.rate_achieved,
+                p.batch,
+                p.publishers,
                 p.failed,
                 p.first_error
                     .as_ref()
@@ -207,4 +212,8 @@ impl Report {
         }
         s
     }
+}
+
+fn one() -> u64 {
+    1
 }

@@ -90,14 +90,7 @@ pub(crate) async fn stream(
         first.extend_from_slice(&reset_event(reason, reg.oldest));
     }
     let replay = replay_from.map(|from| spawn_replay(Arc::clone(broker), from, reg.start, topics));
-    let heartbeats = app.config.heartbeat.is_some();
-    let inner = EventStream::new(
-        reg.sub,
-        Bytes::new(),
-        heartbeats,
-        app.config.misbehave,
-        peer.addr,
-    );
+    let inner = EventStream::new(reg.sub, Bytes::new(), &app.config, peer.addr);
     let body = ReplayStream {
         first: Some(first.freeze()),
         replay,

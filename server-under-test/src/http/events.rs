@@ -80,14 +80,7 @@ pub(crate) fn open(
     if let Resume::Reset { reason, .. } = resume {
         first.extend_from_slice(&reset_event(app, reason.as_str(), window));
     }
-    let heartbeats = app.config.heartbeat.is_some();
-    let body = EventStream::new(
-        sub,
-        first.freeze(),
-        heartbeats,
-        app.config.misbehave,
-        peer.addr,
-    );
+    let body = EventStream::new(sub, first.freeze(), &app.config, peer.addr);
     Opened::Stream(body, resume)
 }
 

@@ -54,6 +54,43 @@ impl App {
     }
 }
 
+impl App {
+    /// Publishes a batch in order, all or nothing as far as the events' validity goes. Through
+    /// Redis the events are added one by one: a Redis failure part-way leaves the first ones
+    /// published, and the error says so.
+    pub async fn publish_batch(
+        &self,
+        batch: &[crate::hub::PublishItem<'_>],
+    ) -> Result<Vec<String>, PublishError> {
+        let Some(broker) = &self.broker else {
+            return self.hub.publish_batch(batch).await;
+        };
+        for item in batch {
+            crate::hub::check_topic(item.topic)?;
+            let mut probe = ssekit_parser::Message::new(item.data).id("0-0");
+            if let Some(e) = item.event {
+                probe = probe.event(e);
+            }
+            probe.validate()?;
+        }
+        let mut ids = Vec::with_capacity(batch.len());
+        for item in batch {
+            match broker.publish(item.topic, item.event, item.data).await {
+                Ok(id) => ids.push(id),
+                Err(PublishError::Unavailable(reason)) if !ids.is_empty() => {
+                    return Err(PublishError::PartlyPublished {
+                        published: ids,
+                        total: batch.len(),
+                        reason,
+                    })
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(ids)
+    }
+}
+
 /// Who is asking: the TCP peer and the handle that can cut its connection.
 #[derive(Clone)]
 pub(crate) struct Peer {
@@ -139,7 +176,7 @@ pub(crate) async fn handle(
 
 const INDEX: &str = "ssekit reference SSE server\n\
 GET  /stream[?topic=T&lastEventId=ID]  text/event-stream\n\
-POST /publish  {\"topic\"?, \"event\"?, \"data\"}\n\
+POST /publish  {\"topic\"?, \"event\"?, \"data\"} or an array of them\n\
 GET  /poll?after=ID&timeout=S  long-poll JSON\n\
 GET  /healthz  /metrics  /gone\n";
 

@@ -1,4 +1,5 @@
-//! `POST /publish`: JSON `{"topic"?, "event"?, "data"}` in, `{"id"}` out.
+//! `POST /publish`: JSON `{"topic"?, "event"?, "data"}` in, `{"id"}` out; or a JSON array of
+//! such objects in (published in order, all or none), `{"ids": [...]}` out.
 
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
@@ -7,6 +8,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{auth, json, App, Peer, ResponseBody};
+use crate::error::PublishError;
+use crate::hub::PublishItem;
 
 /// Largest accepted request body.
 const MAX_BODY: usize = 1 << 20;
@@ -17,6 +20,24 @@ struct Publish {
     topic: Option<String>,
     event: Option<String>,
     data: String,
+}
+
+impl Publish {
+    fn item(&self) -> PublishItem<'_> {
+        PublishItem {
+            topic: self.topic.as_deref(),
+            event: self.event.as_deref(),
+            data: &self.data,
+        }
+    }
+}
+
+/// One event, or a batch whose subscribers are woken once (and so written to once).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Body {
+    One(Publish),
+    Batch(Vec<Publish>),
 }
 
 pub(crate) async fn publish(
@@ -55,23 +76,41 @@ async fn publish_body(app: &App, req: Request<Incoming>) -> Response<ResponseBod
         }
         Err(e) => return bad(StatusCode::BAD_REQUEST, format!("cannot read body: {e}")),
     };
-    let msg: Publish = match serde_json::from_slice(&bytes) {
-        Ok(m) => m,
-        Err(e) => {
+    let body: Body = match serde_json::from_slice(&bytes) {
+        Ok(b) => b,
+        Err(_) => {
+            // Untagged enums only say "did not match"; name the problem in the single form.
+            let detail = serde_json::from_slice::<Publish>(&bytes)
+                .err()
+                .map_or_else(String::new, |e| format!(": {e}"));
             return bad(
                 StatusCode::BAD_REQUEST,
-                format!("expected JSON {{\"topic\"?, \"event\"?, \"data\"}}: {e}"),
-            )
+                format!(
+                    "expected JSON {{\"topic\"?, \"event\"?, \"data\"}} or an array of them{detail}"
+                ),
+            );
         }
     };
-    let published = app
-        .publish(msg.topic.as_deref(), msg.event.as_deref(), &msg.data)
-        .await;
+    let published = match &body {
+        Body::One(msg) => {
+            let item = msg.item();
+            app.publish(item.topic, item.event, item.data)
+                .await
+                .map(|id| json!({ "id": id }))
+        }
+        Body::Batch(msgs) => {
+            let items: Vec<PublishItem<'_>> = msgs.iter().map(Publish::item).collect();
+            app.publish_batch(&items)
+                .await
+                .map(|ids| json!({ "ids": ids }))
+        }
+    };
     match published {
-        Ok(id) => json(StatusCode::OK, &json!({ "id": id })),
+        Ok(answer) => json(StatusCode::OK, &answer),
         Err(
-            e @ (crate::error::PublishError::ShuttingDown
-            | crate::error::PublishError::Unavailable(_)),
+            e @ (PublishError::ShuttingDown
+            | PublishError::Unavailable(_)
+            | PublishError::PartlyPublished { .. }),
         ) => bad(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
         Err(e) => bad(StatusCode::BAD_REQUEST, e.to_string()),
     }

@@ -34,6 +34,8 @@ pub struct Response {
     pending: Vec<u8>,
     /// Every body byte, as decoded (what a client sees).
     pub raw: Vec<u8>,
+    /// Non-empty chunks of a chunked body read so far (how the server cut its writes).
+    pub chunks: usize,
     parser: Parser,
     frames: std::collections::VecDeque<OwnedFrame>,
     pub eof: bool,
@@ -141,6 +143,7 @@ impl Response {
                     }
                     self.buf.drain(..end + 2);
                     *left = size;
+                    self.chunks += 1;
                 }
             }
         }
@@ -298,6 +301,7 @@ async fn read_head(mut tcp: TcpStream, head: bool) -> Response {
         body,
         pending: Vec::new(),
         raw: Vec::new(),
+        chunks: 0,
         parser: Parser::new(),
         frames: Default::default(),
         eof: false,
