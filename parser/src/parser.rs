@@ -91,7 +91,13 @@ struct EventState {
     report_comments: bool,
     discard: Discard,
     retry: Option<u64>,
-    data: String,
+    /// The data buffer's raw bytes, checked as UTF-8 once, at dispatch. A `data` line carried
+    /// across chunks is taken over whole from the carry buffer (a swap, not a copy), so its
+    /// value starts at `data_start`, after the field name.
+    data: Vec<u8>,
+    data_start: usize,
+    /// `data` and the carry buffer are swapped (see above) until the block is cleared.
+    data_taken: bool,
     data_acc: Acc,
     /// Raw bytes in the data buffer: values plus the LF between them.
     data_len: usize,
@@ -116,7 +122,9 @@ impl EventState {
             report_comments: true,
             discard: Discard::Nothing,
             retry: None,
-            data: String::new(),
+            data: Vec::new(),
+            data_start: 0,
+            data_taken: false,
             data_acc: Acc::Empty,
             data_len: 0,
             data_lines: 0,
@@ -132,6 +140,8 @@ impl EventState {
 
     fn clear_block(&mut self) {
         self.data.clear();
+        self.data_start = 0;
+        self.data_taken = false;
         self.data_acc = Acc::Empty;
         self.data_len = 0;
         self.data_lines = 0;
@@ -158,10 +168,16 @@ impl EventState {
     }
 
     /// Moves text still lent from the input into the parser's buffers.
+    #[inline]
     fn materialize(&mut self, input: &[u8]) {
         if let Acc::Input(r) = &self.data_acc {
             self.data.clear();
-            push_lossy(&mut self.data, &input[r.clone()]);
+            self.data_start = 0;
+            extend_capped(
+                &mut self.data,
+                &input[r.clone()],
+                self.limits.max_event_bytes,
+            );
             self.data_acc = Acc::Buf;
         }
         if let Acc::Input(r) = &self.type_acc {
@@ -287,6 +303,7 @@ impl Parser {
             incomplete_event: self.ev.discard == Discard::Nothing && self.ev.pending(),
             unread_bytes: self.backlog.len(),
         };
+        self.return_carry();
         self.bom = Bom::Start(0);
         self.skip_lf = false;
         self.partial.clear();
@@ -297,10 +314,30 @@ impl Parser {
         end
     }
 
+    /// Gives a carry buffer taken over as the data buffer back to its role, so each buffer
+    /// keeps the capacity its own use needs (steady-state parsing stays allocation-free) and
+    /// the carry buffer stays within the line limit. Call only when the carry buffer holds no
+    /// unread bytes.
+    fn return_carry(&mut self) {
+        if !self.ev.data_taken {
+            return;
+        }
+        mem::swap(&mut self.ev.data, &mut self.partial);
+        self.ev.data_taken = false;
+        self.ev.data.clear();
+        self.partial.clear();
+        self.partial_consumed = false;
+        // While it held data it may have grown to the event limit.
+        self.partial.shrink_to(self.ev.limits.max_line_bytes);
+    }
+
     /// Clears buffers whose contents were lent out by the previous frame.
     fn settle(&mut self) {
         if self.ev.dispatched {
             self.ev.dispatched = false;
+            // After a dispatch the carry buffer holds no unread bytes: the blank line was
+            // found in the input, so every carried line before it was applied.
+            self.return_carry();
             self.ev.clear_block();
         }
         if self.partial_consumed {
@@ -476,11 +513,9 @@ impl Feed<'_, '_> {
                 p.partial_consumed = true;
                 Source::Partial
             };
-            let line = match source {
-                Source::Input(s) => &input[s..s + found.len],
-                Source::Partial => &p.partial[..],
-            };
-            if let Some(result) = p.ev.apply(input, line, source, line_start) {
+            if let Some(result) =
+                p.ev.apply(input, &mut p.partial, found.len, source, line_start)
+            {
                 return Some(result);
             }
         }
@@ -503,7 +538,11 @@ impl Feed<'_, '_> {
             }
             Action::Dispatch => {
                 let ev = &mut p.ev;
-                let data = resolve(input, &ev.data_acc, &mut ev.data);
+                let data = match &ev.data_acc {
+                    Acc::Empty => "",
+                    Acc::Input(r) => decode_into(&input[r.clone()], &mut p.scratch),
+                    Acc::Buf => decode_into(&ev.data[ev.data_start..], &mut p.scratch),
+                };
                 let event_type = match resolve(input, &ev.type_acc, &mut ev.event_type) {
                     "" => DEFAULT_EVENT_TYPE,
                     t => t,
@@ -551,14 +590,20 @@ impl EventState {
         ParseError::LimitExceeded { limit, max, offset }
     }
 
-    /// Applies one complete line. `None` means: nothing to hand out, go on.
+    /// Applies one complete line, `len` bytes at `source` (`partial` holds the whole line when
+    /// it was carried). `None` means: nothing to hand out, go on.
     fn apply(
         &mut self,
         input: &[u8],
-        line: &[u8],
+        partial: &mut Vec<u8>,
+        len: usize,
         source: Source,
         line_start: u64,
     ) -> Option<Result<Action, ParseError>> {
+        let line = match source {
+            Source::Input(s) => &input[s..s + len],
+            Source::Partial => &partial[..],
+        };
         let (name, value) = match classify(line) {
             LineKind::Blank => return self.blank_line().map(Ok),
             LineKind::Comment(r) if self.report_comments => {
@@ -580,32 +625,43 @@ impl EventState {
                 if ev.data_len + sep + bytes.len() + ev.type_len > ev.limits.max_event_bytes {
                     return Some(Err(ev.fail(Limit::EventBytes, line_start, Discard::Event)));
                 }
+                let len = bytes.len();
                 ev.data_acc = match (&ev.data_acc, absolute) {
                     (Acc::Empty, Some(r)) => Acc::Input(r),
                     (Acc::Empty, None) => {
-                        push_lossy(&mut ev.data, bytes);
+                        // The carried line becomes the data buffer; the old data buffer
+                        // (empty, its capacity kept) becomes the carry buffer.
+                        mem::swap(&mut ev.data, partial);
+                        partial.clear();
+                        ev.data_start = value.start;
+                        ev.data_taken = true;
                         Acc::Buf
                     }
                     (Acc::Input(first), _) => {
                         ev.data.clear();
+                        ev.data_start = 0;
                         reserve_capped(
                             &mut ev.data,
-                            first.len() + 1 + bytes.len(),
+                            first.len() + 1 + len,
                             ev.limits.max_event_bytes,
                         );
-                        push_lossy(&mut ev.data, &input[first.clone()]);
-                        ev.data.push('\n');
-                        push_lossy(&mut ev.data, bytes);
+                        ev.data.extend_from_slice(&input[first.clone()]);
+                        ev.data.push(b'\n');
+                        ev.data.extend_from_slice(bytes);
                         Acc::Buf
                     }
                     (Acc::Buf, _) => {
-                        reserve_capped(&mut ev.data, 1 + bytes.len(), ev.limits.max_event_bytes);
-                        ev.data.push('\n');
-                        push_lossy(&mut ev.data, bytes);
+                        reserve_capped(
+                            &mut ev.data,
+                            1 + len,
+                            ev.limits.max_event_bytes.saturating_add(ev.data_start),
+                        );
+                        ev.data.push(b'\n');
+                        ev.data.extend_from_slice(bytes);
                         Acc::Buf
                     }
                 };
-                ev.data_len += sep + bytes.len();
+                ev.data_len += sep + len;
                 ev.data_lines += 1;
                 None
             }
@@ -693,7 +749,7 @@ fn decode_into<'a>(bytes: &'a [u8], scratch: &'a mut String) -> &'a str {
     }
 }
 
-/// The text of a buffer, lent from the input when it still lives there.
+/// The event type, lent from the input when it still lives there.
 fn resolve<'a>(input: &'a [u8], acc: &Acc, buf: &'a mut String) -> &'a str {
     match acc {
         Acc::Empty => "",
@@ -716,9 +772,8 @@ fn extend_capped(buf: &mut Vec<u8>, bytes: &[u8], cap: usize) {
     buf.extend_from_slice(bytes);
 }
 
-/// Makes room for `more` bytes of text the same way (decoding may still exceed it by a few
-/// replacement characters, never by a doubling).
-fn reserve_capped(buf: &mut String, more: usize, cap: usize) {
+/// Makes room for `more` bytes the same way.
+fn reserve_capped(buf: &mut Vec<u8>, more: usize, cap: usize) {
     let needed = buf.len() + more;
     if needed > buf.capacity() {
         let target = buf

@@ -185,3 +185,59 @@ mod stream {
         assert!(matches!(&got[1], Err(StreamError::Body(e)) if e.to_string() == "reset by peer"));
     }
 }
+
+/// A `data` line carried across chunks becomes the data buffer without a copy; what follows
+/// it in the block, the next event, and the buffers' reuse must not notice.
+#[test]
+fn a_carried_data_line_taken_over_whole_gives_the_same_events() {
+    let long = "x".repeat(300);
+    let input = format!(
+        "data:{long}\ndata: second\nid: 7\nevent: e\n\n\
+         data: caf\u{e9} {long}#\n\n\
+         data: {long}\n: comment\n\n\
+         data: a\ndata: {long}\n\n"
+    );
+    let mut bytes = input.into_bytes();
+    // Invalid UTF-8 inside and at the end of the second event's line, cut by most chunkings.
+    let at = bytes.iter().position(|&b| b == 0xC3).unwrap() + 1;
+    bytes[at] = 0xFF;
+    let hash = bytes.iter().position(|&b| b == b'#').unwrap();
+    bytes[hash] = 0xFF;
+    let out = common::frames(&bytes);
+    assert_eq!(
+        out,
+        [
+            ev("e", &format!("{long}\nsecond"), "7"),
+            ev(
+                "message",
+                &format!("caf\u{FFFD}\u{FFFD} {long}\u{FFFD}"),
+                "7"
+            ),
+            ev("message", &long, "7"),
+            ev("message", &format!("a\n{long}"), "7"),
+        ]
+    );
+}
+
+#[test]
+fn a_carried_data_line_near_the_limits_is_handled_like_an_uncut_one() {
+    let limits = Limits {
+        max_line_bytes: 40,
+        max_event_bytes: 40,
+    };
+    let value = "v".repeat(30);
+    // 36 bytes fit the line limit; the second line takes the event past 40 bytes.
+    let input = format!("data: {value}\ndata: {value}\n\ndata: {value}\n\n");
+    let (out, _) = common::frames_with(input.as_bytes(), || Parser::new().with_limits(limits));
+    assert_eq!(
+        out,
+        [
+            Err(ParseError::LimitExceeded {
+                limit: Limit::EventBytes,
+                max: 40,
+                offset: 37,
+            }),
+            Ok(msg(&value)),
+        ]
+    );
+}

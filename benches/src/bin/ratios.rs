@@ -5,12 +5,21 @@
 //!
 //! `cargo run -p ssekit-benches --release --bin ratios [ROUNDS] [GROUP-FILTER]`
 //!
+//! On single-event corpora (one long line) a reference that is not a parser is timed in the
+//! same rounds: `copy-only`, which appends each chunk to one reused buffer and nothing else.
+//! A parser fed borrowed chunks must copy a line cut by chunk ends at least once, so the
+//! one-chunk parse plus this copy is a floor for the chunked parse.
+//!
 //! The same checks as the criterion bench run first (ssekit against the expected tallies and
 //! the oracle; peers' answers recorded; peers too slow for the budget skipped).
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
+use ssekit_benches::chunking::Chunking;
+use ssekit_benches::peer::Peer;
+use ssekit_benches::tally::Tally;
 use ssekit_benches::{corpus, peer, verify};
 
 /// Each timed sample repeats the run until it lasts at least this long, so that timer
@@ -36,6 +45,10 @@ fn main() {
         }
         let mut peers = peer::all();
         let answers = verify::peer_answers(&corpus, &mut peers);
+        let floor = (corpus.expected.events == 1).then(|| {
+            peers.push(Box::new(CopyOnly::default()));
+            peers.len() - 1
+        });
         for chunking in &corpus.chunkings {
             let group = format!("{}@{}", corpus.name, chunking.name);
             let mut timed = Vec::new();
@@ -64,6 +77,14 @@ fn main() {
                     }
                     None => {}
                 }
+            }
+            if let Some(index) = floor {
+                let start = Instant::now();
+                let _ = black_box(peers[index].run(&corpus.bytes, chunking));
+                let reps = (MIN_SAMPLE.as_secs_f64() / start.elapsed().as_secs_f64().max(1e-7))
+                    .ceil()
+                    .clamp(1.0, 10_000.0) as u32;
+                timed.push((index, reps, Duration::MAX));
             }
             for _ in 0..rounds {
                 for (index, reps, best) in timed.iter_mut() {
@@ -103,5 +124,30 @@ fn human(d: Duration) -> String {
         n if n >= 1e6 => format!("{:.2} ms", n / 1e6),
         n if n >= 1e3 => format!("{:.1} µs", n / 1e3),
         n => format!("{n:.0} ns"),
+    }
+}
+
+/// Not a parser: the least work any parser fed borrowed chunks must do for a line that spans
+/// them, one copy into a buffer it owns. The buffer is kept across runs, as the parsers keep
+/// theirs.
+#[derive(Default)]
+struct CopyOnly {
+    buf: Vec<u8>,
+}
+
+impl Peer for CopyOnly {
+    fn name(&self) -> &'static str {
+        "copy-only (reference)"
+    }
+
+    fn run(&mut self, input: &Bytes, chunking: &Chunking) -> Result<Tally, String> {
+        self.buf.clear();
+        for range in chunking.ranges(input.len()) {
+            self.buf.extend_from_slice(&input[range]);
+        }
+        Ok(Tally {
+            events: 0,
+            data_bytes: black_box(&self.buf).len() as u64,
+        })
     }
 }
