@@ -7,7 +7,8 @@
 #   benches/load.sh [OUT_DIR] [SCENARIO...]     (default OUT_DIR target/load, every scenario;
 #                                                SKIP_BUILD=1 uses the release binaries as built)
 #
-# Scenarios: idle-10k idle-19k idle-10k-h1 fanout-10k fanout-10k-p4 latency-10k latency-1k stall0-100 stall1-100
+# Scenarios: idle-10k idle-19k idle-10k-h1 fanout-10k fanout-10k-p4 fanout-10k-b100 fanout-10k-b100-nc
+#            latency-10k latency-1k stall0-100 stall1-100
 # Each writes OUT_DIR/SCENARIO-{ssekit,axum}.json (schema ssekit-load/1); a ratio table ends the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -54,6 +55,9 @@ scenario() { # label, ssekit load options...
     # Exit status 1 (losses, failed connects) is a finding, not a script error.
     $SSEKIT load "http://127.0.0.1:$PORT/stream" --publish "http://127.0.0.1:$PORT/publish" \
       --server-pid "$PID" --sources "127.0.0.$SRC" --json "$OUT/$label-$server.json" "$@" || [ $? -eq 1 ]
+    if [ $server = ssekit ] && command -v curl >/dev/null; then
+      curl -s "http://127.0.0.1:$PORT/metrics" >"$OUT/$label-ssekit-metrics.txt" || true
+    fi
     stop_server
     sleep 2 # let TIME_WAIT sockets and the other server's memory settle
   done
@@ -68,6 +72,10 @@ run() {
     fanout-10k)  scenario fanout-10k  --connections 10000 --duration 5 --rate 0 --pad 160 ;;
     # Four racing publishers: the publish rate is no longer one round trip at a time.
     fanout-10k-p4) scenario fanout-10k-p4 --connections 10000 --duration 5 --rate 0 --pad 160 --publishers 4 ;;
+    # Batches of 100 events per publish request: every stream has 100 events ready at once, so
+    # write coalescing (on by default) sends them in one write; -nc is `ssekit serve --no-coalesce`.
+    fanout-10k-b100)    scenario fanout-10k-b100    --connections 10000 --duration 5 --rate 0 --pad 160 --batch 100 ;;
+    fanout-10k-b100-nc) SERVE_ARGS=--no-coalesce scenario fanout-10k-b100-nc --connections 10000 --duration 5 --rate 0 --pad 160 --batch 100 ;;
     latency-10k) scenario latency-10k --connections 10000 --duration 10 --rate 100 --pad 160 ;;
     latency-1k)  scenario latency-1k  --connections 1000 --duration 10 --rate 100 --pad 160 ;;
     # 16 KB events, so that the stalled reader's backlog (~16 MB) overflows the loopback socket
@@ -79,7 +87,7 @@ run() {
 }
 
 if [ $# -eq 0 ]; then
-  set -- idle-10k idle-19k idle-10k-h1 fanout-10k fanout-10k-p4 latency-10k latency-1k stall0-100 stall1-100
+  set -- idle-10k idle-19k idle-10k-h1 fanout-10k fanout-10k-p4 fanout-10k-b100 fanout-10k-b100-nc latency-10k latency-1k stall0-100 stall1-100
 fi
 for s in "$@"; do run "$s"; done
 python3 benches/load_report.py "$OUT"

@@ -63,6 +63,12 @@ async fn every_reader_gets_every_event_once() {
     );
     assert!(r.latency.p99_us <= r.latency.max_us, "{why}");
     assert!(r.server_rss.is_some() && r.embedded, "{why}");
+    let cpu = r
+        .cpu
+        .as_ref()
+        .expect("CPU measured over the publishing phase");
+    assert!(cpu.wall_s >= 1.5 && cpu.server_s.is_some(), "{why}");
+    assert!(why.contains("CPU over"), "{why}");
     assert_eq!((r.stalled.count, r.exit_code), (0, 0), "{why}");
 }
 

@@ -35,7 +35,7 @@ use tokio::sync::{watch, Semaphore};
 use tokio::time::{sleep, Instant};
 
 use publisher::{PublishOutcome, PublishPlan};
-use report::{Connect, Delivery, Publish, Report, ServerRss, Stalled};
+use report::{Connect, Cpu, Delivery, Publish, Report, ServerRss, Stalled};
 use subscriber::{End, Outcome, Plan, Role, Shared};
 use target::LoopbackUrl;
 
@@ -286,6 +286,7 @@ pub async fn execute(args: LoadArgs) -> Result<Report, LoadError> {
         .connected
         .load(Relaxed)
         .saturating_sub(usize::try_from(args.stall).unwrap_or(0));
+    let mut cpu = None;
     let publishing = match (args.rate, t.publish.clone()) {
         (Some(rate), Some(url)) => {
             let plan = PublishPlan {
@@ -297,8 +298,10 @@ pub async fn execute(args: LoadArgs) -> Result<Report, LoadError> {
                 batch: usize::try_from(args.batch).unwrap_or(1),
             };
             let start = Instant::now();
+            let cpu_before = CpuMark::now(t.pid, &shared);
             let outcome = publisher::run(plan, Arc::clone(&published)).await;
             let last_delivery = drain(&shared, readers_open as u64 * outcome.published).await;
+            cpu = cpu_before.since(&shared);
             Some((outcome, last_delivery.saturating_duration_since(start)))
         }
         _ => {
@@ -369,11 +372,52 @@ pub async fn execute(args: LoadArgs) -> Result<Report, LoadError> {
         connect,
         server_rss,
         publish: publishing.map(|(o, _)| publish_summary(&o, args.publishers, args.batch)),
+        cpu,
         delivery,
         latency: shared.latencies.summary(),
         stalled,
         exit_code,
     })
+}
+
+/// CPU times at the start of publishing.
+struct CpuMark {
+    at: Instant,
+    pid: Option<u32>,
+    server: Option<f64>,
+    client: Option<f64>,
+    delivered: u64,
+}
+
+impl CpuMark {
+    fn now(pid: Option<u32>, shared: &Shared) -> CpuMark {
+        CpuMark {
+            at: Instant::now(),
+            delivered: shared.delivered.load(Relaxed),
+            pid,
+            server: pid.and_then(process::cpu_seconds),
+            client: process::cpu_seconds(std::process::id()),
+        }
+    }
+
+    /// CPU used since the mark, with deliveries counted by the readers meanwhile.
+    fn since(&self, shared: &Shared) -> Option<Cpu> {
+        let client = process::cpu_seconds(std::process::id())? - self.client?;
+        let server = match (self.pid.and_then(process::cpu_seconds), self.server) {
+            (Some(now), Some(then)) => Some(now - then),
+            _ => None,
+        };
+        let delivered = shared
+            .delivered
+            .load(Relaxed)
+            .saturating_sub(self.delivered) as f64;
+        Some(Cpu {
+            wall_s: self.at.elapsed().as_secs_f64(),
+            server_s: server,
+            client_s: client,
+            deliveries_per_server_cpu_s: server.filter(|s| *s > 0.0).map(|s| delivered / s),
+        })
+    }
 }
 
 /// Waits for the readers to receive `expected` events in all, or to stop making progress;

@@ -37,6 +37,9 @@ pub struct Report {
     pub server_rss: Option<ServerRss>,
     /// The publisher.
     pub publish: Option<Publish>,
+    /// CPU time spent while publishing and delivering (until the readers were drained).
+    #[serde(default)]
+    pub cpu: Option<Cpu>,
     /// What the reading connections received.
     pub delivery: Delivery,
     /// Publish-to-read latency over the reading connections.
@@ -73,6 +76,20 @@ pub struct ServerRss {
     pub end_kib: u64,
     /// `(connected - before) / connections open`, bytes.
     pub per_idle_connection_bytes: f64,
+}
+
+/// CPU time over the publishing phase (start of publishing to the last delivery): what each
+/// process cost per delivery, which stays meaningful when client and server share the cores.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Cpu {
+    /// Seconds of wall time measured.
+    pub wall_s: f64,
+    /// Server CPU seconds (user + system), when its pid was known.
+    pub server_s: Option<f64>,
+    /// This load generator's CPU seconds.
+    pub client_s: f64,
+    /// Deliveries per server CPU second.
+    pub deliveries_per_server_cpu_s: Option<f64>,
 }
 
 /// The publisher.
@@ -193,6 +210,19 @@ impl Report {
                     .as_ref()
                     .map_or(String::new(), |e| format!(" (first: {e})"))
             );
+            if let Some(c) = &self.cpu {
+                let server = match (c.server_s, c.deliveries_per_server_cpu_s) {
+                    (Some(cpu), Some(per)) => {
+                        format!("server {cpu:.2} s ({per:.0} deliveries per server CPU second), ")
+                    }
+                    _ => String::new(),
+                };
+                let _ = writeln!(
+                    s,
+                    "  CPU over {:.2} s of publishing: {server}client {:.2} s",
+                    c.wall_s, c.client_s
+                );
+            }
             let d = &self.delivery;
             let _ = writeln!(s, "  delivered: {} events to {} readers ({:.0} deliveries/s); per connection min {} / median {} / max {}",
                 d.events, d.readers, d.deliveries_per_s, d.min_per_connection, d.median_per_connection, d.max_per_connection);
