@@ -9,6 +9,7 @@
 use bytes::{BufMut, Bytes};
 
 use crate::error::EncodeError;
+use crate::line;
 
 /// One frame to send: an event, or only `id` / `retry` / comment lines.
 ///
@@ -76,11 +77,13 @@ impl<'a> Message<'a> {
             return Err(EncodeError::LineBreakInEventType);
         }
         if let Some(id) = self.id.map(str::as_bytes) {
-            if has_line_break(id) {
-                return Err(EncodeError::LineBreakInId);
-            }
-            if has_nul(id) {
-                return Err(EncodeError::NulInId);
+            // One pass for the common, valid id; which error it is only when one is found.
+            if has_forbidden(id, true) {
+                return Err(if has_line_break(id) {
+                    EncodeError::LineBreakInId
+                } else {
+                    EncodeError::NulInId
+                });
             }
         }
         Ok(())
@@ -129,7 +132,10 @@ impl<'a> Message<'a> {
         self.validate()?;
         // A `Vec` filled to exactly its capacity becomes `Bytes` with no second allocation.
         let mut buf = Vec::with_capacity(self.encoded_len());
-        self.encode(&mut buf)?;
+        self.write(&mut Counted {
+            buf: &mut buf,
+            written: 0,
+        });
         Ok(Bytes::from(buf))
     }
 }
@@ -208,21 +214,36 @@ impl<S: Sink + ?Sized> Counted<'_, S> {
     }
 }
 
-/// Event types and ids are short: below this a plain loop beats a vectorised search's setup.
-const SHORT: usize = 32;
-
-fn has_line_break(value: &[u8]) -> bool {
-    if value.len() > SHORT {
-        return memchr::memchr2(b'\r', b'\n', value).is_some();
+/// Whether `value` holds CR or LF (or, with `nul`, U+0000). Event types and ids are short:
+/// a few word loads (the last one overlapping) cover up to 32 bytes, where a vectorised search
+/// would cost more in set-up than the whole check.
+fn has_forbidden(value: &[u8], nul: bool) -> bool {
+    let hit = |w: u64| line::line_ends(w) != 0 || (nul && line::zero_bytes(w) != 0);
+    let word = |b: &[u8]| u64::from_le_bytes(b.try_into().unwrap_or_default());
+    let half = |b: &[u8]| u64::from(u32::from_le_bytes(b.try_into().unwrap_or_default()));
+    match value.len() {
+        0..=3 => value
+            .iter()
+            .any(|&b| b == b'\r' || b == b'\n' || (nul && b == 0)),
+        // First and last four bytes (overlapping when shorter than 8), both halves real.
+        4..=8 => {
+            let n = value.len();
+            hit(half(&value[..4]) | half(&value[n - 4..]) << 32)
+        }
+        9..=32 => {
+            let n = value.len();
+            let mut words = value.chunks_exact(8).map(word);
+            words.any(hit) || hit(word(&value[n - 8..]))
+        }
+        _ => {
+            memchr::memchr2(b'\r', b'\n', value).is_some()
+                || (nul && memchr::memchr(0, value).is_some())
+        }
     }
-    value.iter().any(|&b| b == b'\r' || b == b'\n')
 }
 
-fn has_nul(value: &[u8]) -> bool {
-    if value.len() > SHORT {
-        return memchr::memchr(0, value).is_some();
-    }
-    value.contains(&0)
+fn has_line_break(value: &[u8]) -> bool {
+    has_forbidden(value, false)
 }
 
 /// Calls `f` with each line of `text`, splitting at LF, CR and CRLF as a parser would.
@@ -321,5 +342,24 @@ mod tests {
             assert_eq!(m.encode(&mut out), Err(e));
         }
         assert!(out.is_empty(), "nothing is written on error");
+    }
+
+    #[test]
+    fn the_short_value_check_is_exact() {
+        let plain = |v: &[u8], nul: bool| {
+            v.iter()
+                .any(|&b| b == b'\r' || b == b'\n' || (nul && b == 0))
+        };
+        for len in 0..=40 {
+            for at in 0..len {
+                for byte in [b'\r', b'\n', 0, 0x01, 0x0b, 0x0e, 0x8a, 0x8d, 0xff, b'x'] {
+                    let mut v = vec![b'a'; len];
+                    v[at] = byte;
+                    for nul in [false, true] {
+                        assert_eq!(has_forbidden(&v, nul), plain(&v, nul), "{v:?} {nul}");
+                    }
+                }
+            }
+        }
     }
 }

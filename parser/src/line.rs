@@ -73,7 +73,7 @@ fn position_of_line_end(rest: &[u8]) -> Option<usize> {
 
 /// The high bit of each byte of `w` that may be CR or LF, read as little-endian: bits above
 /// the lowest one may be false positives (a borrow), but the lowest set bit is always exact.
-fn line_ends(w: u64) -> u64 {
+pub(crate) fn line_ends(w: u64) -> u64 {
     zero_bytes(w ^ CRS) | zero_bytes(w ^ LFS)
 }
 
@@ -83,7 +83,7 @@ const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
 const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
 
 /// The high bit of each zero byte of `w` (see [`line_ends`] for the false positives).
-fn zero_bytes(w: u64) -> u64 {
+pub(crate) fn zero_bytes(w: u64) -> u64 {
     w.wrapping_sub(ONES) & !w & HIGHS
 }
 
