@@ -167,9 +167,17 @@ impl EventState {
         self.data_lines > 0 || self.type_acc != Acc::Empty || self.id_pending
     }
 
-    /// Moves text still lent from the input into the parser's buffers.
+    /// Moves text still lent from the input into the parser's buffers. Runs at every chunk
+    /// end, where usually nothing is lent: that check stays inline, the copies do not.
     #[inline]
     fn materialize(&mut self, input: &[u8]) {
+        if matches!(self.data_acc, Acc::Input(_)) || matches!(self.type_acc, Acc::Input(_)) {
+            self.materialize_lent(input);
+        }
+    }
+
+    #[inline(never)]
+    fn materialize_lent(&mut self, input: &[u8]) {
         if let Acc::Input(r) = &self.data_acc {
             self.data.clear();
             self.data_start = 0;
