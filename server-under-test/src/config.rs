@@ -59,6 +59,10 @@ pub struct ServeArgs {
     /// Serve only HTTP/1.1.
     #[arg(long, overrides_with = "h2c")]
     pub no_h2c: bool,
+    /// Serve event streams through hyper like every other request, instead of the direct
+    /// HTTP/1.1 path that keeps idle streams small (for comparison; responses are the same).
+    #[arg(long)]
+    pub hyper_streams: bool,
     /// Write one event per write instead of coalescing every event that is ready for a
     /// stream into one write (coalescing is on by default; this switch is for measuring it).
     #[arg(long)]
@@ -121,6 +125,8 @@ pub struct Config {
     pub h2c: bool,
     /// Send every event that is ready for a stream in one write (one HTTP body piece).
     pub coalesce: bool,
+    /// Serve plain HTTP/1.1 `GET /stream` requests without hyper (small idle streams).
+    pub direct_streams: bool,
     /// How long shutdown waits for streams to end before cutting connections.
     pub shutdown_grace: Duration,
     /// Redis URL: run as one node of several (`None`: single process, in memory).
@@ -149,6 +155,7 @@ impl Default for Config {
             misbehave: Misbehaviors::none(),
             h2c: true,
             coalesce: true,
+            direct_streams: true,
             shutdown_grace: Duration::from_millis(900),
             redis: None,
             redis_maxlen: 100_000,
@@ -184,6 +191,7 @@ impl From<ServeArgs> for Config {
             misbehave: Misbehaviors::from_list(&a.misbehave),
             h2c: a.h2c && !a.no_h2c,
             coalesce: !a.no_coalesce,
+            direct_streams: !a.hyper_streams,
             redis: a.redis,
             redis_maxlen: a.redis_maxlen,
             redis_key: a.redis_key,

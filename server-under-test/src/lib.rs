@@ -11,6 +11,8 @@
 //! - `hub` (private): the shared ring of pre-encoded frames and the subscriber cursors.
 //! - [`replay`]: the `EPOCH-SEQ` id scheme and the resume / reset decision.
 //! - `stream` (private): the event-stream response body.
+//! - `direct` (private): plain HTTP/1.1 `GET /stream` requests served without hyper's
+//!   per-connection buffers (idle streams stay small); everything else goes to hyper.
 //! - [`misbehave`]: [`Misbehavior`], the only place where rules are broken.
 //! - [`metrics`]: [`MetricsSnapshot`] and its Prometheus text.
 //! - `broker` (private): `--redis`, several nodes sharing one Redis Stream (fan-out, replay,
@@ -33,6 +35,7 @@
 
 mod broker;
 pub mod config;
+mod direct;
 pub mod error;
 mod http;
 mod hub;

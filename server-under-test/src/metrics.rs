@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 pub(crate) struct Metrics {
     pub streams_open: AtomicU64,
     pub streams_total: AtomicU64,
+    pub streams_direct: AtomicU64,
     pub http_connections_open: AtomicU64,
     pub http_connections_total: AtomicU64,
     pub events_published: AtomicU64,
@@ -36,6 +37,8 @@ pub struct MetricsSnapshot {
     pub streams_open: u64,
     /// Event streams opened since start.
     pub streams_total: u64,
+    /// Requests for a stream served on the direct HTTP/1.1 path (without hyper), since start.
+    pub streams_direct: u64,
     /// TCP connections open now.
     pub http_connections_open: u64,
     /// TCP connections accepted since start.
@@ -89,6 +92,7 @@ impl Metrics {
         MetricsSnapshot {
             streams_open: g(&self.streams_open),
             streams_total: g(&self.streams_total),
+            streams_direct: g(&self.streams_direct),
             http_connections_open: g(&self.http_connections_open),
             http_connections_total: g(&self.http_connections_total),
             events_published: g(&self.events_published),
@@ -113,7 +117,7 @@ impl Metrics {
 impl MetricsSnapshot {
     /// The Prometheus text exposition of these values.
     pub fn to_prometheus(&self) -> String {
-        let rows: [(&str, &str, &str, f64); 19] = [
+        let rows: [(&str, &str, &str, f64); 20] = [
             (
                 "ssekit_streams_open",
                 "gauge",
@@ -125,6 +129,12 @@ impl MetricsSnapshot {
                 "counter",
                 "Event streams opened.",
                 self.streams_total as f64,
+            ),
+            (
+                "ssekit_streams_direct_total",
+                "counter",
+                "Stream requests served on the direct HTTP/1.1 path (without hyper's buffers).",
+                self.streams_direct as f64,
             ),
             (
                 "ssekit_http_connections_open",

@@ -14,6 +14,7 @@ use tokio::task::JoinSet;
 
 use crate::broker::Broker;
 use crate::config::Config;
+use crate::direct::{self, Taken};
 use crate::error::{PublishError, ServerError};
 use crate::http::{self, App, Cors, Peer};
 use crate::hub::{ConnControl, Hub, HubLimits, HEARTBEAT_TICKS};
@@ -150,14 +151,14 @@ impl Drop for ServerHandle {
 
 async fn accept_loop(listener: TcpListener, app: Arc<App>, mut stopped: watch::Receiver<bool>) {
     let mut conns = JoinSet::new();
-    let builder = connection_builder(&app.config);
+    let builder = Arc::new(connection_builder(&app.config));
     loop {
         tokio::select! {
             _ = stop_signal(&mut stopped) => break,
             accepted = listener.accept() => match accepted {
                 Ok((tcp, addr)) => {
                     let peer = Peer { addr, conn: Arc::new(ConnControl::new(addr)) };
-                    conns.spawn(serve(tcp, peer, Arc::clone(&app), builder.clone(), stopped.clone()));
+                    conns.spawn(serve(tcp, peer, Arc::clone(&app), Arc::clone(&builder), stopped.clone()));
                 }
                 Err(e) => {
                     // Out of file descriptors and the like: back off instead of spinning.
@@ -217,8 +218,8 @@ async fn serve(
     tcp: TcpStream,
     peer: Peer,
     app: Arc<App>,
-    builder: auto::Builder<TokioExecutor>,
-    stopped: watch::Receiver<bool>,
+    builder: Arc<auto::Builder<TokioExecutor>>,
+    mut stopped: watch::Receiver<bool>,
 ) {
     let _ = tcp.set_nodelay(true);
     reap_dead_peers(&tcp, app.config.heartbeat);
@@ -232,18 +233,28 @@ async fn serve(
     tracing::debug!(peer = %peer.addr, "connection accepted");
     if app.config.h2c && app.config.misbehave.h2_connection_header() {
         if let Some(tcp) = crate::misbehave::serve_raw_h2_if_preface(tcp, &app, &peer).await {
-            return serve_hyper(tcp, peer, app, builder, stopped).await;
+            return Box::pin(serve_hyper(tcp, peer, app, builder, stopped)).await;
         }
         return;
     }
-    serve_hyper(tcp, peer, app, builder, stopped).await
+    // Misbehaviours change framing and headers in ways only the hyper path knows about.
+    let tcp = if app.config.direct_streams && app.config.misbehave.is_empty() {
+        match direct::serve(tcp, &app, &peer, HEADER_READ_TIMEOUT, &mut stopped).await {
+            Taken::Declined(tcp) => tcp,
+            Taken::Done => return,
+        }
+    } else {
+        tcp
+    };
+    // Boxed: an idle direct stream's task must not be sized for hyper's connection state.
+    Box::pin(serve_hyper(tcp, peer, app, builder, stopped)).await
 }
 
 async fn serve_hyper(
     tcp: TcpStream,
     peer: Peer,
     app: Arc<App>,
-    builder: auto::Builder<TokioExecutor>,
+    builder: Arc<auto::Builder<TokioExecutor>>,
     mut stopped: watch::Receiver<bool>,
 ) {
     let ctl = Arc::clone(&peer.conn);

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use http_body_util::BodyExt;
-use hyper::body::{Body, Frame, Incoming};
+use hyper::body::{Body, Frame};
 use hyper::{Request, Response, StatusCode};
 use ssekit_parser::Message;
 use tokio::sync::mpsc;
@@ -58,11 +58,11 @@ enum Opening {
 }
 
 /// `GET /stream` in `--redis` mode (after auth and `HEAD`, which are mode-independent).
-pub(crate) async fn stream(
+pub(crate) async fn stream<B>(
     app: &App,
     broker: &Arc<Broker>,
     peer: &Peer,
-    req: &Request<Incoming>,
+    req: &Request<B>,
     last_id: Option<&[u8]>,
     topics: Topics,
 ) -> Response<ResponseBody> {
@@ -286,7 +286,7 @@ fn reset_event(reason: ResetReason, oldest: Option<StreamId>) -> Bytes {
 
 /// `200`, a comment and a long `retry:`, then a clean end: an EventSource comes back later
 /// with its `Last-Event-ID` (a 5xx would stop it for good).
-fn come_back_later(app: &App, req: &Request<Incoming>, why: &str) -> Response<ResponseBody> {
+fn come_back_later<B>(app: &App, req: &Request<B>, why: &str) -> Response<ResponseBody> {
     let retry = jittered_retry(app.config.retry_ms.max(1000) * LATER_RETRY_FACTOR);
     let mut body = BytesMut::new();
     ssekit_parser::encode_comment(&mut body, &format!(" {why}: retry later"));

@@ -38,9 +38,9 @@ impl Cors {
     }
 
     /// Adds the CORS response headers that this request earns.
-    pub fn apply(
+    pub fn apply<B>(
         &self,
-        req: &Request<Incoming>,
+        req: &Request<B>,
         mut res: Response<ResponseBody>,
     ) -> Response<ResponseBody> {
         self.decorate(req.headers(), res.headers_mut());

@@ -2,7 +2,6 @@
 
 use bytes::{Bytes, BytesMut};
 use http_body_util::BodyExt;
-use hyper::body::Incoming;
 use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode, Version};
 use ssekit_parser::Message;
@@ -19,11 +18,7 @@ pub(crate) const SSE_RESUME: HeaderName = HeaderName::from_static("sse-resume");
 /// Over the connection cap, clients are asked to come back this many times later than usual.
 const OVER_CAPACITY_RETRY_FACTOR: u64 = 4;
 
-pub(crate) async fn stream(
-    app: &App,
-    peer: &Peer,
-    req: &Request<Incoming>,
-) -> Response<ResponseBody> {
+pub(crate) async fn stream<B>(app: &App, peer: &Peer, req: &Request<B>) -> Response<ResponseBody> {
     if let Some(token) = &app.config.subscribe_token {
         if !auth::presents(req.headers(), token, auth::Carrier::BearerOrCookie) {
             return app.cors.apply(req, auth::unauthorized());
@@ -85,7 +80,7 @@ pub(crate) fn open(
 }
 
 /// `Last-Event-ID` (first header wins), else the `lastEventId` query parameter.
-fn last_event_id(req: &Request<Incoming>) -> Option<Vec<u8>> {
+fn last_event_id<B>(req: &Request<B>) -> Option<Vec<u8>> {
     // An empty value means "no id" (clients never send one; treat a stray one as absent).
     if let Some(v) = req.headers().get("last-event-id").filter(|v| !v.is_empty()) {
         return Some(v.as_bytes().to_vec());
@@ -128,7 +123,7 @@ fn reset_event(app: &App, reason: &str, window: Window) -> Bytes {
 /// Over `--max-connections`: a 5xx or 429 would stop an EventSource for good, so the answer is
 /// a valid, empty stream with a long `retry:`; the client comes back later with its
 /// `Last-Event-ID` and loses nothing.
-fn over_capacity(app: &App, req: &Request<Incoming>) -> Response<ResponseBody> {
+fn over_capacity<B>(app: &App, req: &Request<B>) -> Response<ResponseBody> {
     Metrics::add(&app.metrics.rejected_over_capacity, 1);
     tracing::warn!("stream refused: over --max-connections");
     let retry = jittered_retry(app.config.retry_ms.max(1000) * OVER_CAPACITY_RETRY_FACTOR);

@@ -251,7 +251,7 @@ pub(crate) fn json(status: StatusCode, value: &serde_json::Value) -> Response<Re
 }
 
 /// The values of a query parameter (percent-decoded; invalid UTF-8 replaced).
-pub(crate) fn query_values(req: &Request<Incoming>, name: &str) -> Vec<String> {
+pub(crate) fn query_values<B>(req: &Request<B>, name: &str) -> Vec<String> {
     let query = req.uri().query().unwrap_or("");
     form_urlencoded::parse(query.as_bytes())
         .filter(|(k, _)| k == name)
