@@ -19,15 +19,18 @@ use bytes::Bytes;
 use http_body_util::BodyExt;
 use hyper::body::Body;
 use hyper::header::{HeaderName, HeaderValue};
-use hyper::{Method, Request, Response, Version};
+use hyper::{Method, Request, Version};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
 use crate::http::{self, App, Peer, ResponseBody};
+use crate::metrics::Metrics;
 
 /// Longest request head taken on this path; a longer one goes to hyper (which allows more).
-const MAX_HEAD: usize = 8 * 1024;
+/// Browsers send 0.5-1 KiB without cookies. Kept small because it is allocated per connection
+/// (briefly), and freed blocks of that size between long-lived small ones fragment the heap.
+const MAX_HEAD: usize = 2 * 1024;
 /// Most request headers taken on this path.
 const MAX_HEADERS: usize = 48;
 
@@ -50,17 +53,55 @@ pub(crate) async fn serve(
     wait: Duration,
     stopped: &mut watch::Receiver<bool>,
 ) -> Taken {
+    // Boxed, and so freed once the stream runs: opening (the request head, the handler, the
+    // Redis path) needs far more state than an idle stream, and a task keeps the size of its
+    // largest state for its whole life.
+    let (mut tcp, body, framing) = match Box::pin(open(tcp, app, peer, wait, stopped)).await {
+        Opened::Streaming(tcp, body, framing) => (tcp, body, framing),
+        Opened::Declined(tcp) => return Taken::Declined(tcp),
+        Opened::Done => return Taken::Done,
+    };
+    if let Err(e) = send_body(&mut tcp, peer, body, framing).await {
+        tracing::debug!(peer = %peer.addr, error = %e, "stream connection ended");
+    }
+    Taken::Done
+}
+
+/// How the response body is delimited on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Framing {
+    Chunked,
+    Length,
+}
+
+/// What opening a connection came to.
+enum Opened {
+    /// The response head is out; the body follows.
+    Streaming(TcpStream, ResponseBody, Framing),
+    Declined(TcpStream),
+    /// Answered in full, or closed.
+    Done,
+}
+
+/// Peeks at the request, takes it if it is ours, and writes the response head.
+async fn open(
+    tcp: TcpStream,
+    app: &App,
+    peer: &Peer,
+    wait: Duration,
+    stopped: &mut watch::Receiver<bool>,
+) -> Opened {
     let mut head = vec![0u8; MAX_HEAD];
     let peeked = tokio::select! {
         peeked = tokio::time::timeout(wait, tcp.peek(&mut head)) => peeked,
-        _ = stopped.wait_for(|s| *s) => return Taken::Done,
+        _ = stopped.wait_for(|s| *s) => return Opened::Done,
     };
     let len = match peeked {
-        Ok(Ok(0)) | Ok(Err(_)) | Err(_) => return Taken::Done,
+        Ok(Ok(0)) | Ok(Err(_)) | Err(_) => return Opened::Done,
         Ok(Ok(n)) => n,
     };
     let Some((req, head_len)) = plain_stream_request(&head[..len]) else {
-        return Taken::Declined(tcp);
+        return Opened::Declined(tcp);
     };
     // The whole head was peeked and nothing follows it: reading it now cannot block.
     head.truncate(head_len);
@@ -69,16 +110,20 @@ pub(crate) async fn serve(
         .await
         .is_err()
     {
-        return Taken::Done;
+        return Opened::Done;
     }
-    drop(head);
-    crate::metrics::Metrics::add(&app.metrics.streams_direct, 1);
-    let res = http::events::stream(app, peer, &req).await;
-    drop(req);
-    if let Err(e) = respond(&mut tcp, peer, res).await {
-        tracing::debug!(peer = %peer.addr, error = %e, "stream connection ended");
+    Metrics::add(&app.metrics.streams_direct, 1);
+    let (parts, body) = http::events::stream(app, peer, &req).await.into_parts();
+    let length = body.size_hint().exact();
+    if tcp.write_all(&response_head(&parts, length)).await.is_err() || length == Some(0) {
+        return Opened::Done;
     }
-    Taken::Done
+    let framing = if length.is_some() {
+        Framing::Length
+    } else {
+        Framing::Chunked
+    };
+    Opened::Streaming(tcp, body, framing)
 }
 
 /// The request, if it is one this path takes, and the length of its head.
@@ -117,15 +162,13 @@ fn plain_stream_request(bytes: &[u8]) -> Option<(Request<()>, usize)> {
     Some((req, head_len))
 }
 
-/// Writes the response head, then the body as chunks until it ends, the client leaves, or the
-/// server cuts the connection.
-async fn respond(tcp: &mut TcpStream, peer: &Peer, res: Response<ResponseBody>) -> io::Result<()> {
-    let (parts, mut body) = res.into_parts();
-    let length = body.size_hint().exact();
-    tcp.write_all(&response_head(&parts, length)).await?;
-    if let Some(0) = length {
-        return Ok(());
-    }
+/// Writes the body until it ends, the client leaves, or the server cuts the connection.
+async fn send_body(
+    tcp: &mut TcpStream,
+    peer: &Peer,
+    mut body: ResponseBody,
+    framing: Framing,
+) -> io::Result<()> {
     let (mut reader, mut writer) = tcp.split();
     loop {
         let frame = tokio::select! {
@@ -134,7 +177,7 @@ async fn respond(tcp: &mut TcpStream, peer: &Peer, res: Response<ResponseBody>) 
             frame = body.frame() => frame,
         };
         let Some(frame) = frame else {
-            if length.is_none() {
+            if framing == Framing::Chunked {
                 writer.write_all(b"0\r\n\r\n").await?;
             }
             return Ok(());
@@ -143,9 +186,11 @@ async fn respond(tcp: &mut TcpStream, peer: &Peer, res: Response<ResponseBody>) 
         let Ok(Ok(data)) = frame.map(|f| f.into_data()) else {
             continue;
         };
+        // Boxed: a write in progress needs more state than waiting does, and an idle stream
+        // (the common case) should not carry it. One allocation per write, next to a syscall.
         tokio::select! {
             _ = peer.conn.kill.notified() => return Ok(()),
-            written = write_piece(&mut writer, &data, length.is_none()) => written?,
+            written = Box::pin(write_piece(&mut writer, &data, framing)) => written?,
         }
     }
 }
@@ -153,7 +198,7 @@ async fn respond(tcp: &mut TcpStream, peer: &Peer, res: Response<ResponseBody>) 
 /// Resolves when the client closes its side or the connection fails. Anything it sends after
 /// the request head (it should send nothing) is read and dropped.
 async fn client_gone(reader: &mut tokio::net::tcp::ReadHalf<'_>) -> io::Result<()> {
-    let mut sink = [0u8; 64];
+    let mut sink = [0u8; 16];
     loop {
         reader.readable().await?;
         match reader.try_read(&mut sink) {
@@ -198,12 +243,12 @@ fn response_head(parts: &hyper::http::response::Parts, length: Option<u64>) -> V
 async fn write_piece(
     w: &mut (impl AsyncWrite + Unpin),
     data: &Bytes,
-    chunked: bool,
+    framing: Framing,
 ) -> io::Result<()> {
     if data.is_empty() {
         return Ok(());
     }
-    if !chunked {
+    if framing == Framing::Length {
         return w.write_all(data).await;
     }
     let size = format!("{:x}\r\n", data.len());
@@ -307,7 +352,7 @@ mod tests {
                 out: Vec::new(),
                 step,
             };
-            write_piece(&mut w, &data, true).await.unwrap();
+            write_piece(&mut w, &data, Framing::Chunked).await.unwrap();
             let mut expected = b"12c\r\n".to_vec();
             expected.extend_from_slice(&data);
             expected.extend_from_slice(b"\r\n");

@@ -232,7 +232,8 @@ async fn serve(
     };
     tracing::debug!(peer = %peer.addr, "connection accepted");
     if app.config.h2c && app.config.misbehave.h2_connection_header() {
-        if let Some(tcp) = crate::misbehave::serve_raw_h2_if_preface(tcp, &app, &peer).await {
+        let raw_h2 = Box::pin(crate::misbehave::serve_raw_h2_if_preface(tcp, &app, &peer));
+        if let Some(tcp) = raw_h2.await {
             return Box::pin(serve_hyper(tcp, peer, app, builder, stopped)).await;
         }
         return;
@@ -246,7 +247,8 @@ async fn serve(
     } else {
         tcp
     };
-    // Boxed: an idle direct stream's task must not be sized for hyper's connection state.
+    // Boxed here and above: a task is sized for its largest state, and an idle direct stream
+    // must not pay for hyper's connection state or the raw HTTP/2 responder's.
     Box::pin(serve_hyper(tcp, peer, app, builder, stopped)).await
 }
 
