@@ -227,8 +227,12 @@ fn response_head(parts: &hyper::http::response::Parts, length: Option<u64>) -> V
         out.extend_from_slice(b"\r\n");
     }
     match length {
+        // This path serves one request per connection: say so, so the client does not send a
+        // second one that only hyper could have answered.
         Some(n) => {
-            out.extend_from_slice(format!("content-length: {n}\r\n").as_bytes());
+            out.extend_from_slice(
+                format!("content-length: {n}\r\nconnection: close\r\n").as_bytes(),
+            );
         }
         None => out.extend_from_slice(b"transfer-encoding: chunked\r\n"),
     }

@@ -115,3 +115,19 @@ async fn a_connection_that_sent_nothing_is_closed_at_shutdown() {
         .unwrap_or(0);
     assert_eq!(n, 0, "closed without a response");
 }
+
+#[tokio::test]
+async fn a_fixed_answer_has_its_length_and_closes() {
+    let s = server(Config {
+        subscribe_token: Some("t0k".into()),
+        ..Config::default()
+    })
+    .await;
+    let res = stream(s.local_addr(), "/stream", &[]).await;
+    assert_eq!(res.status, 401);
+    assert_eq!(res.header("connection"), Some("close"));
+    let length: usize = res.header("content-length").unwrap().parse().unwrap();
+    let body = res.body().await;
+    assert_eq!(body.len(), length);
+    assert_eq!(s.metrics().streams_direct, 1);
+}
