@@ -7,7 +7,7 @@
 #   benches/load.sh [OUT_DIR] [SCENARIO...]     (default OUT_DIR target/load, every scenario;
 #                                                SKIP_BUILD=1 uses the release binaries as built)
 #
-# Scenarios: idle-10k idle-19k idle-10k-h1 fanout-10k fanout-10k-p4 fanout-10k-b100 fanout-10k-b100-nc
+# Scenarios: idle-10k idle-19k idle-10k-hyper fanout-10k fanout-10k-p4 fanout-10k-b100 fanout-10k-b100-2m fanout-10k-b100-nc
 #            latency-10k latency-1k stall0-100 stall1-100
 # Each writes OUT_DIR/SCENARIO-{ssekit,axum}.json (schema ssekit-load/1); a ratio table ends the run.
 set -euo pipefail
@@ -67,15 +67,17 @@ run() {
   case $1 in
     idle-10k)    scenario idle-10k    --connections 10000 --duration 3 ;;
     idle-19k)    scenario idle-19k    --connections 19000 --duration 3 ;;
-    # The same with `ssekit serve --no-h2c`: what the h1/h2c preface detection costs per connection.
-    idle-10k-h1) SERVE_ARGS=--no-h2c scenario idle-10k-h1 --connections 10000 --duration 3 ;;
+    # The same with `ssekit serve --hyper-streams`: streams through hyper instead of the direct path.
+    idle-10k-hyper) SERVE_ARGS=--hyper-streams scenario idle-10k-hyper --connections 10000 --duration 3 ;;
     fanout-10k)  scenario fanout-10k  --connections 10000 --duration 5 --rate 0 --pad 160 ;;
     # Four racing publishers: the publish rate is no longer one round trip at a time.
     fanout-10k-p4) scenario fanout-10k-p4 --connections 10000 --duration 5 --rate 0 --pad 160 --publishers 4 ;;
     # Batches of 100 events per publish request: every stream has 100 events ready at once, so
     # write coalescing (on by default) sends them in one write; -nc is `ssekit serve --no-coalesce`.
-    fanout-10k-b100)    scenario fanout-10k-b100    --connections 10000 --duration 5 --rate 0 --pad 160 --batch 100 ;;
-    fanout-10k-b100-nc) SERVE_ARGS=--no-coalesce scenario fanout-10k-b100-nc --connections 10000 --duration 5 --rate 0 --pad 160 --batch 100 ;;
+    fanout-10k-b100)    scenario fanout-10k-b100    --connections 10000 --duration 5 --rate 10000 --pad 160 --batch 100 ;;
+    # Paced: 200 events/s in batches of 100 to 10 000 readers asks for 2 M deliveries/s.
+    fanout-10k-b100-2m) scenario fanout-10k-b100-2m --connections 10000 --duration 5 --rate 200 --pad 160 --batch 100 ;;
+    fanout-10k-b100-nc) SERVE_ARGS=--no-coalesce scenario fanout-10k-b100-nc --connections 10000 --duration 5 --rate 10000 --pad 160 --batch 100 ;;
     latency-10k) scenario latency-10k --connections 10000 --duration 10 --rate 100 --pad 160 ;;
     latency-1k)  scenario latency-1k  --connections 1000 --duration 10 --rate 100 --pad 160 ;;
     # 16 KB events, so that the stalled reader's backlog (~16 MB) overflows the loopback socket
@@ -87,7 +89,7 @@ run() {
 }
 
 if [ $# -eq 0 ]; then
-  set -- idle-10k idle-19k idle-10k-h1 fanout-10k fanout-10k-p4 fanout-10k-b100 fanout-10k-b100-nc latency-10k latency-1k stall0-100 stall1-100
+  set -- idle-10k idle-19k idle-10k-hyper fanout-10k fanout-10k-p4 fanout-10k-b100 fanout-10k-b100-2m fanout-10k-b100-nc latency-10k latency-1k stall0-100 stall1-100
 fi
 for s in "$@"; do run "$s"; done
 python3 benches/load_report.py "$OUT"
