@@ -292,6 +292,11 @@ pub(crate) enum Output {
 const BUFFERED_FLUSH: usize = 64 * 1024;
 
 impl Output {
+    /// Frames go out as they are (no misbehaviour transforms them).
+    pub(crate) fn is_direct(&self) -> bool {
+        matches!(self, Output::Direct)
+    }
+
     /// Takes one frame; returns the bytes to send now, if any.
     pub(crate) fn push(&mut self, frame: Bytes) -> Option<Bytes> {
         match self {

@@ -96,6 +96,16 @@ impl EventStream {
     /// Appends to `piece` every event already waiting, up to [`COALESCE_MAX_BYTES`]. A stream
     /// that ends meanwhile sends its last bytes on the next poll.
     fn gather(&mut self, piece: Bytes, cx: &mut Context<'_>) -> Bytes {
+        if self.out.is_direct() {
+            let drained = self.sub.drain_ready(piece, COALESCE_MAX_BYTES);
+            self.log.events += drained.events;
+            Metrics::add(&self.metrics().events_sent, drained.events);
+            if let Some(reason) = drained.closed {
+                self.end(reason);
+            }
+            return drained.piece;
+        }
+        // A misbehaviour transforms each frame: take them one at a time.
         let mut batch: Option<BytesMut> = None;
         loop {
             let len = batch.as_ref().map_or(piece.len(), BytesMut::len);
