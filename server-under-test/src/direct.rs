@@ -171,20 +171,23 @@ async fn send_body(
 ) -> io::Result<()> {
     let (mut reader, mut writer) = tcp.split();
     loop {
-        let frame = tokio::select! {
-            _ = peer.conn.kill.notified() => return Ok(()),
-            gone = client_gone(&mut reader) => return gone,
-            frame = body.frame() => frame,
-        };
-        let Some(frame) = frame else {
-            if framing == Framing::Chunked {
-                writer.write_all(b"0\r\n\r\n").await?;
+        // In a block so that the frame (which could hold trailers) takes no room in the task
+        // while the data is written: only the `Bytes` lives across that wait.
+        let data = {
+            let frame = tokio::select! {
+                _ = peer.conn.kill.notified() => return Ok(()),
+                gone = client_gone(&mut reader) => return gone,
+                frame = body.frame() => frame,
+            };
+            match frame {
+                Some(Ok(frame)) => match frame.into_data() {
+                    Ok(data) => data,
+                    // Trailers never come on a stream.
+                    Err(_) => continue,
+                },
+                Some(Err(never)) => match never {},
+                None => break,
             }
-            return Ok(());
-        };
-        // The body's error type is `Infallible`; trailers never come on a stream.
-        let Ok(Ok(data)) = frame.map(|f| f.into_data()) else {
-            continue;
         };
         // Boxed: a write in progress needs more state than waiting does, and an idle stream
         // (the common case) should not carry it. One allocation per write, next to a syscall.
@@ -193,6 +196,10 @@ async fn send_body(
             written = Box::pin(write_piece(&mut writer, &data, framing)) => written?,
         }
     }
+    if framing == Framing::Chunked {
+        writer.write_all(b"0\r\n\r\n").await?;
+    }
+    Ok(())
 }
 
 /// Resolves when the client closes its side or the connection fails. Anything it sends after
