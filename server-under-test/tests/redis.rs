@@ -253,6 +253,37 @@ async fn an_event_published_on_one_node_reaches_subscribers_of_the_other() {
     assert_eq!(metric(b.local_addr(), "ssekit_redis_up").await, 1.0);
 }
 
+#[tokio::test]
+async fn a_batch_goes_through_redis_in_order_and_a_bad_one_adds_nothing() {
+    let Some(redis) = Redis::start(Durability::None) else {
+        return;
+    };
+    let a = node(&redis, 1024).await;
+    let b = node(&redis, 1024).await;
+    let mut on_b = stream(b.local_addr(), "/stream", &[]).await;
+    let post = |body: &'static [u8]| exchange(a.local_addr(), "POST", "/publish", &[], body);
+    let (status, _, _) = post(br#"[{"data":"x"},{"data":"y","event":"a\nb"}]"#).await;
+    assert_eq!(status, 400, "checked before anything is added");
+    let (status, _, out) = post(br#"[{"data":"one"},{"data":"two"},{"data":"three"}]"#).await;
+    assert_eq!(status, 200);
+    let answer: serde_json::Value = serde_json::from_slice(&out).expect("JSON answer");
+    let ids: Vec<String> = answer["ids"]
+        .as_array()
+        .expect("ids")
+        .iter()
+        .map(|id| id.as_str().expect("id").to_owned())
+        .collect();
+    assert_eq!(ids.len(), 3);
+    assert!(ids.iter().all(|id| is_redis_id(id)), "{ids:?}");
+    let got = on_b.events(3).await;
+    let got: Vec<(String, String)> = got.into_iter().map(|e| (e.id, e.data)).collect();
+    let expected: Vec<(String, String)> = ids
+        .into_iter()
+        .zip(["one", "two", "three"].map(String::from))
+        .collect();
+    assert_eq!(got, expected, "the bad batch added nothing before these");
+}
+
 /// Client X reads from node A up to event k and leaves; it resumes on node `resume_on` with
 /// `Last-Event-ID: k` while events keep being published; a control subscriber on A stayed.
 async fn leave_at_k_and_resume_elsewhere(

@@ -161,6 +161,17 @@ impl Broker {
         self.stats.up.load(Relaxed)
     }
 
+    /// Refuses what could not be encoded later, so nothing unsendable enters Redis.
+    pub fn check(topic: Option<&str>, event: Option<&str>, data: &str) -> Result<(), PublishError> {
+        check_topic(topic)?;
+        let mut probe = Message::new(data).id("0-0");
+        if let Some(e) = event {
+            probe = probe.event(e);
+        }
+        probe.validate()?;
+        Ok(())
+    }
+
     /// Appends an event to the stream; returns its Redis id once Redis has it.
     pub async fn publish(
         &self,
@@ -171,13 +182,7 @@ impl Broker {
         if self.hub.is_closing() {
             return Err(PublishError::ShuttingDown);
         }
-        check_topic(topic)?;
-        // Refuse here what could not be encoded later, so nothing unsendable enters Redis.
-        let mut check = Message::new(data).id("0-0");
-        if let Some(e) = event {
-            check = check.event(e);
-        }
-        check.validate()?;
+        Self::check(topic, event, data)?;
         let mut cmd = ::redis::cmd("XADD");
         cmd.arg(&self.key)
             .arg("MAXLEN")

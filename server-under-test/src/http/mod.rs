@@ -66,12 +66,7 @@ impl App {
             return self.hub.publish_batch(batch).await;
         };
         for item in batch {
-            crate::hub::check_topic(item.topic)?;
-            let mut probe = ssekit_parser::Message::new(item.data).id("0-0");
-            if let Some(e) = item.event {
-                probe = probe.event(e);
-            }
-            probe.validate()?;
+            Broker::check(item.topic, item.event, item.data)?;
         }
         let mut ids = Vec::with_capacity(batch.len());
         for item in batch {
