@@ -88,9 +88,9 @@ impl EventStream {
         Poll::Ready(Some(Ok(Frame::data(bytes))))
     }
 
-    fn count_event(&mut self) {
-        self.log.events += 1;
-        Metrics::add(&self.metrics().events_sent, 1);
+    fn count_events(&mut self, n: u64) {
+        self.log.events += n;
+        Metrics::add(&self.metrics().events_sent, n);
     }
 
     /// Appends to `piece` every event already waiting, up to [`COALESCE_MAX_BYTES`]. A stream
@@ -98,8 +98,7 @@ impl EventStream {
     fn gather(&mut self, piece: Bytes, cx: &mut Context<'_>) -> Bytes {
         if self.out.is_direct() {
             let drained = self.sub.drain_ready(piece, COALESCE_MAX_BYTES);
-            self.log.events += drained.events;
-            Metrics::add(&self.metrics().events_sent, drained.events);
+            self.count_events(drained.events);
             if let Some(reason) = drained.closed {
                 self.end(reason);
             }
@@ -116,7 +115,7 @@ impl EventStream {
             // which at worst wakes the connection once for nothing.
             match self.sub.poll_next(cx, false) {
                 Poll::Ready(Next::Event(frame)) => {
-                    self.count_event();
+                    self.count_events(1);
                     if let Some(bytes) = self.out.push(frame) {
                         batch
                             .get_or_insert_with(|| BytesMut::from(&piece[..]))
@@ -183,7 +182,7 @@ impl Body for EventStream {
                     continue;
                 }
                 Poll::Ready(Next::Event(frame)) => {
-                    this.count_event();
+                    this.count_events(1);
                     match this.out.push(frame) {
                         Some(bytes) if this.coalesce => {
                             let piece = this.gather(bytes, cx);
