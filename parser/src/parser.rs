@@ -769,14 +769,7 @@ fn resolve<'a>(input: &'a [u8], acc: &Acc, buf: &'a mut String) -> &'a str {
 /// Appends to a buffer that never needs more than `cap` bytes: it grows by doubling as usual,
 /// but not past the cap, so a hostile stream costs about the limit in memory, not twice it.
 fn extend_capped(buf: &mut Vec<u8>, bytes: &[u8], cap: usize) {
-    let needed = buf.len() + bytes.len();
-    if needed > buf.capacity() {
-        let target = buf
-            .capacity()
-            .saturating_mul(2)
-            .clamp(needed, cap.max(needed));
-        buf.reserve_exact(target - buf.len());
-    }
+    reserve_capped(buf, bytes.len(), cap);
     buf.extend_from_slice(bytes);
 }
 
