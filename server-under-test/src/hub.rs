@@ -325,13 +325,32 @@ impl Hub {
                 max,
             });
         }
+        self.publish_all_now(batch)
+    }
+
+    fn publish_now(
+        &self,
+        topic: Option<&str>,
+        event: Option<&str>,
+        data: &str,
+    ) -> Result<String, PublishError> {
+        let item = PublishItem { topic, event, data };
+        let mut ids = self.publish_all_now(&[item])?;
+        Ok(ids.pop().unwrap_or_default())
+    }
+
+    /// Encodes every event (refusing all if one fails), then appends them under one lock and
+    /// wakes the subscribers once.
+    fn publish_all_now(&self, batch: &[PublishItem<'_>]) -> Result<Vec<String>, PublishError> {
+        for item in batch {
+            check_topic(item.topic)?;
+        }
         let mut st = self.lock();
         if st.closing {
             return Err(PublishError::ShuttingDown);
         }
         let mut frames = Vec::with_capacity(batch.len());
         for (i, item) in batch.iter().enumerate() {
-            check_topic(item.topic)?;
             let wire_id = self.misbehave.wire_id(&self.epoch, st.head + 1 + i as u64);
             frames.push(
                 self.misbehave
@@ -348,34 +367,6 @@ impl Hub {
         Metrics::add(&self.metrics.events_published, batch.len() as u64);
         wakers.into_iter().for_each(Waker::wake);
         Ok(ids)
-    }
-
-    fn publish_now(
-        &self,
-        topic: Option<&str>,
-        event: Option<&str>,
-        data: &str,
-    ) -> Result<String, PublishError> {
-        check_topic(topic)?;
-        let topic: Option<Arc<str>> = topic.map(Arc::from);
-        let wakers;
-        let id;
-        {
-            let mut st = self.lock();
-            if st.closing {
-                return Err(PublishError::ShuttingDown);
-            }
-            let seq = st.head + 1;
-            let wire_id = self.misbehave.wire_id(&self.epoch, seq);
-            let frame = self
-                .misbehave
-                .encode_event(wire_id.as_deref(), event, data)?;
-            wakers = self.push_locked(&mut st, topic, frame);
-            id = self.id_of(seq);
-        }
-        Metrics::add(&self.metrics.events_published, 1);
-        wakers.into_iter().for_each(Waker::wake);
-        Ok(id)
     }
 
     /// Appends a frame encoded elsewhere (the Redis broker names its events with Redis stream
