@@ -8,7 +8,7 @@
 #                                                SKIP_BUILD=1 uses the release binaries as built)
 #
 # Scenarios: idle-10k idle-19k idle-10k-hyper fanout-10k fanout-10k-p4 fanout-10k-b100 fanout-10k-b100-2m fanout-10k-b100-nc
-#            latency-10k latency-1k stall0-100 stall1-100
+#            latency-10k latency-1k latency-10k-2 stall0-100 stall1-100
 # Each writes OUT_DIR/SCENARIO-{ssekit,axum}.json (schema ssekit-load/1); a ratio table ends the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -80,6 +80,9 @@ run() {
     fanout-10k-b100-nc) SERVE_ARGS=--no-coalesce scenario fanout-10k-b100-nc --connections 10000 --duration 5 --rate 10000 --pad 160 --batch 100 ;;
     latency-10k) scenario latency-10k --connections 10000 --duration 10 --rate 100 --pad 160 ;;
     latency-1k)  scenario latency-1k  --connections 1000 --duration 10 --rate 100 --pad 160 ;;
+    # Two events a second: each event's fan-out to 10 000 sockets is over before the next, so the
+    # latency is the time one event takes to reach every reader, with no queueing behind it.
+    latency-10k-2) scenario latency-10k-2 --connections 10000 --duration 10 --rate 2 --pad 160 ;;
     # 16 KB events, so that the stalled reader's backlog (~16 MB) overflows the loopback socket
     # buffers (a few MB) and reaches the server's lag limits.
     stall0-100)  scenario stall0-100  --connections 100 --duration 10 --rate 100 --pad 16000 ;;
@@ -89,7 +92,7 @@ run() {
 }
 
 if [ $# -eq 0 ]; then
-  set -- idle-10k idle-19k idle-10k-hyper fanout-10k fanout-10k-p4 fanout-10k-b100 fanout-10k-b100-2m fanout-10k-b100-nc latency-10k latency-1k stall0-100 stall1-100
+  set -- idle-10k idle-19k idle-10k-hyper fanout-10k fanout-10k-p4 fanout-10k-b100 fanout-10k-b100-2m fanout-10k-b100-nc latency-10k latency-1k latency-10k-2 stall0-100 stall1-100
 fi
 for s in "$@"; do run "$s"; done
 python3 benches/load_report.py "$OUT"
