@@ -109,6 +109,7 @@ pub async fn run(
         body,
         parser: Parser::new(),
         tally: Tally::default(),
+        latencies: Vec::new(),
         shared,
     };
     let end = match plan.role {
@@ -193,6 +194,8 @@ struct Reader {
     body: Incoming,
     parser: Parser,
     tally: Tally,
+    /// Latencies of the read being accounted for (reused).
+    latencies: Vec<u64>,
     shared: Arc<Shared>,
 }
 
@@ -240,7 +243,12 @@ impl Reader {
         End::Open
     }
 
+    /// Parses one read and accounts for its events. The shared histogram and counter are
+    /// touched once per read, not per event: with coalesced writes a read holds a hundred
+    /// events, and taking a shared lock for each made the load generator its own bottleneck.
     fn account(&mut self, chunk: &[u8], measure: Measure) {
+        let now = unix_nanos();
+        self.latencies.clear();
         let mut feed = self.parser.feed(chunk);
         while let Some(frame) = feed.next_frame() {
             let Ok(Frame::Event(event)) = frame else {
@@ -252,10 +260,14 @@ impl Reader {
             };
             self.tally.see(stamp.n);
             if measure == Measure::Latency {
-                let micros = unix_nanos().saturating_sub(stamp.t) / 1_000;
-                self.shared.latencies.record(self.index, micros);
-                self.shared.delivered.fetch_add(1, Relaxed);
+                self.latencies.push(now.saturating_sub(stamp.t) / 1_000);
             }
+        }
+        if !self.latencies.is_empty() {
+            self.shared.latencies.record_all(self.index, &self.latencies);
+            self.shared
+                .delivered
+                .fetch_add(self.latencies.len() as u64, Relaxed);
         }
     }
 }
