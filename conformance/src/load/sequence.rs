@@ -238,7 +238,10 @@ mod tests {
             let fast = Stamp::from_publisher_text(text);
             let json = Stamp::from_json(text);
             // The fast path either agrees with the JSON reading or leaves the text to it.
-            assert!(fast.is_none() || fast == json, "{text}: {fast:?} vs {json:?}");
+            assert!(
+                fast.is_none() || fast == json,
+                "{text}: {fast:?} vs {json:?}"
+            );
             assert_eq!(Stamp::from_data(text), json, "{text}");
         }
         assert_eq!(

@@ -264,7 +264,9 @@ impl Reader {
             }
         }
         if !self.latencies.is_empty() {
-            self.shared.latencies.record_all(self.index, &self.latencies);
+            self.shared
+                .latencies
+                .record_all(self.index, &self.latencies);
             self.shared
                 .delivered
                 .fetch_add(self.latencies.len() as u64, Relaxed);
