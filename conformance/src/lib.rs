@@ -6,6 +6,8 @@
 //!   - [`check_command`]: its arguments ([`check_command::CheckArgs`]) and exit statuses;
 //!   - [`target`]: what is checked, and its hooks; starts the embedded reference server;
 //!   - [`probe`]: the runner's own timed HTTP/1.1, HTTP/2 and raw clients;
+//!   - [`h2raw`]: a raw HTTP/2 client reading one response head as sent (H06 names the
+//!     connection-specific fields hyper rejects);
 //!   - [`tls`]: rustls for `https://` targets (ALPN h2 / http/1.1, `--ca-cert`);
 //!   - [`capture`]: what one response body showed (strict parser plus a byte scanner);
 //!   - [`context`]: options, the shared baseline observation, what the run saw so far;
@@ -23,6 +25,7 @@ pub mod capture;
 pub mod check_command;
 pub mod checks;
 pub mod context;
+pub mod h2raw;
 pub mod load;
 pub mod parse;
 pub mod probe;
