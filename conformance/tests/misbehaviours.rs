@@ -155,13 +155,17 @@ proves!(
     "H11",
     Warn
 );
-proves!(
-    h2_connection_header_fails_h06,
-    H2ConnectionHeader,
-    ["H06"],
-    "H06",
-    Fail
-);
+/// hyper rejects the head without keeping it; H06 reads it raw to name the field and value.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn h2_connection_header_fails_h06() {
+    let report = run(&[Misbehavior::H2ConnectionHeader], &["H06"]).await;
+    let (got, observed) = status(&report, "H06");
+    assert_eq!(got, Status::Fail, "observed: {observed}");
+    assert!(
+        observed.ends_with(": connection: keep-alive (RFC 9113 §8.2.2)"),
+        "observed: {observed}"
+    );
+}
 proves!(
     eof_instead_of_204_fails_h10,
     EofInsteadOf204,

@@ -7,6 +7,7 @@ use http::{HeaderMap, Method, StatusCode};
 
 use super::{on_stream, show, Check, Finding, Level, Phase};
 use crate::context::{Baseline, Ctx};
+use crate::h2raw;
 use crate::probe::{self, Next, ProbeError, Proto, Request};
 use crate::target::BoxFuture;
 
@@ -69,7 +70,7 @@ pub fn checks() -> Vec<Check> {
             title: "HTTP/2 response has no connection-specific headers",
             reference: "RFC 9113 §8.2.2; nestjs/nest#17588; hologram#1262",
             browser: "The HTTP/2 response is malformed: Safari and strict clients reset the stream (ERR_HTTP2_PROTOCOL_ERROR).",
-            fix: "Never send Connection, Keep-Alive, Transfer-Encoding, Upgrade or Proxy-Connection over HTTP/2.",
+            fix: "Never send Connection, Keep-Alive, Transfer-Encoding, Upgrade, Proxy-Connection, or TE other than trailers, over HTTP/2.",
             phase: Phase::Main,
             run: h06,
         },
@@ -320,9 +321,9 @@ fn h06(ctx: &Ctx) -> BoxFuture<'_, Finding> {
         let req = ctx.sse_request().proto(Proto::H2c);
         match ctx.send("stream over h2c", req).await {
             Ok(mut r) => {
-                let bad: Vec<&str> = H2_FORBIDDEN.iter().copied().filter(|n| r.headers.contains_key(*n)).collect();
+                let bad = connection_specific(r.headers.iter().map(|(n, v)| (n.as_str().as_bytes(), v.as_bytes())));
                 if !bad.is_empty() {
-                    return Finding::violation(format!("HTTP/2 response carries {}", bad.join(", ")));
+                    return Finding::violation(carries(&bad));
                 }
                 let first = r.next(Instant::now() + Duration::from_secs(2)).await;
                 match first {
@@ -334,15 +335,71 @@ fn h06(ctx: &Ctx) -> BoxFuture<'_, Finding> {
                     )),
                 }
             }
-            Err(ProbeError::Http(e)) if is_malformed_h2(&e) => Finding::violation(format!(
-                "the HTTP/2 response was rejected as malformed ({e}); a connection-specific header \
-                 (Connection, Keep-Alive, Transfer-Encoding, Upgrade, Proxy-Connection) is the usual cause"
-            )),
+            Err(ProbeError::Http(e)) if is_malformed_h2(&e) => malformed_h2(ctx, &e).await,
             Err(e) => Finding::skip(format!(
                 "the server does not speak HTTP/2 here (h2c prior knowledge for http://, ALPN h2 for https://): {e}"
             )),
         }
     })
+}
+
+/// hyper rejected the head and kept none of it: read it again raw to name the offending fields.
+async fn malformed_h2(ctx: &Ctx, error: &str) -> Finding {
+    let fields = match h2raw::response_head(&ctx.sse_request(), ctx.timeout()).await {
+        Ok(fields) => fields,
+        Err(raw) => {
+            return Finding::violation(format!(
+                "the HTTP/2 response was rejected as malformed ({error}); a connection-specific header \
+                 (Connection, Keep-Alive, Transfer-Encoding, Upgrade, Proxy-Connection) is the usual cause \
+                 (reading the head raw to name it failed: {raw})"
+            ))
+        }
+    };
+    let bad = connection_specific(fields.iter().map(|f| (&f.name[..], &f.value[..])));
+    if !bad.is_empty() {
+        return Finding::violation(carries(&bad));
+    }
+    let names: Vec<String> = fields
+        .iter()
+        .map(|f| show(&String::from_utf8_lossy(&f.name), 40))
+        .collect();
+    Finding::violation(format!(
+        "the HTTP/2 response was rejected as malformed ({error}) though no field of its head is \
+         connection-specific; another field breaks RFC 9113 §8.2 (uppercase name, pseudo-header): {}",
+        show(&names.join(", "), 300)
+    ))
+}
+
+fn carries(bad: &[String]) -> String {
+    format!(
+        "HTTP/2 response carries connection-specific header(s): {} (RFC 9113 §8.2.2)",
+        bad.join(", ")
+    )
+}
+
+/// The connection-specific fields of an HTTP/2 head as `name: value` (RFC 9113 §8.2.2): the
+/// [`H2_FORBIDDEN`] names with any value, and `te` with anything but `trailers`. Names compare
+/// without case, since a raw head may break the lowercase rule too.
+pub fn connection_specific<'a>(
+    fields: impl IntoIterator<Item = (&'a [u8], &'a [u8])>,
+) -> Vec<String> {
+    fields
+        .into_iter()
+        .filter(|(name, value)| {
+            let te = name.eq_ignore_ascii_case(b"te")
+                && !value.trim_ascii().eq_ignore_ascii_case(b"trailers");
+            te || H2_FORBIDDEN
+                .iter()
+                .any(|f| name.eq_ignore_ascii_case(f.as_bytes()))
+        })
+        .map(|(name, value)| {
+            format!(
+                "{}: {}",
+                show(&String::from_utf8_lossy(name), 40),
+                show(&String::from_utf8_lossy(value), 80)
+            )
+        })
+        .collect()
 }
 
 /// A stream-level PROTOCOL_ERROR raised by the client's own HTTP/2 validation (malformed head).
@@ -660,6 +717,30 @@ mod tests {
             ("etag", "\"x\""),
         ]));
         assert_eq!(p.len(), 3, "{p:?}");
+    }
+
+    #[test]
+    fn connection_specific_fields_are_named_with_their_values() {
+        let head: [(&[u8], &[u8]); 7] = [
+            (b":status", b"200"),
+            (b"content-type", b"text/event-stream"),
+            (b"connection", b"keep-alive"),
+            (b"Transfer-Encoding", b"chunked"),
+            (b"te", b" Trailers "),
+            (b"te", b"gzip"),
+            (b"proxy-connection", b"\r\xff"),
+        ];
+        assert_eq!(
+            connection_specific(head),
+            [
+                "connection: keep-alive",
+                "Transfer-Encoding: chunked",
+                "te: gzip",
+                "proxy-connection: \\r\u{fffd}",
+            ]
+        );
+        let clean: [(&[u8], &[u8]); 2] = [(b":status", b"200"), (b"te", b"trailers")];
+        assert!(connection_specific(clean).is_empty());
     }
 
     #[test]
