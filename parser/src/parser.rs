@@ -109,7 +109,14 @@ struct EventState {
     /// `last_id`): committing is then a swap, not a copy.
     id_buf: String,
     id_pending: bool,
+    /// The pending id is this range of the current input, not yet decoded (instead of
+    /// `id_buf`): it is checked with the rest of its event, at dispatch.
+    id_lent: Option<Range<usize>>,
     last_id: String,
+    /// The last event id is this range of the current input, already checked as UTF-8 and
+    /// inside the feed's checked text (instead of `last_id`). A stream that sends an id with
+    /// every event then never copies one while the ids lie in the chunk being read.
+    last_lent: Option<Range<usize>>,
     /// The buffers hold the event last handed out; clear them before reuse.
     dispatched: bool,
 }
@@ -133,7 +140,9 @@ impl EventState {
             type_len: 0,
             id_buf: String::new(),
             id_pending: false,
+            id_lent: None,
             last_id: String::new(),
+            last_lent: None,
             dispatched: false,
         }
     }
@@ -154,12 +163,21 @@ impl EventState {
     fn drop_block(&mut self) {
         self.clear_block();
         self.id_pending = false;
+        self.id_lent = None;
     }
 
-    fn commit_id(&mut self) {
-        if self.id_pending {
-            mem::swap(&mut self.last_id, &mut self.id_buf);
-            self.id_pending = false;
+    fn commit_id(&mut self, input: &[u8]) {
+        if !self.id_pending {
+            return;
+        }
+        self.id_pending = false;
+        self.last_lent = None;
+        match self.id_lent.take() {
+            Some(r) => {
+                self.last_id.clear();
+                push_lossy(&mut self.last_id, &input[r]);
+            }
+            None => mem::swap(&mut self.last_id, &mut self.id_buf),
         }
     }
 
@@ -171,13 +189,20 @@ impl EventState {
     /// end, where usually nothing is lent: that check stays inline, the copies do not.
     #[inline]
     fn materialize(&mut self, input: &[u8]) {
-        if matches!(self.data_acc, Acc::Input(_)) || matches!(self.type_acc, Acc::Input(_)) {
+        if matches!(self.data_acc, Acc::Input(_))
+            || matches!(self.type_acc, Acc::Input(_))
+            || self.id_lent.is_some()
+        {
             self.materialize_lent(input);
         }
     }
 
     #[inline(never)]
     fn materialize_lent(&mut self, input: &[u8]) {
+        if let Some(r) = self.id_lent.take() {
+            self.id_buf.clear();
+            push_lossy(&mut self.id_buf, &input[r]);
+        }
         if let Acc::Input(r) = &self.data_acc {
             self.data.clear();
             self.data_start = 0;
@@ -241,6 +266,8 @@ impl Parser {
         self.ev.last_id.clear();
         self.ev.last_id.push_str(id);
         self.ev.id_pending = false;
+        self.ev.id_lent = None;
+        self.ev.last_lent = None;
         self
     }
 
@@ -295,6 +322,7 @@ impl Parser {
             input,
             pos: 0,
             done: false,
+            checked: Checked { at: 0, text: "" },
         }
     }
 
@@ -395,6 +423,7 @@ pub struct Feed<'p, 'c> {
     input: Input<'c>,
     pos: usize,
     done: bool,
+    checked: Checked<'c>,
 }
 
 impl Feed<'_, '_> {
@@ -424,6 +453,7 @@ impl Feed<'_, '_> {
     fn end_input(&mut self) {
         let p = &mut *self.parser;
         let input = self.input.bytes();
+        self.checked.keep_last_id(&mut p.ev);
         p.ev.materialize(input);
         p.offset += input.len() as u64;
         if let Input::Owned(v) = &mut self.input {
@@ -546,19 +576,51 @@ impl Feed<'_, '_> {
             }
             Action::Dispatch => {
                 let ev = &mut p.ev;
+                // Everything the event lends from the input is checked as UTF-8 in one go:
+                // the values are cut from the checked text at ASCII bytes (line ends, `:`,
+                // space), so each is valid exactly when it would be on its own.
+                let text = match (&self.input, ev.lent_span()) {
+                    (Input::Borrowed(chunk), Some(span)) => self.checked.covering(chunk, span, ev),
+                    _ => None,
+                };
+                if let Some(r) = ev.id_lent.take() {
+                    ev.id_pending = false;
+                    if text.is_some() {
+                        ev.last_lent = Some(r);
+                    } else {
+                        ev.last_lent = None;
+                        ev.last_id.clear();
+                        push_lossy(&mut ev.last_id, &input[r]);
+                    }
+                }
                 let data = match &ev.data_acc {
                     Acc::Empty => "",
-                    Acc::Input(r) => decode_into(&input[r.clone()], &mut p.scratch),
+                    Acc::Input(r) => match text {
+                        Some(t) => t.slice(r),
+                        None => decode_into(&input[r.clone()], &mut p.scratch),
+                    },
                     Acc::Buf => decode_into(&ev.data[ev.data_start..], &mut p.scratch),
                 };
-                let event_type = match resolve(input, &ev.type_acc, &mut ev.event_type) {
+                let event_type = match &ev.type_acc {
+                    Acc::Empty => "",
+                    Acc::Input(r) => match text {
+                        Some(t) => t.slice(r),
+                        None => decode_into(&input[r.clone()], &mut ev.event_type),
+                    },
+                    Acc::Buf => &ev.event_type,
+                };
+                let event_type = match event_type {
                     "" => DEFAULT_EVENT_TYPE,
                     t => t,
+                };
+                let id = match &ev.last_lent {
+                    Some(r) => self.checked.slice(r),
+                    None => &ev.last_id,
                 };
                 Frame::Event(Event {
                     event_type,
                     data,
-                    id: &ev.last_id,
+                    id,
                 })
             }
         }
@@ -574,6 +636,7 @@ impl Drop for Feed<'_, '_> {
         self.parser.settle();
         let p = &mut *self.parser;
         let input = self.input.bytes();
+        self.checked.keep_last_id(&mut p.ev);
         p.ev.materialize(input);
         p.offset += self.pos as u64;
         match &mut self.input {
@@ -613,7 +676,7 @@ impl EventState {
             Source::Partial => &partial[..],
         };
         let (name, value) = match classify(line) {
-            LineKind::Blank => return self.blank_line().map(Ok),
+            LineKind::Blank => return self.blank_line(input).map(Ok),
             LineKind::Comment(r) if self.report_comments => {
                 return Some(Ok(Action::Comment(source, r)))
             }
@@ -692,8 +755,16 @@ impl EventState {
                 if memchr::memchr(0, bytes).is_some() {
                     return ev.ignored(IgnoreReason::IdWithNul, source, line.len());
                 }
-                ev.id_buf.clear();
-                push_lossy(&mut ev.id_buf, bytes);
+                // Lent only when more input follows: an id ending its chunk is copied at
+                // the chunk end anyway, and copying it now costs less.
+                match absolute.filter(|r| r.end + 1 < input.len()) {
+                    Some(r) => ev.id_lent = Some(r),
+                    None => {
+                        ev.id_lent = None;
+                        ev.id_buf.clear();
+                        push_lossy(&mut ev.id_buf, bytes);
+                    }
+                }
                 ev.id_pending = true;
                 None
             }
@@ -721,14 +792,37 @@ impl EventState {
     }
 
     /// The blank line: commit the id, then dispatch if any `data` line was seen.
-    fn blank_line(&mut self) -> Option<Action> {
-        self.commit_id();
+    fn blank_line(&mut self, input: &[u8]) -> Option<Action> {
         if self.data_lines == 0 {
+            self.commit_id(input);
             self.clear_block();
             return None;
         }
+        // A lent id is committed when the event is built, checked with the event's text.
+        if self.id_lent.is_none() {
+            self.commit_id(input);
+        }
         self.dispatched = true;
         Some(Action::Dispatch)
+    }
+
+    /// The smallest range of the input holding every value the block lends from it.
+    fn lent_span(&self) -> Option<Range<usize>> {
+        let join = |span: Option<Range<usize>>, r: &Range<usize>| match span {
+            None => Some(r.clone()),
+            Some(s) => Some(s.start.min(r.start)..s.end.max(r.end)),
+        };
+        let mut span = None;
+        if let Acc::Input(r) = &self.data_acc {
+            span = join(span, r);
+        }
+        if let Acc::Input(r) = &self.type_acc {
+            span = join(span, r);
+        }
+        if let Some(r) = &self.id_lent {
+            span = join(span, r);
+        }
+        span
     }
 }
 
@@ -757,12 +851,92 @@ fn decode_into<'a>(bytes: &'a [u8], scratch: &'a mut String) -> &'a str {
     }
 }
 
-/// The event type, lent from the input when it still lives there.
-fn resolve<'a>(input: &'a [u8], acc: &Acc, buf: &'a mut String) -> &'a str {
-    match acc {
-        Acc::Empty => "",
-        Acc::Input(r) => decode_into(&input[r.clone()], buf),
-        Acc::Buf => buf,
+/// A stretch of the current (borrowed) input known to be valid UTF-8, starting at input
+/// offset `at`. Checking a few KiB at once, instead of each event's values on their own,
+/// replaces three short-input checks per small event (data, type, id) by a share of one long
+/// one.
+#[derive(Debug, Clone, Copy)]
+struct Checked<'c> {
+    at: usize,
+    text: &'c str,
+}
+
+/// How far past an event a new checked stretch reaches. Bounded, so a large chunk whose
+/// events are mostly built in the parser's buffers (many-line data) is not checked twice.
+const CHECK_AHEAD: usize = 4096;
+
+impl<'c> Checked<'c> {
+    fn contains(&self, span: &Range<usize>) -> bool {
+        self.at <= span.start && span.end <= self.at + self.text.len()
+    }
+
+    /// The text of a range inside the stretch (every lent range is cut at ASCII bytes, so
+    /// at character boundaries).
+    fn slice(&self, r: &Range<usize>) -> &'c str {
+        self.text
+            .get(r.start - self.at..r.end - self.at)
+            .unwrap_or_default()
+    }
+
+    /// A stretch holding `span`, if its bytes are valid UTF-8: this one, or a new one from
+    /// `span.start`. Moving on copies the last event id out of the old stretch first.
+    fn covering(
+        &mut self,
+        chunk: &'c [u8],
+        span: Range<usize>,
+        ev: &mut EventState,
+    ) -> Option<Checked<'c>> {
+        if self.contains(&span) {
+            return Some(*self);
+        }
+        self.renew(chunk, span, ev)
+    }
+
+    // Out of line: once per few KiB of input, and it keeps the per-line loop small.
+    #[inline(never)]
+    fn renew(
+        &mut self,
+        chunk: &'c [u8],
+        span: Range<usize>,
+        ev: &mut EventState,
+    ) -> Option<Checked<'c>> {
+        self.keep_last_id(ev);
+        let mut end = chunk.len().min(span.start.saturating_add(CHECK_AHEAD));
+        // Do not cut a character: back off over continuation bytes (three at most in valid
+        // text; if the stretch is invalid anyway, only the span is checked below).
+        for _ in 0..3 {
+            match chunk.get(end) {
+                Some(&b) if end > span.end && (0x80..0xC0).contains(&b) => end -= 1,
+                _ => break,
+            }
+        }
+        let end = end.max(span.end);
+        let text = match as_str(&chunk[span.start..end]) {
+            None if end > span.end => as_str(&chunk[span.clone()]),
+            text => text,
+        };
+        *self = Checked {
+            at: span.start,
+            text: text.unwrap_or_default(),
+        };
+        text.map(|_| *self)
+    }
+
+    /// Copies a last event id lent from this stretch into the parser's buffer, before the
+    /// stretch goes away.
+    #[inline]
+    fn keep_last_id(&self, ev: &mut EventState) {
+        if ev.last_lent.is_some() {
+            self.copy_last_id(ev);
+        }
+    }
+
+    #[inline(never)]
+    fn copy_last_id(&self, ev: &mut EventState) {
+        if let Some(r) = ev.last_lent.take() {
+            ev.last_id.clear();
+            ev.last_id.push_str(self.slice(&r));
+        }
     }
 }
 
