@@ -46,6 +46,40 @@ pub(crate) fn classify(line: &[u8]) -> LineKind {
     LineKind::Field(name_of(name), value)
 }
 
+/// The common field lines, told apart by their first bytes: `head` holds the line's first
+/// eight bytes (bytes past its end may follow; they are never looked at). `None`: use
+/// [`classify`]. Agrees with it wherever it answers (tested).
+#[inline]
+pub(crate) fn classify_head(head: u64, len: usize) -> Option<(Name, usize)> {
+    const fn word(s: &[u8]) -> u64 {
+        let mut w = 0;
+        let mut i = 0;
+        while i < s.len() {
+            w |= (s[i] as u64) << (8 * i);
+            i += 1;
+        }
+        w
+    }
+    const fn low(n: usize) -> u64 {
+        (1 << (8 * n)) - 1
+    }
+    // The first byte past a name's colon decides between one and no skipped space.
+    let field = |name: Name, colon: usize| {
+        let space = len > colon + 1 && (head >> (8 * (colon + 1))) & 0xff == u64::from(b' ');
+        Some((name, colon + 1 + usize::from(space)))
+    };
+    if len >= 5 && head & low(5) == word(b"data:") {
+        return field(Name::Data, 4);
+    }
+    if len >= 3 && head & low(3) == word(b"id:") {
+        return field(Name::Id, 2);
+    }
+    if len >= 6 && head & low(6) == word(b"event:") {
+        return field(Name::Event, 5);
+    }
+    None
+}
+
 /// Field names are short, so the colon is usually within the first bytes: look there before
 /// paying for a vectorised search over the whole line.
 fn colon(line: &[u8]) -> Option<usize> {
@@ -103,6 +137,46 @@ mod tests {
             classify(b"averylongnamewithoutcolon"),
             LineKind::Field(Name::Other, 25..25)
         );
+    }
+
+    #[test]
+    fn the_head_classifier_agrees_with_classify() {
+        let names = [
+            &b"data"[..],
+            b"id",
+            b"event",
+            b"retry",
+            b"dat",
+            b"i",
+            b"events",
+            b"Data",
+        ];
+        let tails = [
+            &b""[..],
+            b":",
+            b": ",
+            b":  ",
+            b":x",
+            b": x",
+            b"x:",
+            b" :",
+            b"::",
+        ];
+        for name in names {
+            for tail in tails {
+                for after in [&b"\n"[..], b" ", b"\r\n  ", b"xxxxxxxxxxx"] {
+                    let line = [name, tail].concat();
+                    let bytes = [&line[..], after, &[0; 8]].concat();
+                    let head = u64::from_le_bytes(bytes[..8].try_into().unwrap());
+                    if let Some((n, start)) = classify_head(head, line.len()) {
+                        let want = classify(&line);
+                        assert_eq!(LineKind::Field(n, start..line.len()), want, "{line:?}");
+                    }
+                }
+            }
+        }
+        assert!(classify_head(u64::from_le_bytes(*b"data: xy"), 8).is_some());
+        assert!(classify_head(u64::from_le_bytes(*b"id: 7\n\nd"), 5).is_some());
     }
 
     #[test]

@@ -11,7 +11,7 @@ use std::ops::Range;
 use crate::decode::{as_str, push_lossy, BOM};
 use crate::error::{Limit, ParseError};
 use crate::event::{Event, Frame, IgnoreReason, Ignored, DEFAULT_EVENT_TYPE};
-use crate::field::{classify, parse_retry, LineKind, Name};
+use crate::field::{classify, classify_head, parse_retry, LineKind, Name};
 use crate::limits::Limits;
 use crate::line::{self, Ending};
 
@@ -671,17 +671,24 @@ impl EventState {
         source: Source,
         line_start: u64,
     ) -> Option<Result<Action, ParseError>> {
-        let line = match source {
-            Source::Input(s) => &input[s..s + len],
-            Source::Partial => &partial[..],
+        // The line with whatever follows it: the first eight bytes classify most lines.
+        let (line, ahead) = match source {
+            Source::Input(s) => (&input[s..s + len], &input[s..]),
+            Source::Partial => (&partial[..], &partial[..]),
         };
-        let (name, value) = match classify(line) {
-            LineKind::Blank => return self.blank_line(input).map(Ok),
-            LineKind::Comment(r) if self.report_comments => {
-                return Some(Ok(Action::Comment(source, r)))
-            }
-            LineKind::Comment(_) => return None,
-            LineKind::Field(name, value) => (name, value),
+        let head = ahead
+            .get(..8)
+            .and_then(|h| classify_head(u64::from_le_bytes(h.try_into().ok()?), line.len()));
+        let (name, value) = match head {
+            Some((name, start)) => (name, start..line.len()),
+            None => match classify(line) {
+                LineKind::Blank => return self.blank_line(input).map(Ok),
+                LineKind::Comment(r) if self.report_comments => {
+                    return Some(Ok(Action::Comment(source, r)))
+                }
+                LineKind::Comment(_) => return None,
+                LineKind::Field(name, value) => (name, value),
+            },
         };
         let bytes = &line[value.clone()];
         // Ranges lent from the input are absolute; from `partial`, relative to the line.
