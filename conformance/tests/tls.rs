@@ -135,6 +135,25 @@ fn https_with_alpn_h2_and_a_private_ca() {
         "{h01}"
     );
     assert_eq!(code, 1);
+
+    // Over TLS too, H06 reads the head hyper rejects (ALPN h2) and names the field.
+    let bad = runtime
+        .block_on(ssekit_server::start(
+            ssekit_server::Config::default()
+                .with_misbehaviors(&[ssekit_server::Misbehavior::H2ConnectionHeader]),
+        ))
+        .expect("misbehaving server");
+    let (bad_port, bad_ca) = runtime.block_on(tls_front(bad.local_addr()));
+    std::fs::write(&ca_file, bad_ca).expect("write CA");
+    let bad_url = format!("https://localhost:{bad_port}/stream");
+    let (code, report) = check(&[&bad_url, "--ca-cert", &ca_arg, "--only", "H06"]);
+    let h06 = common::status(&report, "H06");
+    assert!(
+        h06.starts_with("FAIL") && h06.contains(": connection: keep-alive (RFC 9113"),
+        "{h06}"
+    );
+    assert_eq!(code, 1);
     let _ = std::fs::remove_file(&ca_file);
+    runtime.block_on(bad.shutdown());
     runtime.block_on(server.shutdown());
 }
