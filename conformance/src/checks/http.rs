@@ -361,7 +361,7 @@ async fn malformed_h2(ctx: &Ctx, error: &str) -> Finding {
     }
     let names: Vec<String> = fields
         .iter()
-        .map(|f| show(&String::from_utf8_lossy(&f.name), 40))
+        .map(|f| String::from_utf8_lossy(&f.name).into_owned())
         .collect();
     Finding::violation(format!(
         "the HTTP/2 response was rejected as malformed ({error}) though no field of its head is \
