@@ -14,6 +14,12 @@ pub(crate) fn as_str(bytes: &[u8]) -> Option<&str> {
 
 /// Appends `bytes` to `out`, one U+FFFD per maximal invalid subpart (as the WHATWG decoder).
 pub(crate) fn push_lossy(out: &mut String, bytes: &[u8]) {
+    // Short ASCII values (ids, event types) are most of what comes here: pushed as chars they
+    // cost a word check, not a validator call.
+    if bytes.len() <= 16 && bytes.is_ascii() {
+        out.extend(bytes.iter().map(|&b| char::from(b)));
+        return;
+    }
     // Valid text is the common case: one SIMD check covers it, and only the
     // tail after the first error needs the byte-wise replacement walk.
     let (valid, rest) = match as_str(bytes) {
@@ -50,10 +56,16 @@ mod tests {
             b"\xC0\xAF",
             b"\xED\xA0\x80",
             b"ok\xF0\x9F\x98",
+            b"",
+            b"1234",
+            b"0123456789abcdef",
+            b"0123456789abcdefg",
+            b"delta\xFF",
+            b"\xC3\xA9",
         ] {
-            let mut s = String::new();
+            let mut s = String::from("kept ");
             push_lossy(&mut s, bytes);
-            assert_eq!(s, String::from_utf8_lossy(bytes));
+            assert_eq!(s, format!("kept {}", String::from_utf8_lossy(bytes)));
         }
     }
 }

@@ -102,6 +102,8 @@ struct EventState {
     /// Raw bytes in the data buffer: values plus the LF between them.
     data_len: usize,
     data_lines: usize,
+    /// Meaningful only while `type_acc` is `Buf`; otherwise it still holds an earlier block's
+    /// type, kept so that a stream repeating one type does not decode it again per event.
     event_type: String,
     type_acc: Acc,
     type_len: usize,
@@ -154,7 +156,6 @@ impl EventState {
         self.data_acc = Acc::Empty;
         self.data_len = 0;
         self.data_lines = 0;
-        self.event_type.clear();
         self.type_acc = Acc::Empty;
         self.type_len = 0;
     }
@@ -214,8 +215,7 @@ impl EventState {
             self.data_acc = Acc::Buf;
         }
         if let Acc::Input(r) = &self.type_acc {
-            self.event_type.clear();
-            push_lossy(&mut self.event_type, &input[r.clone()]);
+            set_text(&mut self.event_type, &input[r.clone()]);
             self.type_acc = Acc::Buf;
         }
     }
@@ -751,8 +751,7 @@ impl EventState {
                 ev.type_acc = match absolute {
                     Some(r) => Acc::Input(r),
                     None => {
-                        ev.event_type.clear();
-                        push_lossy(&mut ev.event_type, bytes);
+                        set_text(&mut ev.event_type, bytes);
                         Acc::Buf
                     }
                 };
@@ -843,6 +842,15 @@ fn source_bytes<'a>(
     match source {
         Source::Input(start) => &input[start + range.start..start + range.end],
         Source::Partial => &partial[range],
+    }
+}
+
+/// Decodes `bytes` into `buf` unless it already holds them: bytes equal to a `String`'s are
+/// valid UTF-8 and decode to themselves.
+fn set_text(buf: &mut String, bytes: &[u8]) {
+    if buf.as_bytes() != bytes {
+        buf.clear();
+        push_lossy(buf, bytes);
     }
 }
 
