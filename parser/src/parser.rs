@@ -599,7 +599,7 @@ impl Feed<'_, '_> {
                         Some(t) => t.slice(r),
                         None => decode_into(&input[r.clone()], &mut p.scratch),
                     },
-                    Acc::Buf => decode_into(&ev.data[ev.data_start..], &mut p.scratch),
+                    Acc::Buf => padded_text(&mut ev.data, ev.data_start, &mut p.scratch),
                 };
                 let event_type = match &ev.type_acc {
                     Acc::Empty => "",
@@ -854,6 +854,36 @@ fn set_text(buf: &mut String, bytes: &[u8]) {
     }
 }
 
+/// The validator checks whole 64-byte blocks fast but copies a shorter tail aside first
+/// (90 bytes cost it 11 ns, 128 bytes 3 ns): the length to check instead of `want`, a
+/// multiple of 64 when one holding at least `need` bytes fits in `avail`.
+fn whole_blocks(want: usize, need: usize, avail: usize) -> usize {
+    let up = want.div_ceil(64) * 64;
+    let down = want - want % 64;
+    if up <= avail {
+        up
+    } else if down >= need && down > 0 {
+        down
+    } else {
+        want
+    }
+}
+
+/// The data buffer's text from `start`, checked padded with NUL bytes to whole 64-byte
+/// blocks when the buffer has room (see [`whole_blocks`]): NUL is valid UTF-8 and cannot
+/// complete a sequence, so the answer is the same. The padding is dropped with the block.
+fn padded_text<'a>(data: &'a mut Vec<u8>, start: usize, scratch: &'a mut String) -> &'a str {
+    let len = data.len();
+    let pad = (len - start).div_ceil(64) * 64 - (len - start);
+    if pad > 0 && data.capacity() - len >= pad {
+        data.resize(len + pad, 0);
+    }
+    match as_str(&data[start..]) {
+        Some(text) => text.get(..len - start).unwrap_or_default(),
+        None => decode_into(&data[start..len], scratch),
+    }
+}
+
 /// Lends `bytes` as text when they are valid UTF-8, else decodes them into `scratch`.
 fn decode_into<'a>(bytes: &'a [u8], scratch: &'a mut String) -> &'a str {
     match as_str(bytes) {
@@ -918,10 +948,12 @@ impl<'c> Checked<'c> {
         ev: &mut EventState,
     ) -> Option<Checked<'c>> {
         self.keep_last_id(ev);
-        let mut end = match ev.data_acc {
-            Acc::Input(_) => chunk.len().min(span.start.saturating_add(CHECK_AHEAD)),
-            _ => span.end,
+        let avail = chunk.len() - span.start;
+        let want = match ev.data_acc {
+            Acc::Input(_) => avail.min(CHECK_AHEAD).max(span.len()),
+            _ => span.len(),
         };
+        let mut end = span.start + whole_blocks(want, span.len(), avail);
         // Do not cut a character: back off over continuation bytes (three at most in valid
         // text; if the stretch is invalid anyway, only the span is checked below).
         for _ in 0..3 {
@@ -976,5 +1008,42 @@ fn reserve_capped(buf: &mut Vec<u8>, more: usize, cap: usize) {
             .saturating_mul(2)
             .clamp(needed, cap.max(needed));
         buf.reserve_exact(target - buf.len());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn whole_blocks_prefers_multiples_of_64_that_fit() {
+        assert_eq!(whole_blocks(90, 90, 200), 128);
+        assert_eq!(whole_blocks(90, 90, 100), 90);
+        assert_eq!(whole_blocks(4096, 30, 4096), 4096);
+        assert_eq!(whole_blocks(100, 30, 100), 64);
+        assert_eq!(whole_blocks(30, 30, 40), 30);
+        assert_eq!(whole_blocks(0, 0, 0), 0);
+    }
+
+    #[test]
+    fn padding_does_not_change_the_text() {
+        let cases: [&[u8]; 6] = [
+            b"",
+            b"plain",
+            b"\xC3\xA9t\xC3\xA9",
+            b"cut \xE2\x82",
+            b"bad \xFF byte",
+            &[b'x'; 130],
+        ];
+        for value in cases {
+            for start in [0, 6] {
+                let mut data = Vec::with_capacity(512);
+                data.extend_from_slice(&b"data: "[..start]);
+                data.extend_from_slice(value);
+                let mut scratch = String::new();
+                let text = padded_text(&mut data, start, &mut scratch).to_owned();
+                assert_eq!(text, String::from_utf8_lossy(value), "{value:?}");
+            }
+        }
     }
 }
