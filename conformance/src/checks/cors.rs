@@ -75,28 +75,95 @@ async fn cors_request(ctx: &Ctx, with_cookie: bool) -> Result<HeaderMap, String>
     Ok(r.headers.clone())
 }
 
-/// Judges the CORS headers of one response; `credentialed` when the request carried a cookie.
-pub fn cors_problems(h: &HeaderMap, credentialed: bool) -> Vec<String> {
+/// Why the Fetch CORS check (Fetch §4.9) fails a response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CorsRefusal {
+    /// No `Access-Control-Allow-Origin` at all.
+    NoAllowOrigin,
+    /// ACAO (all its values, as Fetch combines them) is neither `*` nor the origin.
+    OriginMismatch(String),
+    /// ACAO `*` on a credentialed request.
+    WildcardWithCredentials,
+    /// A credentialed request whose ACAC is not exactly `true` (its value, if any).
+    NoAllowCredentials(Option<String>),
+}
+
+impl CorsRefusal {
+    /// One line naming the refusal for a request from `origin`.
+    pub fn describe(&self, origin: &str) -> String {
+        match self {
+            CorsRefusal::NoAllowOrigin => format!("no Access-Control-Allow-Origin for {origin}"),
+            CorsRefusal::OriginMismatch(v) => format!(
+                "Access-Control-Allow-Origin `{}` is neither `*` nor {origin}",
+                show(v, 60)
+            ),
+            CorsRefusal::WildcardWithCredentials => {
+                "Access-Control-Allow-Origin `*` does not admit a credentialed request".into()
+            }
+            CorsRefusal::NoAllowCredentials(v) => format!(
+                "Access-Control-Allow-Credentials {} for a credentialed request (it must be exactly `true`)",
+                v.as_deref()
+                    .map_or("absent".into(), |v| format!("`{}`", show(v, 20)))
+            ),
+        }
+    }
+}
+
+/// A header's value as Fetch "gets" it: every field line joined with `, `, so a duplicated
+/// ACAO never equals an origin.
+fn fetch_get(h: &HeaderMap, name: &str) -> Option<String> {
+    let all: Vec<_> = h
+        .get_all(name)
+        .iter()
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        .collect();
+    (!all.is_empty()).then(|| all.join(", "))
+}
+
+/// The Fetch CORS check (Fetch §4.9) of a response to a request from `origin`; `credentials`
+/// when the request's credentials mode is "include" (`withCredentials`). Byte comparisons, as
+/// browsers do: `True` is not `true`, `HTTPS://X` is not `https://x`.
+pub fn cors_check(h: &HeaderMap, origin: &str, credentials: bool) -> Result<(), CorsRefusal> {
+    let acao = fetch_get(h, "access-control-allow-origin").ok_or(CorsRefusal::NoAllowOrigin)?;
+    if acao == "*" {
+        return match credentials {
+            false => Ok(()),
+            true => Err(CorsRefusal::WildcardWithCredentials),
+        };
+    }
+    if acao != origin {
+        return Err(CorsRefusal::OriginMismatch(acao));
+    }
+    if !credentials {
+        return Ok(());
+    }
+    match fetch_get(h, "access-control-allow-credentials") {
+        Some(v) if v == "true" => Ok(()),
+        other => Err(CorsRefusal::NoAllowCredentials(other)),
+    }
+}
+
+/// Judges the CORS headers of one response to a request from `origin`; `credentialed` when the
+/// request carried a cookie. A response without ACAO is same-origin only, which is no problem.
+pub fn cors_problems(h: &HeaderMap, origin: &str, credentialed: bool) -> Vec<String> {
     let mut problems = Vec::new();
-    let Some(acao) = value(h, "access-control-allow-origin") else {
-        return problems;
-    };
-    let acac = value(h, "access-control-allow-credentials")
-        .is_some_and(|v| v.eq_ignore_ascii_case("true"));
-    if acao != "*" && acao != ORIGIN {
+    if let Err(CorsRefusal::OriginMismatch(acao)) = cors_check(h, origin, false) {
         problems.push(format!(
             "ACAO `{}` matches neither `*` nor the request's Origin",
-            show(acao, 40)
+            show(&acao, 40)
         ));
     }
-    if credentialed && acac {
+    let acao = value(h, "access-control-allow-origin");
+    let acac = value(h, "access-control-allow-credentials")
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    if credentialed && acac && acao == Some(origin) {
         let vary = h.get_all("vary").iter().any(|v| {
             v.to_str()
                 .unwrap_or("")
                 .to_ascii_lowercase()
                 .contains("origin")
         });
-        if acao == ORIGIN && !vary {
+        if !vary {
             problems.push(
                 "origin echoed with credentials but no `Vary: Origin` (caches may mix origins)"
                     .into(),
@@ -120,8 +187,8 @@ fn c01(ctx: &Ctx) -> BoxFuture<'_, Finding> {
         {
             return Finding::pass(format!("no CORS headers for Origin {ORIGIN}: same-origin only (cross-origin EventSource fails)"));
         }
-        let mut problems = cors_problems(&plain, false);
-        problems.extend(cors_problems(&cred, true));
+        let mut problems = cors_problems(&plain, ORIGIN, false);
+        problems.extend(cors_problems(&cred, ORIGIN, true));
         if problems.is_empty() {
             let show_h = |h: &HeaderMap| {
                 format!(
@@ -218,12 +285,12 @@ mod tests {
     #[test]
     fn cors_rules() {
         let mut h = HeaderMap::new();
-        assert!(cors_problems(&h, true).is_empty());
+        assert!(cors_problems(&h, ORIGIN, true).is_empty());
         h.insert(
             "access-control-allow-origin",
             HeaderValue::from_static("https://other.example"),
         );
-        assert_eq!(cors_problems(&h, false).len(), 1);
+        assert_eq!(cors_problems(&h, ORIGIN, false).len(), 1);
         h.insert(
             "access-control-allow-origin",
             HeaderValue::from_static(ORIGIN),
@@ -232,8 +299,79 @@ mod tests {
             "access-control-allow-credentials",
             HeaderValue::from_static("true"),
         );
-        assert_eq!(cors_problems(&h, true).len(), 1, "missing Vary");
+        assert_eq!(cors_problems(&h, ORIGIN, true).len(), 1, "missing Vary");
         h.insert("vary", HeaderValue::from_static("Origin"));
-        assert!(cors_problems(&h, true).is_empty());
+        assert!(cors_problems(&h, ORIGIN, true).is_empty());
+    }
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(*k, HeaderValue::from_static(v));
+        }
+        h
+    }
+
+    #[test]
+    fn fetch_cors_check() {
+        let page = "http://127.0.0.1:8080";
+        let check =
+            |pairs: &[(&'static str, &'static str)], cred| cors_check(&headers(pairs), page, cred);
+        assert_eq!(check(&[], false), Err(CorsRefusal::NoAllowOrigin));
+        let star = [("access-control-allow-origin", "*")];
+        assert_eq!(check(&star, false), Ok(()));
+        assert_eq!(
+            check(&star, true),
+            Err(CorsRefusal::WildcardWithCredentials)
+        );
+        let star_acac = [
+            ("access-control-allow-origin", "*"),
+            ("access-control-allow-credentials", "true"),
+        ];
+        assert_eq!(
+            check(&star_acac, true),
+            Err(CorsRefusal::WildcardWithCredentials)
+        );
+        let exact = [("access-control-allow-origin", "http://127.0.0.1:8080")];
+        assert_eq!(check(&exact, false), Ok(()));
+        assert_eq!(
+            check(&exact, true),
+            Err(CorsRefusal::NoAllowCredentials(None))
+        );
+        let exact_acac = [
+            ("access-control-allow-origin", "http://127.0.0.1:8080"),
+            ("access-control-allow-credentials", "true"),
+        ];
+        assert_eq!(check(&exact_acac, true), Ok(()));
+        // Byte comparisons: a capitalised `True`, a trailing slash, another port all fail.
+        let capital = [
+            ("access-control-allow-origin", "http://127.0.0.1:8080"),
+            ("access-control-allow-credentials", "True"),
+        ];
+        assert_eq!(
+            check(&capital, true),
+            Err(CorsRefusal::NoAllowCredentials(Some("True".into())))
+        );
+        for other in ["http://127.0.0.1:8080/", "http://127.0.0.1:8081", "null"] {
+            let h = headers(&[("access-control-allow-origin", other)]);
+            assert_eq!(
+                cors_check(&h, page, false),
+                Err(CorsRefusal::OriginMismatch(other.into()))
+            );
+        }
+        // Two ACAO field lines are one combined value, which matches nothing.
+        let twice = [
+            ("access-control-allow-origin", "http://127.0.0.1:8080"),
+            ("access-control-allow-origin", "http://127.0.0.1:8080"),
+        ];
+        assert_eq!(
+            check(&twice, false),
+            Err(CorsRefusal::OriginMismatch(
+                "http://127.0.0.1:8080, http://127.0.0.1:8080".into()
+            ))
+        );
+        assert!(CorsRefusal::NoAllowOrigin
+            .describe(page)
+            .contains("for http://127.0.0.1:8080"));
     }
 }
