@@ -663,7 +663,59 @@ impl EventState {
 
     /// Applies one complete line, `len` bytes at `source` (`partial` holds the whole line when
     /// it was carried). `None` means: nothing to hand out, go on.
+    ///
+    /// The lines of a small event (`id`, `event`, the first `data`, all inside the input) are
+    /// handled here, inline in the feed loop; everything else by [`apply_any`]
+    /// (`Self::apply_any`), which handles these too, the same way.
+    #[inline]
     fn apply(
+        &mut self,
+        input: &[u8],
+        partial: &mut Vec<u8>,
+        len: usize,
+        source: Source,
+        line_start: u64,
+    ) -> Option<Result<Action, ParseError>> {
+        if let Source::Input(s) = source {
+            if let Some(h) = input.get(s..s + 8) {
+                let head = u64::from_le_bytes(h.try_into().unwrap_or_default());
+                let end = s + len;
+                let max = self.limits.max_event_bytes;
+                match classify_head(head, len) {
+                    Some((Name::Data, v))
+                        if self.data_lines == 0 && len - v + self.type_len <= max =>
+                    {
+                        self.data_acc = Acc::Input(s + v..end);
+                        self.data_len = len - v;
+                        self.data_lines = 1;
+                        return None;
+                    }
+                    // Lent only when more input follows: an id ending its chunk is copied at
+                    // the chunk end anyway, and copying it now costs less.
+                    Some((Name::Id, v))
+                        if len - v <= 16
+                            && end + 1 < input.len()
+                            && !input[s + v..end].contains(&0) =>
+                    {
+                        self.id_lent = Some(s + v..end);
+                        self.id_pending = true;
+                        return None;
+                    }
+                    Some((Name::Event, v)) if self.data_len + len - v <= max => {
+                        self.type_len = len - v;
+                        self.type_acc = Acc::Input(s + v..end);
+                        return None;
+                    }
+                    _ => {}
+                }
+            }
+        }
+        self.apply_any(input, partial, len, source, line_start)
+    }
+
+    /// Applies any line (see [`apply`](Self::apply)).
+    #[inline(never)]
+    fn apply_any(
         &mut self,
         input: &[u8],
         partial: &mut Vec<u8>,
@@ -758,7 +810,12 @@ impl EventState {
                 None
             }
             Name::Id => {
-                if memchr::memchr(0, bytes).is_some() {
+                // Ids are short: a plain loop costs less than setting up a vectorised search.
+                let nul = match bytes.len() {
+                    0..=16 => bytes.contains(&0),
+                    _ => memchr::memchr(0, bytes).is_some(),
+                };
+                if nul {
                     return ev.ignored(IgnoreReason::IdWithNul, source, line.len());
                 }
                 // Lent only when more input follows: an id ending its chunk is copied at
