@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use ssekit_conformance::browser::cdp::Tab;
 use ssekit_conformance::browser::chromium::{Chromium, DEFAULT_PATH};
 use ssekit_conformance::browser::proxy::{End, Route};
-use ssekit_conformance::browser::{self, BrowserOptions, Observation};
+use ssekit_conformance::browser::{self, verdicts, BrowserOptions, Observation};
 use ssekit_conformance::check_command::{check_target, BrowserArgs, CheckArgs};
 use ssekit_conformance::checks::Status;
 use ssekit_conformance::report;
@@ -41,14 +41,33 @@ fn config(misbehave: &[Misbehavior]) -> Config {
 }
 
 async fn session(misbehave: &[Misbehavior]) -> Option<(Vec<CheckResult>, Observation)> {
+    session_with(config(misbehave), false).await
+}
+
+/// A session against a server allowing `*` (any origin, never with credentials).
+async fn session_any_origin(
+    misbehave: &[Misbehavior],
+    with_credentials: bool,
+) -> Option<(Vec<CheckResult>, Observation)> {
+    let config = Config {
+        cors_origins: vec!["*".into()],
+        ..config(misbehave)
+    };
+    session_with(config, with_credentials).await
+}
+
+async fn session_with(
+    config: Config,
+    with_credentials: bool,
+) -> Option<(Vec<CheckResult>, Observation)> {
     let path = chromium()?;
     let _one = BROWSER.lock().await;
-    let target = Target::embedded(config(misbehave))
+    let target = Target::embedded(config)
         .await
         .expect("embedded server starts");
     let opts = BrowserOptions {
         chromium: path,
-        with_credentials: false,
+        with_credentials,
         timeout: Duration::from_secs(3),
     };
     let types = ["tick".to_owned(), "reset".to_owned()];
@@ -70,6 +89,25 @@ fn status(rows: &[CheckResult], id: &str) -> (Status, String) {
         .find(|r| r.check.id == id)
         .unwrap_or_else(|| panic!("{id} missing"));
     (r.status, r.observed.clone())
+}
+
+/// B06's row, with the runner's prediction and the browser's first open/error agreeing.
+fn cross_origin(rows: &[CheckResult], obs: &Observation) -> (Status, String, Vec<String>) {
+    let (s, observed) = status(rows, "B06");
+    let co = obs.cross_origin.as_ref().expect("a cross-origin step");
+    assert!(
+        co.origin.starts_with("http://127.0.0.1:") && obs.page_url.starts_with(&co.origin),
+        "{co:#?}"
+    );
+    assert!(
+        !co.url.starts_with(&co.origin),
+        "not through the proxy: {co:#?}"
+    );
+    let mut rows = rows.to_vec();
+    let found = verdicts::disagreements(&mut rows);
+    assert!(found.is_empty(), "{found:#?}");
+    let kinds = co.page.iter().map(|e| e.kind.clone()).collect();
+    (s, observed, kinds)
 }
 
 fn errors(obs: &Observation, src: &str) -> Vec<Option<u8>> {
@@ -127,6 +165,19 @@ async fn healthy_server_every_event_and_resume_with_the_right_last_event_id() {
     // The 204 "gone" URL: one request, error, CLOSED.
     assert_eq!(errors(&obs, "gone"), [Some(2)]);
     assert_eq!(obs.requests_to(Route::Gone).len(), 1);
+    // The server allows only https://runner.example: the page's cross-origin EventSource is
+    // refused, as the runner's reading of its own request with the page's Origin says.
+    let (s, observed, kinds) = cross_origin(&rows, &obs);
+    assert_eq!(s, Status::Info, "{observed}");
+    assert!(
+        observed.starts_with("no Access-Control-Allow-Origin for http://127.0.0.1:"),
+        "{observed}"
+    );
+    assert!(
+        observed.contains("readyState CLOSED, as predicted"),
+        "{observed}"
+    );
+    assert_eq!(kinds, ["error"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -162,7 +213,9 @@ async fn a_200_that_ends_instead_of_204_makes_the_browser_reconnect() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_500_on_resume_closes_the_event_source_for_good() {
-    let Some((rows, obs)) = session(&[Misbehavior::ErrorOnLastEventId]).await else {
+    // `*` changes nothing on the proxied (same-origin) path; B06 uses it.
+    let Some((rows, obs)) = session_any_origin(&[Misbehavior::ErrorOnLastEventId], false).await
+    else {
         return;
     };
     assert_eq!(status(&rows, "B01").0, Status::Pass);
@@ -179,12 +232,21 @@ async fn a_500_on_resume_closes_the_event_source_for_good() {
     // First the close (CONNECTING: it will retry), then the 500 (CLOSED: it gave up).
     assert_eq!(errors(&obs, "main"), [Some(0), Some(2)]);
     assert!(observed.contains("gave up for good"), "{observed}");
+    // A first request has no Last-Event-ID, so the cross-origin one opens under `*`.
+    let (s, observed, kinds) = cross_origin(&rows, &obs);
+    assert_eq!(s, Status::Pass, "{observed}");
+    assert!(
+        observed.contains("opened the stream cross-origin (ACAO *, no credentials)"),
+        "{observed}"
+    );
+    assert_eq!(kinds, ["open"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retry_is_honoured_and_an_invalid_retry_is_ignored() {
     // retry: 0 is honoured literally (R01 warns about the storm it invites).
-    let Some((rows, obs)) = session(&[Misbehavior::RetryZero]).await else {
+    // withCredentials changes nothing on the same-origin path; under `*` it is B06's refusal.
+    let Some((rows, obs)) = session_any_origin(&[Misbehavior::RetryZero], true).await else {
         return;
     };
     let (s, observed) = status(&rows, "B04");
@@ -193,6 +255,15 @@ async fn retry_is_honoured_and_an_invalid_retry_is_ignored() {
     assert_eq!(streams[0].retry, Some(0));
     let delay = streams[1].at_ms - streams[0].ended_ms.expect("ended");
     assert!(delay < 500, "retry: 0 → reconnect at once, took {delay} ms");
+    assert!(obs.with_credentials);
+    let (s, observed, kinds) = cross_origin(&rows, &obs);
+    assert_eq!(s, Status::Info, "{observed}");
+    assert!(
+        observed
+            .starts_with("Access-Control-Allow-Origin `*` does not admit a credentialed request"),
+        "{observed}"
+    );
+    assert_eq!(kinds, ["error"]);
 
     // retry: 3s is not digits: the browser falls back to its 3 s default, not the server's wish.
     let Some((rows, obs)) = session(&[Misbehavior::BadRetry]).await else {
@@ -355,24 +426,33 @@ async fn check_with_browser_adds_b_rows_and_a_browser_section() {
     let ids: Vec<_> = report.results.iter().map(|r| r.check.id).collect();
     assert_eq!(
         ids,
-        ["H01", "H02", "H10", "B01", "B02", "B03", "B04", "B05"]
+        ["H01", "H02", "H10", "B01", "B02", "B03", "B04", "B05", "B06"]
     );
+    // B06 is INFO: the embedded server does not allow the page's origin.
     assert!(
-        report.results.iter().all(|r| r.status == Status::Pass),
+        report
+            .results
+            .iter()
+            .all(|r| r.status == Status::Pass || (r.check.id == "B06" && r.status == Status::Info)),
         "{:#?}",
         report.results
     );
     assert_eq!(report.exit_code(), 0);
     let json = report::json::to_value(&report);
-    let requests = &json["browser"]["observation"]["requests"];
-    assert_eq!(requests[0]["route"], "stream");
-    assert_eq!(requests[0]["end"], "cut");
-    assert!(requests
+    // The page starts the stream's and the "gone" URL's EventSources together: either request
+    // may reach the proxy first.
+    let streams: Vec<_> = json["browser"]["observation"]["requests"]
         .as_array()
         .expect("requests")
         .iter()
-        .any(|r| r["route"] == "stream" && r["last_event_id"].is_string()));
+        .filter(|r| r["route"] == "stream")
+        .collect();
+    assert_eq!(streams[0]["end"], "cut");
+    assert!(streams.iter().any(|r| r["last_event_id"].is_string()));
     assert_eq!(json["browser"]["disagreements"], serde_json::json!([]));
+    let cross = &json["browser"]["observation"]["cross_origin"];
+    assert_eq!(cross["prediction"]["outcome"], "refused", "{cross:#}");
+    assert_eq!(cross["page"][0]["kind"], "error", "{cross:#}");
     let mut human = Vec::new();
     report::human::write(&report, report::human::Color::Off, &mut human).expect("writes");
     let human = String::from_utf8(human).expect("utf-8");

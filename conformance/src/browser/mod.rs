@@ -6,8 +6,9 @@
 //! - [`chromium`]: launching the browser (fixed flags, fresh profile, DevTools port).
 //! - [`cdp`]: the handful of DevTools-protocol commands used, over a WebSocket.
 //! - [`proxy`]: the probe page and the recording proxy (Last-Event-ID, status, events, retry).
-//! - [`session`]: one scripted session: open, publish, server-side close, reconnect.
-//! - [`verdicts`]: the B checks (B01–B05) and the disagreements with the runner.
+//! - [`session`]: one scripted session: open, publish, server-side close, reconnect; then a
+//!   cross-origin EventSource straight at the target, next to the runner's own CORS reading.
+//! - [`verdicts`]: the B checks (B01–B06) and the disagreements with the runner.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};

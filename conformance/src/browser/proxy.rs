@@ -200,6 +200,11 @@ impl Proxy {
         format!("http://{}/", self.addr)
     }
 
+    /// The probe page's origin (what its requests send as `Origin`).
+    pub fn origin(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
     /// Milliseconds since the proxy started (the clock of [`Exchange`] times).
     pub fn now_ms(&self) -> u64 {
         self.state.ms()

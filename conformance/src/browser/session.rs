@@ -1,16 +1,22 @@
 //! One browser session: the probe page opens an EventSource on the proxied stream (and one on
 //! the proxied "gone" URL), the runner publishes, ends the stream at an event boundary, waits
-//! for the reconnect, and records everything the page and the proxy saw. Every wait is bounded.
+//! for the reconnect, and records everything the page and the proxy saw. Then the page opens one
+//! EventSource straight at the target (cross-origin), which the runner's own CORS reading
+//! predicts. Every wait is bounded.
 
 use std::time::{Duration, Instant};
 
+use http::{HeaderMap, HeaderValue};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::cdp::Tab;
 use super::chromium::Chromium;
 use super::proxy::{End, Exchange, Proxy, Route, Upstream, GONE_PATH, STREAM_PATH};
+use super::verdicts::{predict, Prediction};
 use super::{BrowserError, BrowserOptions};
+use crate::checks::http::value;
+use crate::probe;
 use crate::target::{Publisher, Target};
 
 /// Chromium's reconnection delay when the stream never sent a valid `retry`.
@@ -22,7 +28,7 @@ pub const MAX_RETRY_WAIT_MS: u64 = 15_000;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PageEntry {
-    /// Which EventSource (`main` or `gone`).
+    /// Which EventSource (`main`, `gone` or `cross`).
     pub src: String,
     /// `open`, `error` or `event`.
     pub kind: String,
@@ -63,6 +69,43 @@ pub struct Observation {
     pub publisher: bool,
     /// Steps that could not be done, and why.
     pub notes: Vec<String>,
+    /// The cross-origin step (after the rest, so its timing disturbs nothing).
+    pub cross_origin: Option<CrossOrigin>,
+}
+
+/// The page opening the target's stream URL directly (a cross-origin request), and what the
+/// runner predicted from its own request with the page's `Origin`.
+#[derive(Debug, Clone, Serialize)]
+pub struct CrossOrigin {
+    /// The page's origin, which the browser sends as `Origin`.
+    pub origin: String,
+    /// The stream URL the page opened, not through the proxy.
+    pub url: String,
+    /// What the page recorded for this EventSource (`cross`): its first `open` or `error`.
+    pub page: Vec<PageEntry>,
+    /// How long the page was given to open or fail.
+    pub waited_ms: u64,
+    /// What the runner's own request got.
+    pub runner: CorsAnswer,
+    /// What the runner's CORS reading says the browser does.
+    pub prediction: Prediction,
+    /// Whether the user's `--header`s were left out of both requests (a page cannot send them).
+    pub headers_left_out: bool,
+}
+
+/// The parts of the runner's answer that the CORS reading uses.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CorsAnswer {
+    /// Status.
+    pub status: Option<u16>,
+    /// `Content-Type`.
+    pub content_type: Option<String>,
+    /// `Access-Control-Allow-Origin`.
+    pub allow_origin: Option<String>,
+    /// `Access-Control-Allow-Credentials`.
+    pub allow_credentials: Option<String>,
+    /// Why there was no answer.
+    pub error: Option<String>,
 }
 
 impl Observation {
@@ -102,6 +145,7 @@ pub async fn observe(
         published: Vec::new(),
         publisher: target.publish.is_some(),
         notes: Vec::new(),
+        cross_origin: None,
     };
     let driven = drive(&chromium, &proxy, target, opts, &mut obs).await;
     chromium.close().await;
@@ -199,8 +243,81 @@ async fn drive(
     opts: &BrowserOptions,
     obs: &mut Observation,
 ) -> Result<(), BrowserError> {
+    let tab = Tab::open(&chromium.cdp, &proxy.page_url(), opts.timeout).await?;
+    main_session(&tab, proxy, target, opts, obs).await?;
+    obs.cross_origin = Some(cross_origin(&tab, proxy, target, opts).await?);
+    Ok(())
+}
+
+/// The runner's GET with the page's `Origin` and the headers the page's EventSource sends (no
+/// cookie: the browser's profile is fresh), then the page's own cross-origin EventSource.
+async fn cross_origin(
+    tab: &Tab<'_>,
+    proxy: &Proxy,
+    target: &Target,
+    opts: &BrowserOptions,
+) -> Result<CrossOrigin, BrowserError> {
+    let origin = proxy.origin();
+    let mut request = probe::Request::sse(target.url.clone(), &HeaderMap::new());
+    if let Ok(v) = HeaderValue::from_str(&origin) {
+        request.headers.insert(http::header::ORIGIN, v);
+    }
+    let (runner, prediction) = match probe::send(request, opts.timeout).await {
+        Ok(r) => {
+            let text = |name: &str| value(&r.headers, name).map(str::to_owned);
+            let answer = CorsAnswer {
+                status: Some(r.status.as_u16()),
+                content_type: text("content-type"),
+                allow_origin: text("access-control-allow-origin"),
+                allow_credentials: text("access-control-allow-credentials"),
+                error: None,
+            };
+            let prediction = predict(r.status, &r.headers, &origin, opts.with_credentials);
+            (answer, prediction)
+        }
+        Err(e) => (
+            CorsAnswer {
+                error: Some(e.to_string()),
+                ..CorsAnswer::default()
+            },
+            Prediction::Unknown {
+                why: format!("the runner's own request failed: {e}"),
+            },
+        ),
+    };
+
+    let url = target.url.to_string();
+    let quoted = serde_json::to_string(&url).unwrap_or_default();
+    let wc = opts.with_credentials;
+    tab.eval(&format!("ssekitStart('cross', {quoted}, {wc}, [])"))
+        .await?;
+    let started = Instant::now();
+    let log = wait_page(tab, opts.timeout, |log| {
+        count(log, "cross", "open") + count(log, "cross", "error") > 0
+    })
+    .await?;
+    let waited_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    tab.eval("ssekitClose('cross')").await?;
+    Ok(CrossOrigin {
+        origin,
+        url,
+        page: log.into_iter().filter(|e| e.src == "cross").collect(),
+        waited_ms,
+        runner,
+        prediction,
+        headers_left_out: !target.headers.is_empty(),
+    })
+}
+
+/// The scripted same-origin session through the proxy.
+async fn main_session(
+    tab: &Tab<'_>,
+    proxy: &Proxy,
+    target: &Target,
+    opts: &BrowserOptions,
+    obs: &mut Observation,
+) -> Result<(), BrowserError> {
     let t = opts.timeout;
-    let tab = Tab::open(&chromium.cdp, &proxy.page_url(), t).await?;
     let types = json!(obs.listened_types).to_string();
     let wc = opts.with_credentials;
     tab.eval(&format!(
@@ -218,14 +335,14 @@ async fn drive(
 
     // 1. The stream opens, or fails. Chromium sniffs `text/plain` bodies (up to ~1 KiB) before
     // it fails a wrong-type stream, so that error can take a while on a slow stream.
-    let log = wait_page(&tab, t + Duration::from_secs(10), |log| {
+    let log = wait_page(tab, t + Duration::from_secs(10), |log| {
         count(log, "main", "open") + count(log, "main", "error") > 0
     })
     .await?;
     if count(&log, "main", "open") == 0 {
         obs.notes
             .push("the EventSource never opened: nothing more to observe".into());
-        return finish(&tab, proxy, obs).await;
+        return finish(tab, proxy, obs).await;
     }
 
     // 2. Events arrive: the runner's own, or live traffic.
@@ -234,15 +351,15 @@ async fn drive(
             for _ in 0..3 {
                 publish(p, obs, &nonce).await?;
             }
-            wait_published(&tab, obs, t).await?;
+            wait_published(tab, obs, t).await?;
         }
         None => {
-            wait_page(&tab, t, |log| main_events(log).len() >= 2).await?;
+            wait_page(tab, t, |log| main_events(log).len() >= 2).await?;
         }
     }
 
     // 3. A server-side close at an event boundary, then the reconnect.
-    let at_cut = read_log(&tab).await?;
+    let at_cut = read_log(tab).await?;
     let (errors_before, opens_before) = (
         count(&at_cut, "main", "error"),
         count(&at_cut, "main", "open"),
@@ -253,7 +370,7 @@ async fn drive(
         obs.notes.push(format!(
             "the stream reached no event boundary within {t:?}: no server-side close was simulated"
         ));
-        return finish(&tab, proxy, obs).await;
+        return finish(tab, proxy, obs).await;
     }
     if let Some(p) = &target.publish {
         // Published while the browser is away: a resume must deliver them.
@@ -277,9 +394,9 @@ async fn drive(
     let wait = Duration::from_millis(retry.min(MAX_RETRY_WAIT_MS)) + t;
     let streams = |x: &[Exchange]| x.iter().filter(|e| e.route == Route::Stream).count();
     if !wait_proxy(proxy, wait, |x| streams(x) >= 2).await {
-        return finish(&tab, proxy, obs).await;
+        return finish(tab, proxy, obs).await;
     }
-    let log = wait_page(&tab, t, |log| {
+    let log = wait_page(tab, t, |log| {
         count(log, "main", "open") > opens_before || count(log, "main", "error") > errors_before + 1
     })
     .await?;
@@ -288,10 +405,10 @@ async fn drive(
     if count(&log, "main", "open") > opens_before {
         if let Some(p) = &target.publish {
             publish(p, obs, &nonce).await?;
-            wait_published(&tab, obs, t).await?;
+            wait_published(tab, obs, t).await?;
         }
     }
-    finish(&tab, proxy, obs).await
+    finish(tab, proxy, obs).await
 }
 
 /// Stops forwarding, lets the page catch up with what was forwarded, and reads it.

@@ -3,10 +3,13 @@
 
 use std::time::Duration;
 
+use http::{HeaderMap, StatusCode};
 use serde::Serialize;
 
 use super::proxy::{End, Exchange, Route};
-use super::session::{Observation, PageEntry, DEFAULT_RETRY_MS};
+use super::session::{CrossOrigin, Observation, PageEntry, DEFAULT_RETRY_MS};
+use crate::checks::cors::{cors_check, CorsRefusal};
+use crate::checks::http::{content_type_problem, value};
 use crate::checks::{Check, Finding, Level, Phase, Status};
 use crate::context::Ctx;
 use crate::runner::CheckResult;
@@ -83,9 +86,20 @@ pub const B05: Check = check(
     "Answer 204 No Content to tell clients to stop (see H10).",
 );
 
+/// B06: a page on another origin can open the stream exactly when the runner's CORS reading
+/// says so.
+pub const B06: Check = check(
+    "B06",
+    Level::Should,
+    "a cross-origin EventSource opens exactly when the runner's CORS reading says it should",
+    "Fetch §4.9 (CORS check), §3.2.5; HTML §9.2.2; WPT eventsource/eventsource-cross-origin",
+    "A refused cross-origin EventSource gets a bare `error` (readyState CLOSED): only the console says why.",
+    "For pages on other origins, answer their Origin with `Access-Control-Allow-Origin` (`*` without credentials; the exact origin and `Access-Control-Allow-Credentials: true` with them) and `Vary: Origin` (see C01/C02).",
+);
+
 /// The B checks, in report order.
-pub fn checks() -> [Check; 5] {
-    [B01, B02, B03, B04, B05]
+pub fn checks() -> [Check; 6] {
+    [B01, B02, B03, B04, B05, B06]
 }
 
 /// Runner checks that claim the same thing as a B check.
@@ -126,6 +140,7 @@ pub fn judge(obs: &Observation) -> Vec<(Check, Finding)> {
         (B03, resumes(obs)),
         (B04, honours_retry(obs)),
         (B05, gone_stops(obs)),
+        (B06, cross_origin(obs)),
     ]
 }
 
@@ -133,10 +148,17 @@ pub fn judge(obs: &Observation) -> Vec<(Check, Finding)> {
 pub fn results(obs: &Observation, took: Duration) -> Vec<CheckResult> {
     let judged = judge(obs);
     let each = took / u32::try_from(judged.len()).unwrap_or(1);
+    let b06_disagrees = obs.cross_origin.as_ref().is_some_and(disagrees);
     judged
         .into_iter()
         .map(|(check, f)| CheckResult {
-            status: check.status(f.verdict),
+            // Whatever B06's level: when the browser contradicts the runner's CORS reading,
+            // C01/C02 cannot be trusted for this server, and that must not pass as a warning.
+            status: if check.id == B06.id && b06_disagrees {
+                Status::Fail
+            } else {
+                check.status(f.verdict)
+            },
             check,
             observed: f.observed,
             duration: each,
@@ -420,6 +442,167 @@ fn gone_stops(obs: &Observation) -> Finding {
     }
 }
 
+/// What the runner's CORS reading says a cross-origin EventSource does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "lowercase")]
+pub enum Prediction {
+    /// The CORS check passes and the answer is an event stream; `grant` names the headers.
+    Opens {
+        /// The headers that let the page in.
+        grant: String,
+    },
+    /// The browser refuses (CORS) or fails (not an event stream) the connection.
+    Refused {
+        /// Why.
+        why: String,
+        /// What to do if pages on other origins should be able to use the stream.
+        advice: String,
+    },
+    /// The runner cannot tell.
+    Unknown {
+        /// Why.
+        why: String,
+    },
+}
+
+/// Predicts a cross-origin EventSource from `origin` from the response to a request carrying
+/// that `Origin`: the Fetch CORS check first (a failure is a network error whatever the
+/// status), then the EventSource rules (HTML §9.2.2: 200 and `text/event-stream`).
+pub fn predict(status: StatusCode, h: &HeaderMap, origin: &str, credentials: bool) -> Prediction {
+    if let Err(refusal) = cors_check(h, origin, credentials) {
+        let advice = match refusal {
+            CorsRefusal::NoAllowOrigin | CorsRefusal::OriginMismatch(_) => {
+                "pages on other origins cannot use this stream; allow their origins on your server \
+                 (`ssekit serve --cors-origin ORIGIN`) if they should"
+                    .into()
+            }
+            CorsRefusal::WildcardWithCredentials => "withCredentials EventSources on other origins cannot use this stream; \
+                 echo the page's exact origin with `Access-Control-Allow-Credentials: true` instead of `*` if they should (see C01/C02)"
+                .into(),
+            CorsRefusal::NoAllowCredentials(_) => "withCredentials EventSources on other origins cannot use this stream; \
+                 add `Access-Control-Allow-Credentials: true` if they should (see C01)"
+                .into(),
+        };
+        return Prediction::Refused {
+            why: refusal.describe(origin),
+            advice,
+        };
+    }
+    if status.is_redirection() {
+        return Prediction::Unknown {
+            why: format!(
+                "status {} to {}: the browser follows redirects, the runner's reading does not",
+                status.as_u16(),
+                value(h, "location").unwrap_or("(no Location)")
+            ),
+        };
+    }
+    if status != StatusCode::OK {
+        return Prediction::Refused {
+            why: format!("status {} (CORS allowed)", status.as_u16()),
+            advice: "an EventSource opens only on 200 (see H01)".into(),
+        };
+    }
+    if let Some(problem) = content_type_problem(h) {
+        return Prediction::Refused {
+            why: format!("{problem} (CORS allowed)"),
+            advice: "an EventSource opens only on text/event-stream (see H02)".into(),
+        };
+    }
+    let acao = value(h, "access-control-allow-origin").unwrap_or_default();
+    Prediction::Opens {
+        grant: if credentials {
+            format!("ACAO {acao}, ACAC true, withCredentials")
+        } else {
+            format!("ACAO {acao}, no credentials")
+        },
+    }
+}
+
+/// What the browser's cross-origin EventSource did first.
+enum CrossSeen<'a> {
+    Opened,
+    Failed(&'a PageEntry),
+    Undecided,
+}
+
+fn cross_seen(co: &CrossOrigin) -> CrossSeen<'_> {
+    match co.page.iter().find(|e| e.kind != "event") {
+        Some(e) if e.kind == "open" => CrossSeen::Opened,
+        Some(e) => CrossSeen::Failed(e),
+        None => CrossSeen::Undecided,
+    }
+}
+
+/// Whether the browser decided one way and the runner's reading the other.
+fn disagrees(co: &CrossOrigin) -> bool {
+    matches!(
+        (cross_seen(co), &co.prediction),
+        (CrossSeen::Opened, Prediction::Refused { .. })
+            | (CrossSeen::Failed(_), Prediction::Opens { .. })
+    )
+}
+
+/// B06's note on a disagreement when the runner predicted an open (else it predicted a refusal).
+const PREDICTED_OPEN: &str = "its CORS reading says the stream opens";
+
+fn cross_origin(obs: &Observation) -> Finding {
+    let Some(co) = &obs.cross_origin else {
+        return Finding::skip("the session ended before the cross-origin step");
+    };
+    let page = &co.origin;
+    let left_out = if co.headers_left_out {
+        "; neither the page nor the runner's request sent your --header's (an EventSource cannot)"
+    } else {
+        ""
+    };
+    let seen = cross_seen(co);
+    let browser = match &seen {
+        CrossSeen::Opened => format!("a page on {page} opened the stream cross-origin"),
+        CrossSeen::Failed(e) => format!(
+            "a page on {page} got error with readyState {}",
+            ready_state(e)
+        ),
+        CrossSeen::Undecided => format!(
+            "a page on {page} saw neither open nor error within {} ms",
+            co.waited_ms
+        ),
+    };
+    match (&seen, &co.prediction) {
+        (_, Prediction::Unknown { why }) => {
+            Finding::skip(format!("{browser}; the runner cannot predict it: {why}{left_out}"))
+        }
+        (CrossSeen::Undecided, p) => Finding::warn(format!(
+            "{browser}; the runner's CORS reading: {}{left_out}",
+            match p {
+                Prediction::Opens { grant } => format!("opens ({grant})"),
+                Prediction::Refused { why, .. } => format!("refused ({why})"),
+                Prediction::Unknown { why } => why.clone(),
+            }
+        )),
+        (CrossSeen::Opened, Prediction::Opens { grant }) => Finding::pass(format!(
+            "{browser} ({grant}), as the runner's CORS reading predicts{left_out}"
+        )),
+        (CrossSeen::Failed(e), Prediction::Refused { why, advice }) => Finding::info(format!(
+            "{why}: {advice} (the browser: error, readyState {}, as predicted){left_out}",
+            ready_state(e)
+        )),
+        (CrossSeen::Opened, Prediction::Refused { why, .. }) => Finding::violation(format!(
+            "{browser} [disagrees with the runner: its CORS reading says the browser refuses it: {why}]{left_out}"
+        )),
+        (CrossSeen::Failed(_), Prediction::Opens { grant }) => {
+            let tls = if co.url.starts_with("https:") {
+                "; an https target: the browser trusts only its own CAs (not --ca-cert)"
+            } else {
+                ""
+            };
+            Finding::violation(format!(
+                "{browser} [disagrees with the runner: {PREDICTED_OPEN} ({grant})]{tls}{left_out}"
+            ))
+        }
+    }
+}
+
 /// A B check whose verdict differs from the runner's verdicts on the same rule.
 #[derive(Debug, Clone, Serialize)]
 pub struct Disagreement {
@@ -441,6 +624,27 @@ pub fn disagreements(results: &mut [CheckResult]) -> Vec<Disagreement> {
     let mut found = Vec::new();
     for r in results.iter_mut().filter(|r| r.check.group() == "B") {
         if matches!(r.status, Status::Skip) {
+            continue;
+        }
+        // B06 compares the browser with the runner's own prediction, noted in the row already:
+        // it fails only when they disagree.
+        if r.check.id == B06.id {
+            if r.status == Status::Fail {
+                let predicted = if r.observed.contains(PREDICTED_OPEN) {
+                    Status::Pass
+                } else {
+                    Status::Info
+                };
+                found.push(Disagreement {
+                    check: B06.id,
+                    browser: r.status,
+                    runner: vec![("CORS reading", predicted)],
+                    note: format!(
+                        "B06 FAIL but the runner's CORS reading says the cross-origin EventSource {}",
+                        if predicted == Status::Pass { "opens" } else { "is refused" }
+                    ),
+                });
+            }
             continue;
         }
         let runner: Vec<(&'static str, Status)> = statuses
@@ -521,5 +725,167 @@ mod tests {
             assert_eq!(c.group(), "B");
             assert!(!runner.contains(&c.id));
         }
+    }
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(*k, http::HeaderValue::from_static(v));
+        }
+        h
+    }
+
+    const PAGE: &str = "http://127.0.0.1:4000";
+    const STREAM: (&str, &str) = ("content-type", "text/event-stream; charset=utf-8");
+
+    #[test]
+    fn prediction_applies_the_cors_check_then_the_event_source_rules() {
+        let ok = StatusCode::OK;
+        let star = headers(&[STREAM, ("access-control-allow-origin", "*")]);
+        assert!(matches!(
+            predict(ok, &star, PAGE, false),
+            Prediction::Opens { grant } if grant == "ACAO *, no credentials"
+        ));
+        let Prediction::Refused { why, advice } = predict(ok, &star, PAGE, true) else {
+            panic!("* with credentials is refused");
+        };
+        assert!(
+            why.contains("`*` does not admit a credentialed request"),
+            "{why}"
+        );
+        assert!(advice.contains("C02"), "{advice}");
+
+        let none = headers(&[STREAM, ("vary", "Origin")]);
+        let Prediction::Refused { why, .. } = predict(ok, &none, PAGE, false) else {
+            panic!("no ACAO is refused");
+        };
+        assert_eq!(why, format!("no Access-Control-Allow-Origin for {PAGE}"));
+
+        let exact = headers(&[
+            STREAM,
+            ("access-control-allow-origin", PAGE),
+            ("access-control-allow-credentials", "true"),
+        ]);
+        assert!(matches!(
+            predict(ok, &exact, PAGE, true),
+            Prediction::Opens { .. }
+        ));
+        assert!(matches!(
+            predict(ok, &exact, "http://127.0.0.1:4001", false),
+            Prediction::Refused { .. }
+        ));
+
+        // CORS first: a refused 404 is a CORS refusal; an allowed one fails on its status.
+        let not_found = headers(&[("access-control-allow-origin", "*")]);
+        let Prediction::Refused { why, .. } =
+            predict(StatusCode::NOT_FOUND, &not_found, PAGE, false)
+        else {
+            panic!("404 is refused");
+        };
+        assert_eq!(why, "status 404 (CORS allowed)");
+        let Prediction::Refused { why, .. } =
+            predict(StatusCode::NOT_FOUND, &headers(&[]), PAGE, false)
+        else {
+            panic!("404 is refused");
+        };
+        assert!(why.starts_with("no Access-Control-Allow-Origin"), "{why}");
+        let plain = headers(&[
+            ("content-type", "text/plain"),
+            ("access-control-allow-origin", "*"),
+        ]);
+        let Prediction::Refused { why, .. } = predict(ok, &plain, PAGE, false) else {
+            panic!("text/plain is refused");
+        };
+        assert!(why.contains("text/plain"), "{why}");
+        // The browser follows a redirect; the runner's reading does not.
+        let moved = headers(&[
+            ("access-control-allow-origin", "*"),
+            ("location", "/elsewhere"),
+        ]);
+        assert!(matches!(
+            predict(StatusCode::FOUND, &moved, PAGE, false),
+            Prediction::Unknown { .. }
+        ));
+    }
+
+    fn observation(first: &str, prediction: Prediction) -> Observation {
+        Observation {
+            chromium: "Chrome/test".into(),
+            page_url: format!("{PAGE}/"),
+            with_credentials: false,
+            listened_types: Vec::new(),
+            page: Vec::new(),
+            requests: Vec::new(),
+            published: Vec::new(),
+            publisher: false,
+            notes: Vec::new(),
+            cross_origin: Some(CrossOrigin {
+                origin: PAGE.into(),
+                url: "http://127.0.0.1:5000/stream".into(),
+                page: vec![PageEntry {
+                    src: "cross".into(),
+                    kind: first.into(),
+                    t: 10.0,
+                    ready_state: Some(if first == "open" { 1 } else { 2 }),
+                    event_type: None,
+                    data: None,
+                    last_event_id: None,
+                }],
+                waited_ms: 10,
+                runner: Default::default(),
+                prediction,
+                headers_left_out: false,
+            }),
+        }
+    }
+
+    fn b06(obs: &Observation) -> CheckResult {
+        results(obs, Duration::ZERO)
+            .into_iter()
+            .find(|r| r.check.id == "B06")
+            .expect("B06")
+    }
+
+    #[test]
+    fn b06_fails_only_where_browser_and_cors_reading_disagree() {
+        let opens = || Prediction::Opens {
+            grant: "ACAO *, no credentials".into(),
+        };
+        let refused = || Prediction::Refused {
+            why: format!("no Access-Control-Allow-Origin for {PAGE}"),
+            advice: "allow them".into(),
+        };
+        let row = b06(&observation("open", opens()));
+        assert_eq!(row.status, Status::Pass, "{}", row.observed);
+        assert!(row.observed.starts_with(&format!(
+            "a page on {PAGE} opened the stream cross-origin (ACAO *, no credentials)"
+        )));
+        let row = b06(&observation("error", refused()));
+        assert_eq!(row.status, Status::Info, "{}", row.observed);
+        assert!(row.observed.contains("readyState CLOSED, as predicted"));
+
+        for (first, prediction, runner) in [
+            ("open", refused(), Status::Info),
+            ("error", opens(), Status::Pass),
+        ] {
+            let mut rows = vec![b06(&observation(first, prediction))];
+            assert_eq!(rows[0].status, Status::Fail, "{}", rows[0].observed);
+            assert!(rows[0].observed.contains("[disagrees with the runner: "));
+            let found = disagreements(&mut rows);
+            assert_eq!(found.len(), 1);
+            assert_eq!(found[0].runner, [("CORS reading", runner)]);
+            // Noted once, by the verdict itself.
+            assert_eq!(rows[0].observed.matches("disagrees").count(), 1);
+        }
+
+        let mut unknown = observation(
+            "error",
+            Prediction::Unknown {
+                why: "the runner's own request failed".into(),
+            },
+        );
+        assert_eq!(b06(&unknown).status, Status::Skip);
+        unknown.cross_origin = None;
+        assert_eq!(b06(&unknown).status, Status::Skip);
     }
 }

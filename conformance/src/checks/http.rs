@@ -196,7 +196,8 @@ fn h01(ctx: &Ctx) -> BoxFuture<'_, Finding> {
     })
 }
 
-fn content_type_problem(headers: &HeaderMap) -> Option<String> {
+/// Why a response's Content-Type is not an event stream (H02's rule, shared with B06).
+pub fn content_type_problem(headers: &HeaderMap) -> Option<String> {
     let all = values(headers, "content-type");
     match all.as_slice() {
         [] => Some("no Content-Type header".into()),
