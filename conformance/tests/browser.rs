@@ -41,7 +41,7 @@ fn config(misbehave: &[Misbehavior]) -> Config {
 }
 
 async fn session(misbehave: &[Misbehavior]) -> Option<(Vec<CheckResult>, Observation)> {
-    session_with(config(misbehave), false).await
+    session_with(config(misbehave), false, None).await
 }
 
 /// A session against a server allowing `*` (any origin, never with credentials).
@@ -53,12 +53,27 @@ async fn session_any_origin(
         cors_origins: vec!["*".into()],
         ..config(misbehave)
     };
-    session_with(config, with_credentials).await
+    session_with(config, with_credentials, None).await
+}
+
+/// A session whose page's exact origin the server allows (echoed, with credentials allowed).
+async fn session_page_origin_allowed(
+    misbehave: &[Misbehavior],
+    with_credentials: bool,
+) -> Option<(Vec<CheckResult>, Observation)> {
+    let page = std::net::TcpListener::bind("127.0.0.1:0").expect("a port for the page");
+    let origin = format!("http://{}", page.local_addr().expect("bound"));
+    let config = Config {
+        cors_origins: vec![origin],
+        ..config(misbehave)
+    };
+    session_with(config, with_credentials, Some(page)).await
 }
 
 async fn session_with(
     config: Config,
     with_credentials: bool,
+    page: Option<std::net::TcpListener>,
 ) -> Option<(Vec<CheckResult>, Observation)> {
     let path = chromium()?;
     let _one = BROWSER.lock().await;
@@ -73,7 +88,7 @@ async fn session_with(
     let types = ["tick".to_owned(), "reset".to_owned()];
     let (rows, report) = tokio::time::timeout(
         Duration::from_secs(25),
-        browser::run(&target, &types, &opts),
+        browser::run_on(&target, &types, &opts, page),
     )
     .await
     .expect("the browser session is bounded");
@@ -196,7 +211,10 @@ async fn wrong_content_type_is_an_error_and_closed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_200_that_ends_instead_of_204_makes_the_browser_reconnect() {
-    let Some((rows, obs)) = session(&[Misbehavior::EofInsteadOf204]).await else {
+    // withCredentials changes nothing on the same-origin path; B06 uses the echoed origin.
+    let Some((rows, obs)) =
+        session_page_origin_allowed(&[Misbehavior::EofInsteadOf204], true).await
+    else {
         return;
     };
     let (s, observed) = status(&rows, "B05");
@@ -209,6 +227,15 @@ async fn a_200_that_ends_instead_of_204_makes_the_browser_reconnect() {
         obs.requests_to(Route::Gone).len() >= 2,
         "it came back: {observed}"
     );
+    // The server echoes the page's exact origin with ACAC true: a credentialed page opens it.
+    let (s, observed, kinds) = cross_origin(&rows, &obs);
+    assert_eq!(s, Status::Pass, "{observed}");
+    let co = obs.cross_origin.as_ref().expect("cross-origin step");
+    assert!(
+        observed.contains(&format!("(ACAO {}, ACAC true, withCredentials)", co.origin)),
+        "{observed}"
+    );
+    assert_eq!(kinds, ["open"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

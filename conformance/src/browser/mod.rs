@@ -74,8 +74,19 @@ pub async fn run(
     types: &[String],
     opts: &BrowserOptions,
 ) -> (Vec<CheckResult>, BrowserReport) {
+    run_on(target, types, opts, None).await
+}
+
+/// [`run`] with the probe page served on `page` (bound beforehand, so its origin
+/// `http://ADDR` is known: a server can be told to allow it before the session).
+pub async fn run_on(
+    target: &Target,
+    types: &[String],
+    opts: &BrowserOptions,
+    page: Option<std::net::TcpListener>,
+) -> (Vec<CheckResult>, BrowserReport) {
     let started = Instant::now();
-    match session::observe(target, types, opts).await {
+    match session::observe(target, types, opts, page).await {
         Ok(obs) => {
             let rows = verdicts::results(&obs, started.elapsed());
             let report = BrowserReport {

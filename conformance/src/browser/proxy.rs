@@ -167,6 +167,23 @@ impl Proxy {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .map_err(|e| BrowserError::Launch(format!("cannot listen for the probe page: {e}")))?;
+        Self::serve(listener, upstream)
+    }
+
+    /// Serves on a listener bound beforehand, so the page's origin is known before the session
+    /// (a server can then be configured to allow it).
+    pub fn start_on(
+        listener: std::net::TcpListener,
+        upstream: Upstream,
+    ) -> Result<Self, BrowserError> {
+        let launch = |e: std::io::Error| {
+            BrowserError::Launch(format!("cannot listen for the probe page: {e}"))
+        };
+        listener.set_nonblocking(true).map_err(launch)?;
+        Self::serve(TcpListener::from_std(listener).map_err(launch)?, upstream)
+    }
+
+    fn serve(listener: TcpListener, upstream: Upstream) -> Result<Self, BrowserError> {
         let addr = listener
             .local_addr()
             .map_err(|e| BrowserError::Launch(e.to_string()))?;

@@ -120,19 +120,23 @@ impl Observation {
     }
 }
 
-/// Runs a session against `target`.
+/// Runs a session against `target`, the page on `page` if given (else on `127.0.0.1:0`).
 pub async fn observe(
     target: &Target,
     types: &[String],
     opts: &BrowserOptions,
+    page: Option<std::net::TcpListener>,
 ) -> Result<Observation, BrowserError> {
-    let proxy = Proxy::start(Upstream {
+    let upstream = Upstream {
         stream: target.url.clone(),
         gone: target.gone_url.clone(),
         headers: target.headers.clone(),
         timeout: opts.timeout,
-    })
-    .await?;
+    };
+    let proxy = match page {
+        Some(listener) => Proxy::start_on(listener, upstream)?,
+        None => Proxy::start(upstream).await?,
+    };
     let chromium =
         Chromium::launch(&opts.chromium, opts.timeout.max(Duration::from_secs(10))).await?;
     let mut obs = Observation {
