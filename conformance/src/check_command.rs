@@ -91,7 +91,7 @@ impl Default for CheckArgs {
 #[derive(Debug, Clone, clap::Args)]
 pub struct BrowserArgs {
     /// Also ask a real browser: headless Chromium's EventSource, through a recording proxy
-    /// (B01-B05, and where it disagrees with the runner).
+    /// (B01-B06, and where it disagrees with the runner).
     #[arg(long = "browser")]
     pub enabled: bool,
     /// The Chromium executable for --browser.
@@ -249,7 +249,8 @@ pub async fn check_target(target: Target, args: &CheckArgs) -> Result<Report, Ru
     let mut results = runner::run(&ctx, &selected, args.quiet).await;
     let browser = browser.map(|(rows, mut section)| {
         results.extend(rows);
-        section.disagreements = crate::browser::verdicts::disagreements(&mut results);
+        section.disagreements =
+            crate::browser::verdicts::disagreements(&mut results, section.observation.as_ref());
         section
     });
     let profile = match args.profile {

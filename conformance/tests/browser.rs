@@ -119,7 +119,7 @@ fn cross_origin(rows: &[CheckResult], obs: &Observation) -> (Status, String, Vec
         "not through the proxy: {co:#?}"
     );
     let mut rows = rows.to_vec();
-    let found = verdicts::disagreements(&mut rows);
+    let found = verdicts::disagreements(&mut rows, Some(obs));
     assert!(found.is_empty(), "{found:#?}");
     let kinds = co.page.iter().map(|e| e.kind.clone()).collect();
     (s, observed, kinds)

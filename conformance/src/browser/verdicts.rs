@@ -543,8 +543,25 @@ fn disagrees(co: &CrossOrigin) -> bool {
     )
 }
 
-/// B06's note on a disagreement when the runner predicted an open (else it predicted a refusal).
-const PREDICTED_OPEN: &str = "its CORS reading says the stream opens";
+/// B06's disagreement, taken from the observation (the row already says it in words).
+fn cross_origin_disagreement(observation: Option<&Observation>) -> Option<Disagreement> {
+    let co = observation?.cross_origin.as_ref()?;
+    if !disagrees(co) {
+        return None;
+    }
+    let (runner, predicted) = match co.prediction {
+        Prediction::Opens { .. } => (Status::Pass, "opens"),
+        _ => (Status::Info, "is refused"),
+    };
+    Some(Disagreement {
+        check: B06.id,
+        browser: Status::Fail,
+        runner: vec![("CORS reading", runner)],
+        note: format!(
+            "B06 FAIL but the runner's CORS reading says the cross-origin EventSource {predicted}"
+        ),
+    })
+}
 
 fn cross_origin(obs: &Observation) -> Finding {
     let Some(co) = &obs.cross_origin else {
@@ -597,7 +614,7 @@ fn cross_origin(obs: &Observation) -> Finding {
                 ""
             };
             Finding::violation(format!(
-                "{browser} [disagrees with the runner: {PREDICTED_OPEN} ({grant})]{tls}{left_out}"
+                "{browser} [disagrees with the runner: its CORS reading says the stream opens ({grant})]{tls}{left_out}"
             ))
         }
     }
@@ -618,7 +635,10 @@ pub struct Disagreement {
 
 /// Compares each B check with the runner's checks on the same rule (SKIPs are not compared),
 /// notes every disagreement in the B check's `observed`, and returns them.
-pub fn disagreements(results: &mut [CheckResult]) -> Vec<Disagreement> {
+pub fn disagreements(
+    results: &mut [CheckResult],
+    observation: Option<&Observation>,
+) -> Vec<Disagreement> {
     let statuses: Vec<(&'static str, Status)> =
         results.iter().map(|r| (r.check.id, r.status)).collect();
     let mut found = Vec::new();
@@ -626,25 +646,9 @@ pub fn disagreements(results: &mut [CheckResult]) -> Vec<Disagreement> {
         if matches!(r.status, Status::Skip) {
             continue;
         }
-        // B06 compares the browser with the runner's own prediction, noted in the row already:
-        // it fails only when they disagree.
+        // B06 compares the browser with the runner's own prediction, noted in the row already.
         if r.check.id == B06.id {
-            if r.status == Status::Fail {
-                let predicted = if r.observed.contains(PREDICTED_OPEN) {
-                    Status::Pass
-                } else {
-                    Status::Info
-                };
-                found.push(Disagreement {
-                    check: B06.id,
-                    browser: r.status,
-                    runner: vec![("CORS reading", predicted)],
-                    note: format!(
-                        "B06 FAIL but the runner's CORS reading says the cross-origin EventSource {}",
-                        if predicted == Status::Pass { "opens" } else { "is refused" }
-                    ),
-                });
-            }
+            found.extend(cross_origin_disagreement(observation));
             continue;
         }
         let runner: Vec<(&'static str, Status)> = statuses
@@ -707,7 +711,7 @@ mod tests {
             row(B01, Status::Pass),
             row(B03, Status::Fail),
         ];
-        let found = disagreements(&mut rows);
+        let found = disagreements(&mut rows, None);
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!(found[0].check, "B01");
         assert!(rows[1].observed.contains("H02 FAIL"));
@@ -715,7 +719,7 @@ mod tests {
         assert!(rows[2].observed.is_empty());
 
         let mut agree = vec![row(h02, Status::Fail), row(B01, Status::Fail)];
-        assert!(disagreements(&mut agree).is_empty());
+        assert!(disagreements(&mut agree, None).is_empty());
     }
 
     #[test]
@@ -868,10 +872,11 @@ mod tests {
             ("open", refused(), Status::Info),
             ("error", opens(), Status::Pass),
         ] {
-            let mut rows = vec![b06(&observation(first, prediction))];
+            let obs = observation(first, prediction);
+            let mut rows = vec![b06(&obs)];
             assert_eq!(rows[0].status, Status::Fail, "{}", rows[0].observed);
             assert!(rows[0].observed.contains("[disagrees with the runner: "));
-            let found = disagreements(&mut rows);
+            let found = disagreements(&mut rows, Some(&obs));
             assert_eq!(found.len(), 1);
             assert_eq!(found[0].runner, [("CORS reading", runner)]);
             // Noted once, by the verdict itself.

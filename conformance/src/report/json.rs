@@ -14,7 +14,8 @@
 //! holds the session: `observation` (`chromium`, `page_url`, `with_credentials`,
 //! `listened_types`, `page`: what the page recorded, `requests`: each request through the
 //! recording proxy with `last_event_id`, `status`, `events`, `retry`, `at_ms`/`ended_ms`, `end`;
-//! `published`, `notes`), `error` (why no session ran) and `disagreements`
+//! `published`, `notes`, `cross_origin`: B06's page origin, what the page saw, the runner's
+//! own answer and its prediction), `error` (why no session ran) and `disagreements`
 //! (`{check, browser, runner: [[ID, STATUS]], note}`).
 //! Fields are only ever added, never renamed or removed, while the schema stays `/1`.
 
