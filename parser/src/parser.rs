@@ -677,6 +677,9 @@ impl EventState {
         line_start: u64,
     ) -> Option<Result<Action, ParseError>> {
         if let Source::Input(s) = source {
+            if len == 0 {
+                return self.blank_line(input).map(Ok);
+            }
             if let Some(h) = input.get(s..s + 8) {
                 let head = u64::from_le_bytes(h.try_into().unwrap_or_default());
                 let end = s + len;
