@@ -7,7 +7,7 @@
 #   benches/load.sh [OUT_DIR] [SCENARIO...]     (default OUT_DIR target/load, every scenario;
 #                                                SKIP_BUILD=1 uses the release binaries as built)
 #
-# Scenarios: idle-10k idle-19k idle-10k-hyper fanout-10k fanout-10k-p4 fanout-10k-b100 fanout-10k-b100-2m fanout-10k-b100-nc
+# Scenarios: idle-10k idle-19k idle-10k-hyper fanout-10k fanout-10k-p4 fanout-10k-b100 fanout-10k-b100-2m fanout-10k-b100-4m fanout-10k-b100-nc
 #            latency-10k latency-1k latency-10k-2 stall0-100 stall1-100
 # Each writes OUT_DIR/SCENARIO-{ssekit,axum}.json (schema ssekit-load/1); a ratio table ends the run.
 set -euo pipefail
@@ -77,6 +77,8 @@ run() {
     fanout-10k-b100)    scenario fanout-10k-b100    --connections 10000 --duration 5 --rate 10000 --pad 160 --batch 100 ;;
     # Paced: 200 events/s in batches of 100 to 10 000 readers asks for 2 M deliveries/s.
     fanout-10k-b100-2m) scenario fanout-10k-b100-2m --connections 10000 --duration 5 --rate 200 --pad 160 --batch 100 ;;
+    # The same asking 4 M deliveries/s.
+    fanout-10k-b100-4m) scenario fanout-10k-b100-4m --connections 10000 --duration 5 --rate 400 --pad 160 --batch 100 ;;
     fanout-10k-b100-nc) SERVE_ARGS=--no-coalesce scenario fanout-10k-b100-nc --connections 10000 --duration 5 --rate 10000 --pad 160 --batch 100 ;;
     latency-10k) scenario latency-10k --connections 10000 --duration 10 --rate 100 --pad 160 ;;
     latency-1k)  scenario latency-1k  --connections 1000 --duration 10 --rate 100 --pad 160 ;;
@@ -92,7 +94,7 @@ run() {
 }
 
 if [ $# -eq 0 ]; then
-  set -- idle-10k idle-19k idle-10k-hyper fanout-10k fanout-10k-p4 fanout-10k-b100 fanout-10k-b100-2m fanout-10k-b100-nc latency-10k latency-1k latency-10k-2 stall0-100 stall1-100
+  set -- idle-10k idle-19k idle-10k-hyper fanout-10k fanout-10k-p4 fanout-10k-b100 fanout-10k-b100-2m fanout-10k-b100-4m fanout-10k-b100-nc latency-10k latency-1k latency-10k-2 stall0-100 stall1-100
 fi
 for s in "$@"; do run "$s"; done
 python3 benches/load_report.py "$OUT"

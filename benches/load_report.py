@@ -32,7 +32,7 @@ for label in ("idle-10k", "idle-19k", "idle-10k-hyper"):
     row(label, "connected", lambda r: r["connect"]["ok"], False)
     row(label, "RSS bytes / idle connection", lambda r: r["server_rss"]["per_idle_connection_bytes"], True)
     row(label, "RSS KiB with all connected", lambda r: r["server_rss"]["connected_kib"], True)
-for label in ("fanout-10k", "fanout-10k-p4", "fanout-10k-b100", "fanout-10k-b100-2m", "fanout-10k-b100-nc", "latency-10k", "latency-1k", "latency-10k-2", "stall0-100", "stall1-100"):
+for label in ("fanout-10k", "fanout-10k-p4", "fanout-10k-b100", "fanout-10k-b100-2m", "fanout-10k-b100-4m", "fanout-10k-b100-nc", "latency-10k", "latency-1k", "latency-10k-2", "stall0-100", "stall1-100"):
     row(label, "published events/s", lambda r: r["publish"]["rate_achieved"], False)
     row(label, "deliveries/s", lambda r: r["delivery"]["deliveries_per_s"], False)
     row(label, "deliveries per server CPU second", lambda r: r["cpu"]["deliveries_per_server_cpu_s"], False)
@@ -57,7 +57,7 @@ if c and n and n["delivery"]["deliveries_per_s"]:
     print(f"\nssekit write coalescing on / off (batches of 100): deliveries/s "
           f"{c['delivery']['deliveries_per_s']:,.0f} / {n['delivery']['deliveries_per_s']:,.0f} = "
           f"{c['delivery']['deliveries_per_s'] / n['delivery']['deliveries_per_s']:.2f}x")
-for label in ("fanout-10k", "fanout-10k-b100", "fanout-10k-b100-2m", "fanout-10k-b100-nc"):
+for label in ("fanout-10k", "fanout-10k-b100", "fanout-10k-b100-2m", "fanout-10k-b100-4m", "fanout-10k-b100-nc"):
     m = out / f"{label}-ssekit-metrics.txt"
     if m.exists():
         values = dict(line.split() for line in m.read_text().splitlines()
