@@ -753,51 +753,7 @@ impl EventState {
         };
         let ev = self;
         match name {
-            Name::Data => {
-                let sep = usize::from(ev.data_lines > 0);
-                if ev.data_len + sep + bytes.len() + ev.type_len > ev.limits.max_event_bytes {
-                    return Some(Err(ev.fail(Limit::EventBytes, line_start, Discard::Event)));
-                }
-                let len = bytes.len();
-                ev.data_acc = match (&ev.data_acc, absolute) {
-                    (Acc::Empty, Some(r)) => Acc::Input(r),
-                    (Acc::Empty, None) => {
-                        // The carried line becomes the data buffer; the old data buffer
-                        // (empty, its capacity kept) becomes the carry buffer.
-                        mem::swap(&mut ev.data, partial);
-                        partial.clear();
-                        ev.data_start = value.start;
-                        ev.data_taken = true;
-                        Acc::Buf
-                    }
-                    (Acc::Input(first), _) => {
-                        ev.data.clear();
-                        ev.data_start = 0;
-                        reserve_capped(
-                            &mut ev.data,
-                            first.len() + 1 + len,
-                            ev.limits.max_event_bytes,
-                        );
-                        ev.data.extend_from_slice(&input[first.clone()]);
-                        ev.data.push(b'\n');
-                        ev.data.extend_from_slice(bytes);
-                        Acc::Buf
-                    }
-                    (Acc::Buf, _) => {
-                        reserve_capped(
-                            &mut ev.data,
-                            1 + len,
-                            ev.limits.max_event_bytes.saturating_add(ev.data_start),
-                        );
-                        ev.data.push(b'\n');
-                        ev.data.extend_from_slice(bytes);
-                        Acc::Buf
-                    }
-                };
-                ev.data_len += sep + len;
-                ev.data_lines += 1;
-                None
-            }
+            Name::Data => ev.push_data(input, partial, source, value, line_start),
             Name::Event => {
                 if ev.data_len + bytes.len() > ev.limits.max_event_bytes {
                     return Some(Err(ev.fail(Limit::EventBytes, line_start, Discard::Event)));
@@ -843,6 +799,67 @@ impl EventState {
             },
             Name::Other => ev.ignored(IgnoreReason::UnknownField, source, line.len()),
         }
+    }
+
+    /// Adds a `data` line's value (`value`, relative to the line at `source`) to the event.
+    fn push_data(
+        &mut self,
+        input: &[u8],
+        partial: &mut Vec<u8>,
+        source: Source,
+        value: Range<usize>,
+        line_start: u64,
+    ) -> Option<Result<Action, ParseError>> {
+        let len = value.len();
+        let sep = usize::from(self.data_lines > 0);
+        if self.data_len + sep + len + self.type_len > self.limits.max_event_bytes {
+            return Some(Err(self.fail(
+                Limit::EventBytes,
+                line_start,
+                Discard::Event,
+            )));
+        }
+        self.data_acc = match (&self.data_acc, source) {
+            (Acc::Empty, Source::Input(s)) => Acc::Input(s + value.start..s + value.end),
+            (Acc::Empty, Source::Partial) => {
+                // The carried line becomes the data buffer; the old data buffer (empty, its
+                // capacity kept) becomes the carry buffer.
+                mem::swap(&mut self.data, partial);
+                partial.clear();
+                self.data_start = value.start;
+                self.data_taken = true;
+                Acc::Buf
+            }
+            (Acc::Input(first), _) => {
+                let first = first.clone();
+                self.data.clear();
+                self.data_start = 0;
+                reserve_capped(
+                    &mut self.data,
+                    first.len() + 1 + len,
+                    self.limits.max_event_bytes,
+                );
+                self.data.extend_from_slice(&input[first]);
+                self.data.push(b'\n');
+                self.data
+                    .extend_from_slice(source_bytes(input, partial, source, value));
+                Acc::Buf
+            }
+            (Acc::Buf, _) => {
+                reserve_capped(
+                    &mut self.data,
+                    1 + len,
+                    self.limits.max_event_bytes.saturating_add(self.data_start),
+                );
+                self.data.push(b'\n');
+                self.data
+                    .extend_from_slice(source_bytes(input, partial, source, value));
+                Acc::Buf
+            }
+        };
+        self.data_len += sep + len;
+        self.data_lines += 1;
+        None
     }
 
     fn ignored(
