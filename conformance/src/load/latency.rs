@@ -46,11 +46,6 @@ impl Latencies {
         Latencies { shards }
     }
 
-    /// Records one latency seen by reader `reader`.
-    pub fn record(&self, reader: usize, micros: u64) {
-        self.record_all(reader, &[micros]);
-    }
-
     /// Records the latencies of everything reader `reader` parsed from one read, under one lock.
     pub fn record_all(&self, reader: usize, micros: &[u64]) {
         if micros.is_empty() {
@@ -104,7 +99,7 @@ mod tests {
     fn shards_merge_into_percentiles() {
         let l = Latencies::new();
         for i in 1..=500u64 {
-            l.record(i as usize, i);
+            l.record_all(i as usize, &[i]);
         }
         l.record_all(3, &(501..=1000).collect::<Vec<u64>>());
         let s = l.summary();
