@@ -69,6 +69,9 @@ pub struct CheckArgs {
     /// No progress line on stderr.
     #[arg(long)]
     pub quiet: bool,
+    /// Exit 1 on a WARN too (a SHOULD violated), not only on a FAIL (a MUST violated).
+    #[arg(long)]
+    pub strict: bool,
     /// `--browser`, `--chromium`, `--with-credentials`.
     #[command(flatten)]
     pub browser: BrowserArgs,
@@ -264,6 +267,10 @@ pub async fn check_target(target: Target, args: &CheckArgs) -> Result<Report, Ru
         duration: started.elapsed(),
         results,
         browser,
+        gate: match args.strict {
+            true => report::Gate::Strict,
+            false => report::Gate::Must,
+        },
     })
 }
 

@@ -330,7 +330,7 @@ impl Ctx {
                 return Ok((url, redirects, response));
             };
             redirects.push((response.status, location.clone()));
-            if redirects.len() > 5 {
+            if redirects.len() > crate::checks::http::MAX_REDIRECTS {
                 return Ok((url, redirects, response));
             }
             url = resolve(&url, &location)?;

@@ -218,7 +218,7 @@ async fn a_200_that_ends_instead_of_204_makes_the_browser_reconnect() {
         return;
     };
     let (s, observed) = status(&rows, "B05");
-    assert_eq!(s, Status::Fail, "{observed}");
+    assert_eq!(s, Status::Warn, "{observed}");
     // 200 + EOF: open, then error with readyState CONNECTING (it will come back).
     assert!(obs.of("gone").any(|e| e.kind == "open"));
     assert_eq!(errors(&obs, "gone").first(), Some(&Some(0)), "{observed}");
@@ -247,7 +247,7 @@ async fn a_500_on_resume_closes_the_event_source_for_good() {
     };
     assert_eq!(status(&rows, "B01").0, Status::Pass);
     let (s, observed) = status(&rows, "B03");
-    assert_eq!(s, Status::Fail, "{observed}");
+    assert_eq!(s, Status::Warn, "{observed}");
     let streams = obs.requests_to(Route::Stream);
     assert_eq!(
         streams.len(),
@@ -484,7 +484,7 @@ async fn check_with_browser_adds_b_rows_and_a_browser_section() {
     report::human::write(&report, report::human::Color::Off, &mut human).expect("writes");
     let human = String::from_utf8(human).expect("utf-8");
     assert!(human.contains("Browser: Chrome/"), "{human}");
-    assert!(human.contains("B03  MUST   PASS"), "{human}");
+    assert!(human.contains("B03  SHOULD PASS"), "{human}");
 }
 
 /// `GET /` without a browser: HTML (with its EventSource on `/stream` and a tight CSP) only for

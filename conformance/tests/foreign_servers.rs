@@ -126,6 +126,7 @@ fn python_server_streams_but_cannot_resume() {
         "T01",
         "--skip",
         "H13",
+        "--strict",
     ]);
     for id in [
         "H01", "H02", "H04", "H05", "F01", "F02", "F06", "F07", "T01",
@@ -133,10 +134,12 @@ fn python_server_streams_but_cannot_resume() {
         assert_status(&report, id, "PASS");
     }
     // It ignores Last-Event-ID: a gap on resume, and no reset signal for unknown ids.
-    assert_status(&report, "I03", "FAIL");
+    // Replay is production practice, not a rule of HTML: a SHOULD, so a WARN.
+    assert_status(&report, "I03", "WARN");
     assert_status(&report, "I04", "WARN");
     assert_status(&report, "H06", "SKIP");
-    assert_eq!(code, 1, "a MUST failed");
+    assert_eq!(report["summary"]["fail"], 0, "no MUST failed");
+    assert_eq!(code, 1, "--strict fails the run on a SHOULD violation");
     assert_eq!(report["exit_code"], 1);
 }
 

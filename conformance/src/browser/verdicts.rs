@@ -10,7 +10,7 @@ use super::proxy::{End, Exchange, Route};
 use super::session::{CrossOrigin, Observation, PageEntry, DEFAULT_RETRY_MS};
 use crate::checks::cors::{cors_check, CorsRefusal};
 use crate::checks::http::{content_type_problem, value};
-use crate::checks::{Check, Finding, Level, Phase, Status};
+use crate::checks::{Basis, Check, Finding, Level, Phase, Status};
 use crate::context::Ctx;
 use crate::runner::CheckResult;
 use crate::target::BoxFuture;
@@ -31,6 +31,12 @@ const fn check(
     Check {
         id,
         level,
+        // A browser row is normative exactly when it is a MUST (what HTML requires of the page's
+        // EventSource); the others are the same practice as their runner twins.
+        basis: match level {
+            Level::Must => Basis::Spec,
+            _ => Basis::Practice,
+        },
         title,
         reference,
         browser,
@@ -61,7 +67,7 @@ pub const B02: Check = check(
 /// B03: after a server-side close the browser resumes with the right `Last-Event-ID`.
 pub const B03: Check = check(
     "B03",
-    Level::Must,
+    Level::Should,
     "after a server-side close the browser reconnects with Last-Event-ID and resumes with no gap",
     "HTML §9.2.3 (reestablish), §9.2.4 (Last-Event-ID)",
     "A non-200 answer to the resume closes the EventSource for good; a gap loses events silently.",
@@ -79,7 +85,7 @@ pub const B04: Check = check(
 /// B05: the "gone" URL's 204 stops the browser.
 pub const B05: Check = check(
     "B05",
-    Level::Must,
+    Level::Should,
     "the \"gone\" URL's 204 stops the browser: error, readyState CLOSED, no reconnect",
     "HTML §9.2.2 (204 fails the connection); WPT eventsource/request-status-error",
     "A 200 that ends at once makes the browser reconnect forever (readyState CONNECTING).",

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use http::{HeaderMap, HeaderValue, StatusCode};
 
 use super::http::value;
-use super::{show, Check, Finding, Level, Phase};
+use super::{show, Basis, Check, Finding, Level, Phase};
 use crate::capture::Capture;
 use crate::context::Ctx;
 use crate::probe::Request;
@@ -20,6 +20,7 @@ pub fn checks() -> Vec<Check> {
         Check {
             id: "C01",
             level: Level::Should,
+            basis: Basis::Practice,
             title: "CORS headers match Fetch rules (with and without credentials)",
             reference: "WPT eventsource-cross-origin; Fetch §3.2.5",
             browser: "Cross-origin EventSource fails (plain `error`, CLOSED) when ACAO/ACAC do not match the request.",
@@ -30,6 +31,7 @@ pub fn checks() -> Vec<Check> {
         Check {
             id: "C02",
             level: Level::Must,
+            basis: Basis::Spec,
             title: "never ACAO * together with ACAC true",
             reference: "Fetch §3.2.5 (CORS check)",
             browser: "Browsers reject the response: `withCredentials` streams never open.",
@@ -40,6 +42,7 @@ pub fn checks() -> Vec<Check> {
         Check {
             id: "C03",
             level: Level::Should,
+            basis: Basis::Practice,
             title: "unauthenticated requests get 401/403, not 200 + error",
             reference: "HTML §9.2.2 (non-200 fails the connection)",
             browser: "200 followed by an error event and EOF makes EventSource reconnect forever with bad credentials.",
@@ -50,6 +53,7 @@ pub fn checks() -> Vec<Check> {
         Check {
             id: "C04",
             level: Level::Should,
+            basis: Basis::Practice,
             title: "replayed events re-authorized",
             reference: "Mercure spec (authorization of replayed updates)",
             browser: "A client whose rights were revoked receives private events again through replay.",

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use ssekit_parser::IgnoreReason;
 
-use super::{on_stream, show, Check, Finding, Level, Phase};
+use super::{on_stream, show, Basis, Check, Finding, Level, Phase};
 use crate::capture::{Capture, End};
 use crate::context::{Baseline, Ctx};
 use crate::target::BoxFuture;
@@ -17,6 +17,7 @@ pub fn checks() -> Vec<Check> {
         Check {
             id: "F01",
             level: Level::Must,
+            basis: Basis::Spec,
             title: "valid UTF-8, BOM only at byte 0",
             reference: "HTML §9.2.5, §9.2.6",
             browser: "Invalid bytes become U+FFFD in event data; a BOM mid-stream becomes part of a field name, so that line is ignored.",
@@ -26,9 +27,10 @@ pub fn checks() -> Vec<Check> {
         },
         Check {
             id: "F02",
-            level: Level::Must,
+            level: Level::Should,
+            basis: Basis::Practice,
             title: "lines well formed; one line-end style per event",
-            reference: "HTML §9.2.5 ABNF (end-of-line)",
+            reference: "Practice: HTML §9.2.5 ABNF allows any end-of-line per line, so a raw CR or LF inside a value splits it",
             browser: "A CR or LF written raw inside a value ends the line there: the rest is read as another field (injection).",
             fix: "Serialize with a library that splits data on CR/LF into data: lines and refuses CR/LF in event and id.",
             phase: Phase::Main,
@@ -37,8 +39,9 @@ pub fn checks() -> Vec<Check> {
         Check {
             id: "F03",
             level: Level::Must,
+            basis: Basis::Spec,
             title: "server-closed streams end at an event boundary",
-            reference: "HTML §9.2.6 (an incomplete event is not dispatched)",
+            reference: "HTML §9.2.5 ABNF (every event ends with a blank line); §9.2.6 (an incomplete event is not dispatched)",
             browser: "The last event before the close is silently discarded by every client.",
             fix: "Write the final blank line of each event before closing; close between events only.",
             phase: Phase::Summary,
@@ -47,6 +50,7 @@ pub fn checks() -> Vec<Check> {
         Check {
             id: "F04",
             level: Level::Should,
+            basis: Basis::Practice,
             title: "only event, data, id, retry fields",
             reference: "HTML §9.2.6 (field names are case-sensitive)",
             browser: "Unknown or wrong-case fields (Data, type, message) are silently ignored.",
@@ -56,9 +60,10 @@ pub fn checks() -> Vec<Check> {
         },
         Check {
             id: "F05",
-            level: Level::Must,
+            level: Level::Should,
+            basis: Basis::Practice,
             title: "ids without U+0000 (and not `undefined`/`null`)",
-            reference: "HTML §9.2.6; WPT format-field-id-null",
+            reference: "Practice: HTML §9.2.6 ignores an id holding NUL; WPT format-field-id-null; Chromium will not reconnect with C0 controls",
             browser: "An id containing NUL is ignored, so Last-Event-ID stays at an older event and resume replays or skips.",
             fix: "Generate ids from a safe alphabet (e.g. EPOCH-SEQ); never stringify a missing value.",
             phase: Phase::Main,
@@ -66,9 +71,10 @@ pub fn checks() -> Vec<Check> {
         },
         Check {
             id: "F06",
-            level: Level::Must,
+            level: Level::Should,
+            basis: Basis::Practice,
             title: "retry values are ASCII digits",
-            reference: "HTML §9.2.6; WPT format-field-retry-bogus",
+            reference: "Practice: HTML §9.2.6 ignores a non-digit retry; WPT format-field-retry-bogus",
             browser: "`retry: 3s`, `-1`, `1.5` are ignored: clients keep their default delay.",
             fix: "Send the delay in whole milliseconds, digits only: `retry: 3000`.",
             phase: Phase::Main,
@@ -77,6 +83,7 @@ pub fn checks() -> Vec<Check> {
         Check {
             id: "F07",
             level: Level::Should,
+            basis: Basis::Practice,
             title: "published payloads round-trip byte-exactly",
             reference: "HTML §9.2.6 (line and leading-space rules)",
             browser: "Data with line breaks, leading spaces or colons arrives altered or split into forged fields.",
@@ -87,6 +94,7 @@ pub fn checks() -> Vec<Check> {
         Check {
             id: "F08",
             level: Level::Should,
+            basis: Basis::Practice,
             title: "no named events without data",
             reference: "HTML §9.2.6 dispatch step 2",
             browser: "`event: x` with no `data:` is never dispatched: the handler never fires.",
@@ -97,6 +105,7 @@ pub fn checks() -> Vec<Check> {
         Check {
             id: "F09",
             level: Level::Should,
+            basis: Basis::Practice,
             title: "line and event sizes reasonable (≤ 1 MiB)",
             reference: "operations practice",
             browser: "Clients buffer whole events; very large ones stall or are dropped by size-capped parsers.",
@@ -107,6 +116,7 @@ pub fn checks() -> Vec<Check> {
         Check {
             id: "F10",
             level: Level::Info,
+            basis: Basis::Practice,
             title: "event types, id format, share of events with ids",
             reference: "—",
             browser: "—",

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use http::{HeaderMap, Method, StatusCode};
 
-use super::{on_stream, show, Check, Finding, Level, Phase};
+use super::{on_stream, show, Basis, Check, Finding, Level, Phase};
 use crate::context::{Baseline, Ctx};
 use crate::h2raw;
 use crate::probe::{self, Next, ProbeError, Proto, Request};
@@ -17,6 +17,7 @@ pub fn checks() -> Vec<Check> {
         Check {
             id: "H01",
             level: Level::Must,
+            basis: Basis::Spec,
             title: "status is 200",
             reference: "HTML §9.2.2 step 15; WPT eventsource/request-status-error",
             browser: "Any status other than 200 fails the connection: EventSource goes CLOSED and never reconnects.",
@@ -27,6 +28,7 @@ pub fn checks() -> Vec<Check> {
         Check {
             id: "H02",
             level: Level::Must,
+            basis: Basis::Spec,
             title: "Content-Type essence is text/event-stream",
             reference: "HTML §9.2.2; whatwg/html#7630; WPT format-mime-bogus",
             browser: "EventSource fails the connection (CLOSED, plain `error` event) and does not reconnect.",
@@ -37,6 +39,7 @@ pub fn checks() -> Vec<Check> {
         Check {
             id: "H03",
             level: Level::Should,
+            basis: Basis::Practice,
             title: "charset absent or utf-8",
             reference: "HTML §9.2.5; WPT format-utf-8",
             browser: "The charset is ignored and the stream decoded as UTF-8: the header misleads other tools.",
@@ -47,6 +50,7 @@ pub fn checks() -> Vec<Check> {
         Check {
             id: "H04",
             level: Level::Should,
+            basis: Basis::Practice,
             title: "not cacheable (Cache-Control no-store/no-cache)",
             reference: "HTML §9.2.2 step 11 (cache mode no-store)",
             browser: "Proxies and CDNs may cache or coalesce the stream and replay stale events to other users.",
@@ -57,6 +61,7 @@ pub fn checks() -> Vec<Check> {
         Check {
             id: "H05",
             level: Level::Should,
+            basis: Basis::Practice,
             title: "no Content-Length on an endless stream",
             reference: "HTML §9.2.7 chunking note; RFC 9112 §6",
             browser: "A length-delimited body ends (or is buffered by proxies) after that many bytes; clients reconnect in a loop.",
@@ -67,6 +72,7 @@ pub fn checks() -> Vec<Check> {
         Check {
             id: "H06",
             level: Level::Must,
+            basis: Basis::Spec,
             title: "HTTP/2 response has no connection-specific headers",
             reference: "RFC 9113 §8.2.2; nestjs/nest#17588; hologram#1262",
             browser: "The HTTP/2 response is malformed: Safari and strict clients reset the stream (ERR_HTTP2_PROTOCOL_ERROR).",
@@ -77,6 +83,7 @@ pub fn checks() -> Vec<Check> {
         Check {
             id: "H07",
             level: Level::Should,
+            basis: Basis::Practice,
             title: "no compression, or compression flushed per event",
             reference: "tower-http#419; starlette PR #2753; expressjs/compression#17",
             browser: "Events sit in the compressor's buffer: EventSource sees nothing until kilobytes pile up.",
@@ -87,8 +94,9 @@ pub fn checks() -> Vec<Check> {
         Check {
             id: "H08",
             level: Level::Info,
+            basis: Basis::Recommendation,
             title: "X-Accel-Buffering header",
-            reference: "django-eventstream#37; nginx proxy_buffering",
+            reference: "Recommendation (the runner's): django-eventstream#37; nginx proxy_buffering",
             browser: "Behind nginx with buffering on, events arrive in bursts or not at all.",
             fix: "Send `X-Accel-Buffering: no` if the server may sit behind nginx.",
             phase: Phase::Main,
@@ -97,6 +105,7 @@ pub fn checks() -> Vec<Check> {
         Check {
             id: "H09",
             level: Level::Should,
+            basis: Basis::Practice,
             title: "headers within 1 s with no event pending",
             reference: "HTML §9.2.3 \"announce the connection\"",
             browser: "EventSource stays CONNECTING and never fires `open` until the first event.",
@@ -106,9 +115,10 @@ pub fn checks() -> Vec<Check> {
         },
         Check {
             id: "H10",
-            level: Level::Must,
+            level: Level::Should,
+            basis: Basis::Practice,
             title: "\"gone\" URL answers 204, not 200 + EOF",
-            reference: "HTML §9.2.1 (204 stops reconnection); reestablish-on-EOF",
+            reference: "Practice: HTML §9.2.2 (204 stops reconnection); a 200 that ends at once is a reconnect loop",
             browser: "200 followed by EOF makes EventSource reconnect forever: a reconnect loop.",
             fix: "Answer streams that are over for good with 204 No Content.",
             phase: Phase::Main,
@@ -117,6 +127,7 @@ pub fn checks() -> Vec<Check> {
         Check {
             id: "H11",
             level: Level::Should,
+            basis: Basis::Practice,
             title: "no 5xx / 429 on the stream URL",
             reference: "WPT request-status-error (503 -> CLOSED)",
             browser: "A 5xx or 429 kills EventSource permanently; the user must reload the page.",
@@ -127,8 +138,9 @@ pub fn checks() -> Vec<Check> {
         Check {
             id: "H12",
             level: Level::Must,
-            title: "redirects end in a valid stream",
-            reference: "WPT request-redirect; eventsource-cross-origin",
+            basis: Basis::Spec,
+            title: "redirects (at most 20, as Fetch follows) end in a valid stream",
+            reference: "Fetch §4.4 HTTP-redirect fetch (20 redirects at most); WPT request-redirect",
             browser: "A redirect loop or a final non-stream response fails the connection for good.",
             fix: "Redirect at most a few hops to the real stream URL (same origin, or with CORS).",
             phase: Phase::Main,
@@ -137,10 +149,11 @@ pub fn checks() -> Vec<Check> {
         Check {
             id: "H13",
             level: Level::Should,
+            basis: Basis::Practice,
             title: "OPTIONS, HEAD and POST answered sanely",
-            reference: "RFC 9110 §9",
+            reference: "Practice: RFC 9110 §9 (methods), §15.5.6 (405 with Allow), §15.6.2 (501 for a method not implemented)",
             browser: "Preflights and health probes that crash (5xx) or hang pin sockets and hide real errors.",
-            fix: "Answer 405 with `Allow`, or 200/204 for OPTIONS; never open a stream for HEAD.",
+            fix: "Answer 405 with `Allow` (or 501 for a method the server never implements), or 200/204 for OPTIONS; never open a stream for HEAD.",
             phase: Phase::Main,
             run: h13,
         },
@@ -307,6 +320,9 @@ fn h05(ctx: &Ctx) -> BoxFuture<'_, Finding> {
         }
     }))
 }
+
+/// Fetch's redirect limit (§4.4 HTTP-redirect fetch): one more is a network error.
+pub const MAX_REDIRECTS: usize = 20;
 
 /// Header names RFC 9113 §8.2.2 forbids in HTTP/2.
 pub const H2_FORBIDDEN: [&str; 5] = [
@@ -609,14 +625,23 @@ fn h12(ctx: &Ctx) -> BoxFuture<'_, Finding> {
             .map(|(s, l)| format!("{} -> {l}", s.as_u16()))
             .collect();
         let chain = show(&chain.join(", "), 200);
-        if b.redirects.len() > 5 {
-            return Finding::violation(format!("more than 5 redirects (loop?): {chain}"));
+        if b.redirects.len() > MAX_REDIRECTS {
+            return Finding::violation(format!(
+                "more than {MAX_REDIRECTS} redirects (a loop?): Fetch gives up and the browser \
+                 fails the connection: {chain}"
+            ));
         }
         if b.status != StatusCode::OK {
             return Finding::violation(format!("{chain}; final status {}", b.status));
         }
         if let Some(problem) = content_type_problem(&b.headers) {
             return Finding::violation(format!("{chain}; final {problem}"));
+        }
+        if b.redirects.len() > 5 {
+            return Finding::warn(format!(
+                "{} redirects before the stream: every reconnect pays each round trip again: {chain}",
+                b.redirects.len()
+            ));
         }
         Finding::pass(format!("{chain}; final 200 text/event-stream"))
     })
@@ -643,7 +668,11 @@ fn h13(ctx: &Ctx) -> BoxFuture<'_, Finding> {
                 Err(e) => bad.push(format!("{method}: {e}")),
                 Ok(mut r) => {
                     let status = r.status;
-                    if status.is_server_error() {
+                    // 501 is the right answer for a method the server does not implement
+                    // (RFC 9110 §15.6.2), like 405 for one this resource does not allow.
+                    if status == StatusCode::NOT_IMPLEMENTED {
+                        notes.push(format!("{method} 501 (not implemented)"));
+                    } else if status.is_server_error() {
                         bad.push(format!("{method} -> {status}"));
                     } else if method == Method::HEAD {
                         match r.next(Instant::now() + Duration::from_secs(2)).await {

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use http::{HeaderMap, HeaderValue, StatusCode};
 
 use super::framing::split_seq;
-use super::{on_stream, show, Check, Finding, Level, Phase};
+use super::{on_stream, show, Basis, Check, Finding, Level, Phase};
 use crate::capture::Capture;
 use crate::context::{Baseline, Ctx};
 use crate::probe::{self, Request, Response};
@@ -19,6 +19,7 @@ pub fn checks() -> Vec<Check> {
         Check {
             id: "I01",
             level: Level::Should,
+            basis: Basis::Practice,
             title: "data events carry ids",
             reference: "HTML §9.2.4",
             browser: "Without ids, a reconnecting EventSource sends no Last-Event-ID: everything in between is lost.",
@@ -29,6 +30,7 @@ pub fn checks() -> Vec<Check> {
         Check {
             id: "I02",
             level: Level::Should,
+            basis: Basis::Practice,
             title: "ids unique, increasing, same order for every subscriber",
             reference: "Mercure (reconciliation); Intense-Visions PR #678",
             browser: "Duplicate or reordered ids make Last-Event-ID ambiguous: resume skips or repeats events.",
@@ -38,9 +40,10 @@ pub fn checks() -> Vec<Check> {
         },
         Check {
             id: "I03",
-            level: Level::Must,
+            level: Level::Should,
+            basis: Basis::Practice,
             title: "resume after Last-Event-ID: no gap, no duplicate",
-            reference: "HTML §9.2.3; Intense-Visions PR #678",
+            reference: "Practice: HTML §9.2.3 sends Last-Event-ID but never requires replay; Intense-Visions PR #678",
             browser: "A reconnecting EventSource silently misses or repeats events.",
             fix: "Replay exactly the events after the given id from a retained log, then hand off to live without a gap.",
             phase: Phase::Main,
@@ -49,8 +52,9 @@ pub fn checks() -> Vec<Check> {
         Check {
             id: "I04",
             level: Level::Should,
+            basis: Basis::Recommendation,
             title: "unknown / other-epoch Last-Event-ID gets an explicit reset",
-            reference: "whatwg/html#8297; Mercure Last-Event-ID: earliest; kenn-io/forge#360",
+            reference: "Recommendation (the runner's): whatwg/html#8297; Mercure Last-Event-ID: earliest; kenn-io/forge#360",
             browser: "The client believes it resumed while events were lost: silent data loss.",
             fix: "When the id is unknown or too old, say so: a response header and an in-band `event: reset`.",
             phase: Phase::Main,
@@ -58,9 +62,10 @@ pub fn checks() -> Vec<Check> {
         },
         Check {
             id: "I05",
-            level: Level::Must,
+            level: Level::Should,
+            basis: Basis::Practice,
             title: "hostile Last-Event-ID values are harmless",
-            reference: "whatwg/fetch#568 (Last-Event-ID is attacker-controlled)",
+            reference: "Practice: whatwg/fetch#568 (Last-Event-ID is attacker-controlled)",
             browser: "Any page can make a browser send an arbitrary Last-Event-ID cross-origin without preflight.",
             fix: "Treat the value as untrusted: cap its size, never reflect it into headers, answer a stream or 400, never 5xx.",
             phase: Phase::Main,
@@ -69,6 +74,7 @@ pub fn checks() -> Vec<Check> {
         Check {
             id: "I06",
             level: Level::Should,
+            basis: Basis::Practice,
             title: "a fresh connection does not replay history",
             reference: "r3labs/sse#61",
             browser: "Every page load re-delivers old events as if new.",
@@ -79,6 +85,7 @@ pub fn checks() -> Vec<Check> {
         Check {
             id: "I07",
             level: Level::Should,
+            basis: Basis::Practice,
             title: "resume across a server restart",
             reference: "feder-cr PR #1263 (epoch in ids)",
             browser: "After a restart a reused counter makes clients skip or repeat events.",
@@ -89,6 +96,7 @@ pub fn checks() -> Vec<Check> {
         Check {
             id: "I08",
             level: Level::Should,
+            basis: Basis::Practice,
             title: "query-parameter fallback (lastEventId); header wins",
             reference: "Mercure spec (Last-Event-ID query parameter)",
             browser: "First connections cannot resume (EventSource cannot set headers) without a query fallback.",
@@ -99,6 +107,7 @@ pub fn checks() -> Vec<Check> {
         Check {
             id: "I09",
             level: Level::Should,
+            basis: Basis::Practice,
             title: "heartbeats and priming frames carry no id",
             reference: "anomalyco/opencode#25658",
             browser: "An id without data moves Last-Event-ID to something outside the resumable log.",
@@ -271,6 +280,11 @@ pub fn order_problems(ids: &[String]) -> Vec<String> {
     problems
 }
 
+/// True when an id carries a sequence number the runner can order (`42`, `epoch-42`).
+fn sequenced(id: &str) -> bool {
+    id.parse::<u64>().is_ok() || split_seq(id).is_some()
+}
+
 fn i02(ctx: &Ctx) -> BoxFuture<'_, Finding> {
     Box::pin(on_stream(ctx, |b: &Baseline| {
         let a = data_ids(&b.a);
@@ -294,10 +308,17 @@ fn i02(ctx: &Ctx) -> BoxFuture<'_, Finding> {
             }
         }
         if problems.is_empty() {
-            Finding::pass(format!(
-                "{} ids unique and in order on both subscribers",
-                a.len()
-            ))
+            let both = match b.b {
+                Some(_) => "both subscribers saw them in the same order",
+                None => "one subscriber",
+            };
+            // Only ids that carry a sequence number have an order of their own to judge; a
+            // UUID's is meaningless, so it is not called "in order".
+            let order = match a.iter().all(|id| sequenced(id)) {
+                true => "increasing",
+                false => "not sequence numbers, so only their uniqueness is judged",
+            };
+            Finding::pass(format!("{} ids unique, {order}; {both}", a.len()))
         } else {
             Finding::violation(problems.join("; "))
         }

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::{on_stream, Check, Finding, Level, Phase};
+use super::{on_stream, Basis, Check, Finding, Level, Phase};
 use crate::capture::Capture;
 use crate::context::{Baseline, Ctx};
 use crate::target::BoxFuture;
@@ -13,6 +13,7 @@ pub fn checks() -> Vec<Check> {
         Check {
             id: "K01",
             level: Level::Should,
+            basis: Basis::Practice,
             title: "idle stream gets bytes at least every --heartbeat-max (30 s)",
             reference: "HTML §9.2.7; stellar/horizon#424 (ELB 60 s idle cut)",
             browser: "Load balancers and proxies cut idle connections (60 s on AWS ELB / DigitalOcean): streams die and reconnect.",
@@ -23,6 +24,7 @@ pub fn checks() -> Vec<Check> {
         Check {
             id: "K02",
             level: Level::Should,
+            basis: Basis::Practice,
             title: "heartbeats are comments",
             reference: "HTML §9.2.7",
             browser: "Heartbeats sent as `message` events wake every handler; `event: ping` without data never fires.",
@@ -33,8 +35,9 @@ pub fn checks() -> Vec<Check> {
         Check {
             id: "K03",
             level: Level::Should,
+            basis: Basis::Recommendation,
             title: "first body byte within 1 s of the headers",
-            reference: "MCP SEP-1699 (priming event)",
+            reference: "Recommendation (the runner's): MCP SEP-1699 (priming event)",
             browser: "Buffering intermediaries hold the response until bytes flow; `open` and first events are late.",
             fix: "Write a priming frame (`retry:` and/or a comment) right after the headers.",
             phase: Phase::Main,
@@ -43,6 +46,7 @@ pub fn checks() -> Vec<Check> {
         Check {
             id: "K04",
             level: Level::Should,
+            basis: Basis::Practice,
             title: "half-open clients are reaped",
             reference: "sse-starlette#89; sleep2agi PR #271",
             browser: "Dead clients keep sockets and buffers forever: file descriptors and memory leak.",

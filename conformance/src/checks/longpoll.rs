@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use http::{Method, StatusCode};
 
 use super::ids::{after, fresh_ids};
-use super::{show, Check, Finding, Level, Phase};
+use super::{show, Basis, Check, Finding, Level, Phase};
 use crate::context::Ctx;
 use crate::probe::{self, Request};
 use crate::target::BoxFuture;
@@ -15,6 +15,7 @@ pub fn checks() -> Vec<Check> {
     vec![Check {
         id: "L01",
         level: Level::Should,
+        basis: Basis::Practice,
         title: "long-poll fallback gives the stream's ids, no gap or duplicate",
         reference: "ssekit extension (GET /poll?after=ID&timeout=S)",
         browser: "Clients that fall back to polling behind hostile proxies miss or repeat events.",

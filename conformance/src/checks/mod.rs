@@ -1,5 +1,5 @@
-//! The checks of `shared/CONFORMANCE-RESEARCH.md` §5, one module per group. Each check is a
-//! value: id, level, reference, what a browser does when it fails, how to fix it, and the
+//! The network checks, one module per group. Each check is a value: id, level, the basis of
+//! its rule and the source it cites, what a browser does when it fails, how to fix it, and the
 //! function that runs it against a [`Ctx`].
 
 use std::fmt;
@@ -37,6 +37,30 @@ impl fmt::Display for Level {
             Level::Must => "MUST",
             Level::Should => "SHOULD",
             Level::Info => "INFO",
+        })
+    }
+}
+
+/// Where a check's rule comes from. Only a rule the specifications state is a MUST: a
+/// conformance tool that fails a build for advice it made up is not trusted for long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Basis {
+    /// Required by HTML §9.2, RFC 9110/9112/9113 or Fetch, cited in the reference.
+    Spec,
+    /// What deployments need to work in production (the reference cites the breakage), not
+    /// a rule of the specifications.
+    Practice,
+    /// The runner's own recommendation: a good default that no specification states.
+    Recommendation,
+}
+
+impl fmt::Display for Basis {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Basis::Spec => "specification",
+            Basis::Practice => "production practice",
+            Basis::Recommendation => "the runner's recommendation",
         })
     }
 }
@@ -154,6 +178,8 @@ pub struct Check {
     pub id: &'static str,
     /// MUST / SHOULD / INFO.
     pub level: Level,
+    /// Where the rule comes from (a MUST is always [`Basis::Spec`]).
+    pub basis: Basis,
     /// One line: what is checked.
     pub title: &'static str,
     /// Spec section, WPT test or issue the rule comes from.
@@ -182,6 +208,8 @@ impl Check {
             (Verdict::Violation, Level::Must) => Status::Fail,
             (Verdict::Violation, Level::Should) => Status::Warn,
             (Verdict::Violation, Level::Info) => Status::Info,
+            // An INFO row reports; it never shows a warning colour or counts as one.
+            (Verdict::Warn, Level::Info) => Status::Info,
             (Verdict::Warn, _) => Status::Warn,
             (Verdict::Skip, _) => Status::Skip,
             (Verdict::Info, _) => Status::Info,
@@ -255,6 +283,38 @@ mod tests {
         }
         // The research's summary says 46, but its section-5 tables hold 56 rows: all are here.
         assert_eq!(checks.len(), 56);
+    }
+
+    #[test]
+    fn every_must_rests_on_a_specification_it_cites() {
+        let normative = ["HTML §9.2", "RFC 9110", "RFC 9112", "RFC 9113", "Fetch"];
+        for c in all() {
+            assert_eq!(
+                c.level == Level::Must,
+                c.basis == Basis::Spec,
+                "{}: MUST exactly when the rule is the specification's",
+                c.id
+            );
+            if c.basis == Basis::Spec {
+                assert!(
+                    normative.iter().any(|n| c.reference.starts_with(n)),
+                    "{}: a MUST cites its normative source first: {}",
+                    c.id,
+                    c.reference
+                );
+            }
+            if c.basis == Basis::Recommendation {
+                assert!(c.reference.starts_with("Recommendation"), "{}", c.id);
+            }
+        }
+    }
+
+    #[test]
+    fn info_rows_never_warn() {
+        let mut c = all()[0];
+        c.level = Level::Info;
+        assert_eq!(c.status(Verdict::Warn), Status::Info);
+        assert_eq!(c.status(Verdict::Violation), Status::Info);
     }
 
     #[test]

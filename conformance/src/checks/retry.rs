@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::{show, Check, Finding, Level, Phase};
+use super::{show, Basis, Check, Finding, Level, Phase};
 use crate::capture::{Capture, End};
 use crate::context::{Baseline, Ctx};
 use crate::target::BoxFuture;
@@ -13,8 +13,9 @@ pub fn checks() -> Vec<Check> {
         Check {
             id: "R01",
             level: Level::Should,
+            basis: Basis::Recommendation,
             title: "retry sent early, between 1000 and 60000 ms",
-            reference: "simonx1/ruby-mcp-client PR #193; launchdarkly/dotnet-eventsource#92",
+            reference: "Recommendation (the runner's): simonx1/ruby-mcp-client PR #193; launchdarkly/dotnet-eventsource#92",
             browser: "`retry: 0` or tiny values make every client reconnect at once in a storm; none leaves the browser default (~3 s).",
             fix: "Send `retry: 2000`-`5000` (with jitter per connection) in the first frame.",
             phase: Phase::Main,
@@ -23,6 +24,7 @@ pub fn checks() -> Vec<Check> {
         Check {
             id: "R02",
             level: Level::Info,
+            basis: Basis::Practice,
             title: "retry jitter across connections",
             reference: "thundering-herd practice",
             browser: "Identical retry values make all clients return in the same instant after a restart.",
@@ -33,8 +35,9 @@ pub fn checks() -> Vec<Check> {
         Check {
             id: "R03",
             level: Level::Must,
+            basis: Basis::Spec,
             title: "server-initiated closes are clean EOFs at an event boundary",
-            reference: "HTML §9.2.6 (EOF -> reestablish the connection)",
+            reference: "HTML §9.2.5 ABNF (every event ends with a blank line); §9.2.6 (EOF -> reestablish the connection)",
             browser: "A reset or a cut event loses the last event; a 204/5xx instead of EOF stops clients for good.",
             fix: "End streams by finishing the current event and closing the body normally.",
             phase: Phase::Summary,
@@ -43,6 +46,7 @@ pub fn checks() -> Vec<Check> {
         Check {
             id: "R04",
             level: Level::Should,
+            basis: Basis::Practice,
             title: "shutdown ends open streams within 1 s",
             reference: "tokio-rs/axum#2673; hyperium/hyper#2787; blackrock/HOLA PR #43",
             browser: "Open streams hold the old instance until it is killed: deploys stall, then clients are cut mid-event.",
@@ -53,6 +57,7 @@ pub fn checks() -> Vec<Check> {
         Check {
             id: "R05",
             level: Level::Should,
+            basis: Basis::Practice,
             title: "reconnect storm accepted quickly",
             reference: "reconnect-storm reports",
             browser: "After a restart all clients return at once; refusals (5xx) stop them for good, slow accepts stall pages.",

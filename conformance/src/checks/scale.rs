@@ -8,7 +8,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpSocket;
 
 use super::transport::percentile;
-use super::{show, Check, Finding, Level, Phase};
+use super::{show, Basis, Check, Finding, Level, Phase};
 use crate::capture::Capture;
 use crate::context::Ctx;
 use crate::probe;
@@ -19,9 +19,10 @@ pub fn checks() -> Vec<Check> {
     vec![
         Check {
             id: "S01",
-            level: Level::Must,
+            level: Level::Should,
+            basis: Basis::Practice,
             title: "a slow consumer never delays the others",
-            reference: "opencode PR #19423 (187 GB queue); OpenCTI#13908; sse-eventbus PR #32",
+            reference: "Practice: opencode PR #19423 (187 GB queue); OpenCTI#13908; sse-eventbus PR #32",
             browser: "One stalled tab or phone freezes every other client's stream, or grows server memory without bound.",
             fix: "Give each subscriber a bounded queue; drop (and close) subscribers that fall behind instead of waiting for them.",
             phase: Phase::Main,
@@ -30,6 +31,7 @@ pub fn checks() -> Vec<Check> {
         Check {
             id: "S02",
             level: Level::Should,
+            basis: Basis::Practice,
             title: "connect/abort churn leaves no 5xx and no leak",
             reference: "GHSA-vh64-54px-qgf8; modelcontextprotocol/rust-sdk PR #165",
             browser: "Health probes and flaky networks that drop connections leak tasks until the server dies.",
@@ -40,6 +42,7 @@ pub fn checks() -> Vec<Check> {
         Check {
             id: "S03",
             level: Level::Info,
+            basis: Basis::Practice,
             title: "idle connection ramp",
             reference: "research §4 scale anchors",
             browser: "—",
@@ -50,6 +53,7 @@ pub fn checks() -> Vec<Check> {
         Check {
             id: "S04",
             level: Level::Should,
+            basis: Basis::Practice,
             title: "fan-out: every subscriber gets every event in order",
             reference: "multi-instance fan-out issues (better-sse#86)",
             browser: "Some users silently miss events or see them out of order.",
@@ -60,6 +64,7 @@ pub fn checks() -> Vec<Check> {
         Check {
             id: "S05",
             level: Level::Should,
+            basis: Basis::Practice,
             title: "multi-instance delivery",
             reference: "better-sse#86; trytouca#411",
             browser: "Clients connected to another instance never see events published on this one.",

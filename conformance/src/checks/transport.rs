@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use http::StatusCode;
 
-use super::{show, Check, Finding, Level, Phase};
+use super::{show, Basis, Check, Finding, Level, Phase};
 use crate::capture::Capture;
 use crate::context::Ctx;
 use crate::probe::{self, H2Conn, Proto};
@@ -16,9 +16,10 @@ pub fn checks() -> Vec<Check> {
     vec![
         Check {
             id: "T01",
-            level: Level::Must,
+            level: Level::Should,
+            basis: Basis::Practice,
             title: "events arrive promptly (p99 publish -> receipt ≤ 250 ms), no bursts",
-            reference: "HTML §9.2.7; X-Accel-Buffering issues (vmware/atc#139, tock#1895)",
+            reference: "Practice: HTML §9.2.7 chunking note; X-Accel-Buffering issues (vmware/atc#139, tock#1895)",
             browser: "A buffering layer holds events back: the page updates late, in bursts, or never.",
             fix: "Flush after every event; turn off proxy buffering (nginx `proxy_buffering off;` or `X-Accel-Buffering: no`) and compression for the stream.",
             phase: Phase::Main,
@@ -27,6 +28,7 @@ pub fn checks() -> Vec<Check> {
         Check {
             id: "T02",
             level: Level::Should,
+            basis: Basis::Practice,
             title: "HTTP/2: concurrent streams on one connection",
             reference: "libwebsockets#1486; HTML §9.2.7 (per-origin connection limits)",
             browser: "Over HTTP/1.1 a browser allows ~6 connections per origin; HTTP/2 lifts it only if streams multiplex.",
@@ -37,6 +39,7 @@ pub fn checks() -> Vec<Check> {
         Check {
             id: "T03",
             level: Level::Should,
+            basis: Basis::Practice,
             title: "HTTP/1.1 chunked framing byte-exact",
             reference: "RFC 9112 §7.1",
             browser: "Bad chunk framing makes browsers report ERR_INCOMPLETE_CHUNKED_ENCODING and reconnect.",
@@ -47,6 +50,7 @@ pub fn checks() -> Vec<Check> {
         Check {
             id: "T04",
             level: Level::Info,
+            basis: Basis::Practice,
             title: "HTTP/1.0 request",
             reference: "RFC 9112 §2.3",
             browser: "Old proxies speak HTTP/1.0: a chunked answer to them is a protocol error.",
@@ -57,6 +61,7 @@ pub fn checks() -> Vec<Check> {
         Check {
             id: "T05",
             level: Level::Should,
+            basis: Basis::Practice,
             title: "T01 and K01 hold through a proxy",
             reference: "deployment reality",
             browser: "A buffering proxy in production undoes a correct server.",

@@ -2,7 +2,7 @@
 
 use std::io::{self, Write};
 
-use super::Report;
+use super::{Gate, Report};
 use crate::checks::Status;
 
 /// Whether to use ANSI colours.
@@ -43,8 +43,7 @@ pub fn write(report: &Report, color: Color, out: &mut impl Write) -> io::Result<
     )?;
     for r in &report.results {
         let (on, off) = paint(color, r.status);
-        let line = format!("{}: {}", r.check.title, r.observed);
-        let line: String = line.chars().take(220).collect();
+        let line = one_line(&format!("{}: {}", r.check.title, r.observed), 220);
         writeln!(
             out,
             "{:<4} {:<6} {on}{:<6}{off} {line}",
@@ -71,7 +70,11 @@ pub fn write(report: &Report, color: Color, out: &mut impl Write) -> io::Result<
             writeln!(out, "    observed:  {}", r.observed)?;
             writeln!(out, "    browser:   {}", r.check.browser)?;
             writeln!(out, "    fix:       {}", r.check.fix)?;
-            writeln!(out, "    reference: {}", r.check.reference)?;
+            writeln!(
+                out,
+                "    source:    {}: {}",
+                r.check.basis, r.check.reference
+            )?;
         }
     }
     if let Some(browser) = &report.browser {
@@ -79,10 +82,11 @@ pub fn write(report: &Report, color: Color, out: &mut impl Write) -> io::Result<
     }
     let s = report.summary();
     writeln!(out)?;
-    let verdict = if s.fail > 0 {
-        "FAILED: a MUST is violated"
-    } else {
-        "passed: no MUST violated"
+    let verdict = match (report.exit_code(), report.gate) {
+        (0, Gate::Must) => "passed: no MUST violated",
+        (0, Gate::Strict) => "passed: no MUST violated, nothing warned (--strict)",
+        (_, Gate::Strict) if s.fail == 0 => "FAILED: a SHOULD is violated (--strict)",
+        _ => "FAILED: a MUST is violated",
     };
     writeln!(
         out,
@@ -95,6 +99,17 @@ pub fn write(report: &Report, color: Color, out: &mut impl Write) -> io::Result<
         s.skip,
         s.info
     )
+}
+
+/// `text` on one table line: at most `max` characters, cut at a word boundary with `…` (the
+/// full text of every FAIL and WARN follows under "What to do").
+fn one_line(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let cut: String = text.chars().take(max).collect();
+    let at = cut.rfind(' ').filter(|&i| i > max / 2).unwrap_or(cut.len());
+    format!("{}…", cut[..at].trim_end_matches([',', ';', ':']))
 }
 
 /// The browser session's summary and every disagreement with the runner.
@@ -138,4 +153,19 @@ fn write_browser(b: &crate::browser::BrowserReport, out: &mut impl Write) -> io:
         writeln!(out, "    {}", d.note)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::one_line;
+
+    #[test]
+    fn long_lines_are_cut_between_words() {
+        assert_eq!(one_line("short", 10), "short");
+        assert_eq!(
+            one_line("carries connection: keep-alive", 24),
+            "carries connection…"
+        );
+        assert_eq!(one_line("abcdefghijkl", 5), "abcde…");
+    }
 }

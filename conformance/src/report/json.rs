@@ -5,7 +5,7 @@
 //!   "started_unix": SECONDS, "duration_ms": MS, "exit_code": 0|1,
 //!   "summary": { "pass": N, "fail": N, "warn": N, "skip": N, "info": N },
 //!   "checks": [ { "id": "H01", "group": "H", "title": TEXT,
-//!                 "level": "MUST"|"SHOULD"|"INFO",
+//!                 "level": "MUST"|"SHOULD"|"INFO", "basis": "spec"|"practice"|"recommendation",
 //!                 "status": "PASS"|"FAIL"|"WARN"|"SKIP"|"INFO",
 //!                 "observed": TEXT, "reference": TEXT, "browser": TEXT, "fix": TEXT,
 //!                 "duration_ms": MS } ] }
@@ -22,7 +22,7 @@
 use serde::Serialize;
 
 use super::{Report, Summary};
-use crate::checks::{Level, Status};
+use crate::checks::{Basis, Level, Status};
 
 /// The schema identifier.
 pub const SCHEMA: &str = "ssekit-check/1";
@@ -47,6 +47,7 @@ struct Entry<'a> {
     group: &'a str,
     title: &'a str,
     level: Level,
+    basis: Basis,
     status: Status,
     observed: &'a str,
     reference: &'a str,
@@ -73,6 +74,7 @@ pub fn to_value(report: &Report) -> serde_json::Value {
                 group: r.check.group(),
                 title: r.check.title,
                 level: r.check.level,
+                basis: r.check.basis,
                 status: r.status,
                 observed: &r.observed,
                 reference: r.check.reference,

@@ -25,6 +25,18 @@ pub struct Report {
     pub results: Vec<CheckResult>,
     /// The browser session (`--browser`).
     pub browser: Option<crate::browser::BrowserReport>,
+    /// What makes the run fail (`--strict`).
+    pub gate: Gate,
+}
+
+/// Which statuses make the exit status 1.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Gate {
+    /// Only a FAIL (a MUST violated): the default, so advice never breaks a build.
+    #[default]
+    Must,
+    /// A WARN too (`--strict`), for CI users who hold their server to the SHOULDs.
+    Strict,
 }
 
 /// Counts per status.
@@ -58,8 +70,13 @@ impl Report {
         s
     }
 
-    /// 0 when no MUST failed, 1 otherwise.
+    /// 0 when no MUST failed (and, with `--strict`, nothing warned), 1 otherwise.
     pub fn exit_code(&self) -> u8 {
-        u8::from(self.summary().fail > 0)
+        let s = self.summary();
+        let failed = match self.gate {
+            Gate::Must => s.fail > 0,
+            Gate::Strict => s.fail + s.warn > 0,
+        };
+        u8::from(failed)
     }
 }
