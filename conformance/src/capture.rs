@@ -32,8 +32,8 @@ pub enum End {
     Open,
     /// The server ended the body cleanly, with what the parser had pending.
     Eof(Instant, EndOfStream),
-    /// The connection broke mid-body.
-    Error(Instant, String),
+    /// The connection broke mid-body, with what the parser had pending then.
+    Error(Instant, String, EndOfStream),
 }
 
 /// Line-end styles seen (`\n`, `\r\n`, lone `\r`).
@@ -295,6 +295,12 @@ impl Capture {
         self.end = End::Eof(at, pending);
     }
 
+    /// Marks a connection that broke mid-body, with the parser's pending state.
+    pub fn error(&mut self, at: Instant, error: String) {
+        let pending = self.parser.finish();
+        self.end = End::Error(at, error, pending);
+    }
+
     /// Reads `response` into this capture until `deadline` or the end of the body, calling
     /// `stop` after each read; reading stops early when it returns true.
     pub async fn read_until(
@@ -312,7 +318,7 @@ impl Capture {
                     }
                 }
                 Next::Eof(at) => return self.eof(at),
-                Next::Error(at, e) => return self.close(End::Error(at, e)),
+                Next::Error(at, e) => return self.error(at, e),
                 Next::Deadline => return,
             }
         }

@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 use http::{HeaderMap, StatusCode, Uri};
 use tokio::sync::OnceCell;
 
-use crate::capture::{Capture, End};
+use crate::capture::Capture;
+use crate::diagnosis::Close;
 use crate::probe::{self, ProbeError, Request, Response};
 use crate::target::Target;
 
@@ -86,8 +87,8 @@ impl Baseline {
 pub struct Closed {
     /// Which check saw it.
     pub by: &'static str,
-    /// How it ended.
-    pub end: End,
+    /// How it ended, judged by the event grammar.
+    pub close: Close,
 }
 
 /// Shared state of one run.
@@ -167,13 +168,10 @@ impl Ctx {
 
     /// Records a capture that the server ended (for F03 / R03).
     pub fn record_end(&self, by: &'static str, capture: &Capture) {
-        if capture.ended_by_server() {
+        if let Some(close) = Close::of(capture) {
             let mut closed = self.closed.lock().unwrap_or_else(|p| p.into_inner());
             if closed.len() < 1000 {
-                closed.push(Closed {
-                    by,
-                    end: capture.end.clone(),
-                });
+                closed.push(Closed { by, close });
             }
         }
     }
@@ -264,9 +262,11 @@ impl Ctx {
         })
     }
 
-    /// The idle-stream watch shared by K01 and K02: the idle URL read until the window ends.
-    /// Quick profile: stops once reads span 500 ms (at least one heartbeat period);
-    /// full profile: 75 s. Never longer than `heartbeat_max` + 1 s past the last read.
+    /// The idle-stream watch shared by K01 and K02: the idle URL read until the window ends
+    /// (`heartbeat_max` + 1 s; at least 75 s in the full profile), or until the server has
+    /// been silent for that long. The quick profile stops as soon as the stream has shown what
+    /// it does when idle (see [`crate::checks::keepalive::idle_shown`]); events the runner
+    /// publishes on the same URL do not count as idleness.
     pub async fn idle_watch(&self) -> Result<&Capture, String> {
         self.idle
             .get_or_init(|| async {
@@ -280,11 +280,11 @@ impl Ctx {
                 }
                 let mut c = Capture::new(&r);
                 let quick = self.opts.profile == Profile::Quick;
-                let window = self.opts.profile.pick(
-                    self.opts.heartbeat_max + Duration::from_secs(1),
-                    Duration::from_secs(75),
-                );
                 let limit = self.opts.heartbeat_max + Duration::from_secs(1);
+                let window = self
+                    .opts
+                    .profile
+                    .pick(limit, limit.max(Duration::from_secs(75)));
                 let end = Instant::now() + window;
                 loop {
                     let last = c.reads.last().map_or(r.head_at, |x| x.at);
@@ -294,11 +294,13 @@ impl Ctx {
                         .await;
                     let done =
                         c.ended_by_server() || c.reads.len() == before || Instant::now() >= end;
-                    let span = match (c.reads.first(), c.reads.last()) {
-                        (Some(a), Some(b)) => b.at - a.at,
-                        _ => Duration::ZERO,
-                    };
-                    if done || quick && span >= Duration::from_millis(500) {
+                    let shown = quick
+                        && crate::checks::keepalive::idle_shown(
+                            &c,
+                            Instant::now(),
+                            self.opts.heartbeat_max,
+                        );
+                    if done || shown {
                         break;
                     }
                 }

@@ -1,7 +1,7 @@
 //! The `ssekit` command line and the libraries behind it.
 //!
 //! # Map of the crate
-//! - [`parse`]: `ssekit parse`, the parser's fixed JSON-lines contract (`shared/CLI-CONTRACT.md`).
+//! - [`parse`]: `ssekit parse`, the parser's fixed JSON-lines contract (documented in the README).
 //! - `ssekit check [URL]`, the conformance runner for SSE servers:
 //!   - [`check_command`]: its arguments ([`check_command::CheckArgs`]) and exit statuses;
 //!   - [`target`]: what is checked, and its hooks; starts the embedded reference server;
@@ -11,6 +11,8 @@
 //!   - [`tls`]: rustls for `https://` targets (ALPN h2 / http/1.1, `--ca-cert`);
 //!   - [`capture`]: what one response body showed (strict parser plus a byte scanner);
 //!   - [`context`]: options, the shared baseline observation, what the run saw so far;
+//!   - [`diagnosis`]: names what stands between runner and server (idle cuts, caches,
+//!     compression that holds the stream) once, for every check that depends on it;
 //!   - [`checks`]: the 56 network checks, one module per group (H F I R K T S C L), plus the B (browser) rows;
 //!   - [`runner`]: selection (`--only`/`--skip`), phases, progress;
 //!   - [`report`]: human table, JSON (`ssekit-check/1`), JUnit XML;
@@ -25,6 +27,7 @@ pub mod capture;
 pub mod check_command;
 pub mod checks;
 pub mod context;
+pub mod diagnosis;
 pub mod h2raw;
 pub mod load;
 pub mod parse;

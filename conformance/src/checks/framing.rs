@@ -7,8 +7,9 @@ use std::time::{Duration, Instant};
 use ssekit_parser::IgnoreReason;
 
 use super::{on_stream, show, Basis, Check, Finding, Level, Phase};
-use crate::capture::{Capture, End};
+use crate::capture::Capture;
 use crate::context::{Baseline, Ctx};
+use crate::diagnosis::Close;
 use crate::target::BoxFuture;
 
 /// The F group.
@@ -186,12 +187,16 @@ fn f03(ctx: &Ctx) -> BoxFuture<'_, Finding> {
         let mut cut = Vec::new();
         let mut partial_line = Vec::new();
         let mut errors = Vec::new();
+        let mut idle = Vec::new();
         for c in &closed {
-            match &c.end {
-                End::Eof(_, eos) if eos.incomplete_event => cut.push(c.by),
-                End::Eof(_, eos) if eos.incomplete_line => partial_line.push(c.by),
-                End::Error(_, e) => errors.push(format!("{}: {}", c.by, show(e, 80))),
-                _ => {}
+            match &c.close {
+                Close::MidEvent => cut.push(c.by),
+                Close::MidLine => partial_line.push(c.by),
+                Close::Between { error: Some(e) } => {
+                    errors.push(format!("{}: {}", c.by, show(e, 80)))
+                }
+                Close::Idle { silence, .. } => idle.push(*silence),
+                Close::Between { error: None } => {}
             }
         }
         if !cut.is_empty() {
@@ -219,10 +224,23 @@ fn f03(ctx: &Ctx) -> BoxFuture<'_, Finding> {
             ));
         }
         Finding::pass(format!(
-            "{} server-closed streams, all at an event boundary",
-            closed.len()
+            "{} server-closed streams, all at an event boundary{}",
+            closed.len(),
+            idle_note(&idle)
         ))
     })
+}
+
+/// " (N cut between events after a silence: an idle timeout, see K01)", or nothing.
+pub fn idle_note(silences: &[Duration]) -> String {
+    match silences.iter().max() {
+        None => String::new(),
+        Some(longest) => format!(
+            " ({} of them cut between events after up to {} of silence: an idle timeout, see K01)",
+            silences.len(),
+            crate::diagnosis::secs(*longest)
+        ),
+    }
 }
 
 fn dedup(list: &[&str]) -> String {

@@ -2,9 +2,11 @@
 
 use std::time::{Duration, Instant};
 
+use super::framing::idle_note;
 use super::{show, Basis, Check, Finding, Level, Phase};
 use crate::capture::{Capture, End};
 use crate::context::{Baseline, Ctx};
+use crate::diagnosis::Close;
 use crate::target::BoxFuture;
 
 /// The R group.
@@ -140,18 +142,25 @@ fn r03(ctx: &Ctx) -> BoxFuture<'_, Finding> {
         if closed.is_empty() {
             return Finding::skip("the server closed no stream during the run (needs a server-side close or the shutdown hook)");
         }
+        // The grammar is broken only by a cut inside an event; an idle timeout or a reset
+        // between events loses nothing (the client reconnects and resumes), and K01 names it.
         let bad: Vec<String> = closed
             .iter()
-            .filter_map(|c| match &c.end {
-                End::Eof(_, eos) if eos.incomplete_event => Some(format!("{}: event cut", c.by)),
-                End::Error(_, e) => Some(format!("{}: {}", c.by, show(e, 60))),
+            .filter(|c| c.close == Close::MidEvent)
+            .map(|c| format!("{}: event cut", c.by))
+            .collect();
+        let idle: Vec<Duration> = closed
+            .iter()
+            .filter_map(|c| match c.close {
+                Close::Idle { silence, .. } => Some(silence),
                 _ => None,
             })
             .collect();
         if bad.is_empty() {
             Finding::pass(format!(
-                "{} server-closed streams, all clean EOFs between events",
-                closed.len()
+                "{} server-closed streams, none inside an event{}",
+                closed.len(),
+                idle_note(&idle)
             ))
         } else {
             Finding::violation(format!(
@@ -191,7 +200,7 @@ fn r04(ctx: &Ctx) -> BoxFuture<'_, Finding> {
         for (mut r, mut c) in streams {
             c.read_until(&mut r, signalled + limit, |_| false).await;
             match &c.end {
-                End::Eof(at, _) | End::Error(at, _) => times.push(*at - signalled),
+                End::Eof(at, _) | End::Error(at, ..) => times.push(*at - signalled),
                 End::Open => open += 1,
             }
             ctx.record_end("R04 shutdown", &c);
