@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use http::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::checks;
-use crate::context::{Ctx, Options, Profile};
+use crate::context::{Ctx, Options, Profile, Shape};
 use crate::report::{self, human::Color, Report};
 use crate::runner::{self, Selection};
 use crate::target::{self, parse_url, Publisher, Target, TargetError};
@@ -69,6 +69,10 @@ pub struct CheckArgs {
     /// No progress line on stderr.
     #[arg(long)]
     pub quiet: bool,
+    /// Send stream requests without `Accept-Encoding` (by default they carry a browser's
+    /// `gzip, deflate, br, zstd`, so compression layers are judged as browsers meet them).
+    #[arg(long)]
+    pub bare_request: bool,
     /// Exit 1 on a WARN too (a SHOULD violated), not only on a FAIL (a MUST violated).
     #[arg(long)]
     pub strict: bool,
@@ -226,6 +230,10 @@ pub async fn check_target(target: Target, args: &CheckArgs) -> Result<Report, Ru
         timeout: args.timeout,
         heartbeat_max: args.heartbeat_max,
         profile: args.profile,
+        shape: match args.bare_request {
+            true => Shape::Bare,
+            false => Shape::Browser,
+        },
     };
     let description = target.description.clone();
     let ctx = Ctx::new(target, opts);

@@ -10,7 +10,7 @@ use tokio::sync::OnceCell;
 
 use crate::capture::Capture;
 use crate::diagnosis::Close;
-use crate::probe::{self, ProbeError, Request, Response};
+use crate::probe::{self, ProbeError, Request, Response, BROWSER_ACCEPT_ENCODING};
 use crate::target::Target;
 
 /// How long and how hard the runner works.
@@ -41,6 +41,19 @@ pub struct Options {
     pub heartbeat_max: Duration,
     /// Quick or full.
     pub profile: Profile,
+    /// What the stream requests look like.
+    pub shape: Shape,
+}
+
+/// What the runner's stream requests look like.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Shape {
+    /// As Chromium's `EventSource` sends them, `Accept-Encoding` included: the server is
+    /// judged as browsers meet it.
+    #[default]
+    Browser,
+    /// Without `Accept-Encoding` (`--bare-request`), as curl and most client libraries send.
+    Bare,
 }
 
 impl Default for Options {
@@ -49,6 +62,7 @@ impl Default for Options {
             timeout: Duration::from_secs(5),
             heartbeat_max: Duration::from_secs(30),
             profile: Profile::Quick,
+            shape: Shape::Browser,
         }
     }
 }
@@ -140,7 +154,16 @@ impl Ctx {
 
     /// An `EventSource`-like request to the stream URL with the user's headers.
     pub fn sse_request(&self) -> Request {
-        Request::sse(self.stream_url(), &self.target.headers)
+        self.sse_request_to(self.stream_url())
+    }
+
+    /// An `EventSource`-like request to `url` with the user's headers, in the run's [`Shape`].
+    pub fn sse_request_to(&self, url: Uri) -> Request {
+        let req = Request::sse(url, &self.target.headers);
+        match self.opts.shape {
+            Shape::Browser => req,
+            Shape::Bare => req.bare(),
+        }
     }
 
     /// Sends a request, recording its status for H11.
@@ -187,14 +210,24 @@ impl Ctx {
     /// The baseline, taken on first use.
     pub async fn baseline(&self) -> Result<&Baseline, String> {
         self.baseline
-            .get_or_init(|| async { self.take_baseline().await.map_err(|e| e.to_string()) })
+            .get_or_init(|| async { self.take_baseline().await })
             .await
             .as_ref()
             .map_err(Clone::clone)
     }
 
-    async fn take_baseline(&self) -> Result<Baseline, ProbeError> {
-        let (url, redirects, first) = self.follow(self.target.url.clone()).await?;
+    /// Why the stream never opened, when the request got no answer at all (a response that
+    /// came, whatever its status, is the checks' to judge). Checks that need a stream SKIP
+    /// with this cause instead of each waiting out its own timeout.
+    pub async fn blocked(&self) -> Option<String> {
+        self.baseline().await.err()
+    }
+
+    async fn take_baseline(&self) -> Result<Baseline, String> {
+        let (url, redirects, first) = match self.follow(self.target.url.clone()).await {
+            Ok(found) => found,
+            Err(e) => return Err(self.why_no_head(e).await),
+        };
         let status = first.status;
         let headers = first.headers.clone();
         let time_to_head = first.time_to_head();
@@ -219,10 +252,7 @@ impl Ctx {
             });
         }
         let second = self
-            .send(
-                "baseline B",
-                Request::sse(url.clone(), &self.target.headers),
-            )
+            .send("baseline B", self.sse_request_to(url.clone()))
             .await
             .ok();
         let deadline = Instant::now() + window;
@@ -262,6 +292,38 @@ impl Ctx {
         })
     }
 
+    /// The cause of a stream request that got no response head: when a browser's request
+    /// stalls while the same request without `Accept-Encoding` is answered, a compression
+    /// layer holds the stream; when both stall, something holds the whole response back.
+    async fn why_no_head(&self, error: ProbeError) -> String {
+        if !matches!(error, ProbeError::Timeout(_, "the response headers")) {
+            return error.to_string();
+        }
+        if self.opts.shape == Shape::Browser {
+            let bare = Request::sse(self.target.url.clone(), &self.target.headers).bare();
+            if let Ok(r) = self.send("stream without Accept-Encoding", bare).await {
+                return format!(
+                    "{error} for a browser's request (Accept-Encoding: {BROWSER_ACCEPT_ENCODING}), while \
+                     the same request without Accept-Encoding was answered {} in {} ms: a compression \
+                     layer holds the stream until its buffer fills, so every browser sees a dead \
+                     stream (express `compression()` without `res.flush()`, nginx `gzip on` with \
+                     `gzip_types text/event-stream`, a framework's gzip middleware). Exclude \
+                     text/event-stream from compression or flush the compressor after every event; \
+                     `--bare-request` checks the rest",
+                    r.status.as_u16(),
+                    r.time_to_head().as_millis()
+                );
+            }
+        }
+        format!(
+            "{error}, with and without Accept-Encoding: the response head is held back (response \
+             buffering or a cache in front of the server: Varnish `do_stream = false` or request \
+             coalescing, nginx `proxy_cache` with `proxy_cache_lock`, Caddy buffering; or a server \
+             that sends its headers only with the first event). Turn response buffering and \
+             caching off for text/event-stream, and flush the head at once"
+        )
+    }
+
     /// The idle-stream watch shared by K01 and K02: the idle URL read until the window ends
     /// (`heartbeat_max` + 1 s; at least 75 s in the full profile), or until the server has
     /// been silent for that long. The quick profile stops as soon as the stream has shown what
@@ -272,7 +334,7 @@ impl Ctx {
             .get_or_init(|| async {
                 let url = self.target.idle_url.clone();
                 let mut r = self
-                    .send("idle stream", Request::sse(url, &self.target.headers))
+                    .send("idle stream", self.sse_request_to(url))
                     .await
                     .map_err(|e| e.to_string())?;
                 if r.status != StatusCode::OK {
@@ -321,7 +383,7 @@ impl Ctx {
         let mut redirects = Vec::new();
         loop {
             let response = self
-                .send("stream", Request::sse(url.clone(), &self.target.headers))
+                .send("stream", self.sse_request_to(url.clone()))
                 .await?;
             let location = response
                 .headers

@@ -62,6 +62,9 @@ pub enum Proto {
     H2c,
 }
 
+/// The `Accept-Encoding` Chromium sends with an `EventSource` request.
+pub const BROWSER_ACCEPT_ENCODING: &str = "gzip, deflate, br, zstd";
+
 /// One request the runner sends.
 #[derive(Debug, Clone)]
 pub struct Request {
@@ -78,7 +81,10 @@ pub struct Request {
 }
 
 impl Request {
-    /// What an `EventSource` sends: `GET`, `Accept: text/event-stream`, `Cache-Control: no-cache`.
+    /// What a browser's `EventSource` sends: `GET`, `Accept: text/event-stream`,
+    /// `Cache-Control: no-cache` and the browser's [`BROWSER_ACCEPT_ENCODING`] (unless `extra`
+    /// names an `Accept-Encoding` of its own). Compression layers only show up for a request
+    /// that asks for compression, and every browser does.
     pub fn sse(uri: Uri, extra: &HeaderMap) -> Self {
         let mut headers = extra.clone();
         headers.insert(
@@ -89,6 +95,9 @@ impl Request {
             http::header::CACHE_CONTROL,
             HeaderValue::from_static("no-cache"),
         );
+        headers
+            .entry(http::header::ACCEPT_ENCODING)
+            .or_insert(HeaderValue::from_static(BROWSER_ACCEPT_ENCODING));
         Request {
             method: Method::GET,
             uri,
@@ -96,6 +105,13 @@ impl Request {
             body: Bytes::new(),
             proto: Proto::Http1,
         }
+    }
+
+    /// The same request without `Accept-Encoding`: what curl and most SSE client libraries
+    /// send (`--bare-request`), and the control that shows a compression layer at fault.
+    pub fn bare(mut self) -> Self {
+        self.headers.remove(http::header::ACCEPT_ENCODING);
+        self
     }
 
     /// A plain request with the given method and no body.

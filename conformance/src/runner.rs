@@ -99,15 +99,26 @@ fn check_limit(profile: Profile) -> Duration {
     profile.pick(Duration::from_secs(90), Duration::from_secs(600))
 }
 
+/// Checks that judge the first response itself, or other URLs: they run when the stream
+/// never opened. Every other check needs the stream and would only wait out its own timeout.
+const WITHOUT_A_STREAM: [&str; 6] = ["H01", "H02", "H10", "H11", "H12", "L01"];
+
 async fn run_one(ctx: &Ctx, check: Check) -> CheckResult {
     let started = Instant::now();
     let limit = check_limit(ctx.opts.profile);
-    let finding = match tokio::time::timeout(limit, (check.run)(ctx)).await {
-        Ok(f) => f,
-        Err(_) => Finding::warn(format!(
-            "the check did not finish within {} s",
-            limit.as_secs()
-        )),
+    let blocked = match WITHOUT_A_STREAM.contains(&check.id) {
+        true => None,
+        false => ctx.blocked().await,
+    };
+    let finding = match blocked {
+        Some(cause) => Finding::skip(format!("the stream never opened (see H01): {cause}")),
+        None => match tokio::time::timeout(limit, (check.run)(ctx)).await {
+            Ok(f) => f,
+            Err(_) => Finding::warn(format!(
+                "the check did not finish within {} s",
+                limit.as_secs()
+            )),
+        },
     };
     CheckResult {
         check,

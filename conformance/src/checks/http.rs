@@ -548,7 +548,7 @@ fn h10(ctx: &Ctx) -> BoxFuture<'_, Finding> {
         let mut loops = 0;
         let mut seen = Vec::new();
         for _ in 0..3 {
-            let req = Request::sse(url.clone(), &ctx.target.headers);
+            let req = ctx.sse_request_to(url.clone());
             let mut r = match probe::send(req, ctx.timeout()).await {
                 Ok(r) => r,
                 Err(e) => return Finding::violation(format!("the gone URL did not answer: {e}")),

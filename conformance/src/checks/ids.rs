@@ -521,11 +521,11 @@ fn i05(ctx: &Ctx) -> BoxFuture<'_, Finding> {
         let mut problems = Vec::new();
         let mut answers = Vec::new();
         for (name, value) in header_cases {
-            let mut req = Request::sse(url.clone(), &ctx.target.headers);
+            let mut req = ctx.sse_request_to(url.clone());
             req.headers.insert("last-event-id", value);
             judge(ctx, name, req, MARK, &mut problems, &mut answers).await;
         }
-        let mut repeated = Request::sse(url.clone(), &ctx.target.headers);
+        let mut repeated = ctx.sse_request_to(url.clone());
         for n in 0..50 {
             repeated.headers.append(
                 "last-event-id",
@@ -550,7 +550,7 @@ fn i05(ctx: &Ctx) -> BoxFuture<'_, Finding> {
             judge(
                 ctx,
                 "CRLF in query",
-                Request::sse(q, &ctx.target.headers),
+                ctx.sse_request_to(q),
                 MARK,
                 &mut problems,
                 &mut answers,
@@ -719,7 +719,7 @@ fn i08(ctx: &Ctx) -> BoxFuture<'_, Finding> {
             .await;
             Ok::<_, String>((r.status, data_ids(&c).first().cloned()))
         };
-        let query_only = first_after(Request::sse(q.clone(), &ctx.target.headers)).await;
+        let query_only = first_after(ctx.sse_request_to(q.clone())).await;
         let supported = matches!(&query_only, Ok((StatusCode::OK, Some(id))) if id == next1);
         if !supported {
             let seen = match query_only {
@@ -734,7 +734,7 @@ fn i08(ctx: &Ctx) -> BoxFuture<'_, Finding> {
                 "no ?lastEventId= fallback ({seen}); optional, so not a violation"
             ));
         }
-        let mut both = Request::sse(q, &ctx.target.headers);
+        let mut both = ctx.sse_request_to(q);
         both.headers.insert(
             "last-event-id",
             HeaderValue::from_str(k2).unwrap_or(HeaderValue::from_static("x")),

@@ -524,7 +524,7 @@ fn s05(ctx: &Ctx) -> BoxFuture<'_, Finding> {
         };
         let open = |url: http::Uri| async move {
             let mut r = ctx
-                .send("S05", probe::Request::sse(url, &ctx.target.headers))
+                .send("S05", ctx.sse_request_to(url))
                 .await
                 .map_err(|e| e.to_string())?;
             if r.status != StatusCode::OK {

@@ -1,0 +1,194 @@
+//! The runner names what stands between it and the server. Small hand-written servers on
+//! 127.0.0.1 reproduce what real deployments do (a compression layer that holds the stream
+//! when the request asks for compression, a proxy that holds the whole response, a proxy that
+//! cuts idle streams between events), and each test asserts the cause the report names, that
+//! the checks which depend on the stream SKIP with it, and that the run stays within budget.
+
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+use ssekit_conformance::check_command::{check_target, CheckArgs};
+use ssekit_conformance::checks::Status;
+use ssekit_conformance::report::Report;
+use ssekit_conformance::target::Target;
+
+/// What the little server does with each connection.
+#[derive(Clone, Copy)]
+enum Behaviour {
+    /// Never answers a request that accepts gzip (as express `compression()` without flush
+    /// holds the head with the body); answers the others with heartbeats.
+    HoldsCompressed,
+    /// Never answers anything (a proxy buffering the whole response).
+    HoldsEverything,
+    /// Sends one event, then, after `silence` with no byte, drops the connection without the
+    /// terminating chunk (a proxy's read timeout).
+    CutsWhenIdle { silence: Duration },
+}
+
+const HEAD: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\
+cache-control: no-store\r\ntransfer-encoding: chunked\r\n\r\n";
+
+async fn chunk(s: &mut TcpStream, body: &[u8]) -> std::io::Result<()> {
+    s.write_all(format!("{:x}\r\n", body.len()).as_bytes())
+        .await?;
+    s.write_all(body).await?;
+    s.write_all(b"\r\n").await
+}
+
+async fn serve_one(mut s: TcpStream, behaviour: Behaviour) -> std::io::Result<()> {
+    let mut request = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = s.read(&mut buf).await?;
+        if n == 0 || request.len() > 64 * 1024 {
+            return Ok(());
+        }
+        request.extend_from_slice(&buf[..n]);
+    }
+    let text = String::from_utf8_lossy(&request).to_ascii_lowercase();
+    let hold = match behaviour {
+        Behaviour::HoldsEverything => true,
+        Behaviour::HoldsCompressed => text.contains("accept-encoding: gzip"),
+        Behaviour::CutsWhenIdle { .. } => false,
+    };
+    if hold {
+        // Held until the client gives up; the test's runtime ends the task.
+        let _ = s.read(&mut buf).await;
+        return Ok(());
+    }
+    s.write_all(HEAD).await?;
+    match behaviour {
+        Behaviour::CutsWhenIdle { silence } => {
+            chunk(&mut s, b"retry: 2000\nid: 1\ndata: hello\n\n").await?;
+            tokio::time::sleep(silence).await;
+            // Closed without the zero-length chunk: the client sees a broken body.
+            Ok(())
+        }
+        _ => loop {
+            chunk(&mut s, b": hb\n\n").await?;
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        },
+    }
+}
+
+/// Serves `behaviour` on an ephemeral 127.0.0.1 port; returns the stream URL.
+async fn server(behaviour: Behaviour) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("address").port();
+    tokio::spawn(async move {
+        while let Ok((s, _)) = listener.accept().await {
+            tokio::spawn(serve_one(s, behaviour));
+        }
+    });
+    format!("http://127.0.0.1:{port}/stream")
+}
+
+async fn check(url: String, only: &[&str], heartbeat_max: u64) -> (Report, Duration) {
+    let args = CheckArgs {
+        url: Some(url.clone()),
+        only: only.iter().map(|s| (*s).to_owned()).collect(),
+        timeout: Duration::from_secs(2),
+        heartbeat_max: Duration::from_secs(heartbeat_max),
+        quiet: true,
+        ..CheckArgs::default()
+    };
+    let target = Target::remote(url.parse().expect("url"), http::HeaderMap::new());
+    let started = Instant::now();
+    let report = tokio::time::timeout(Duration::from_secs(60), check_target(target, &args))
+        .await
+        .expect("the run finishes")
+        .expect("the run is possible");
+    (report, started.elapsed())
+}
+
+fn status(report: &Report, id: &str) -> (Status, String) {
+    let r = report
+        .results
+        .iter()
+        .find(|r| r.check.id == id)
+        .unwrap_or_else(|| panic!("{id} did not run"));
+    (r.status, r.observed.clone())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compression_that_holds_the_stream_fails_h01_and_names_it() {
+    let url = server(Behaviour::HoldsCompressed).await;
+    let (report, took) = check(url, &["H", "F", "I", "T01", "K03"], 3).await;
+    let (h01, observed) = status(&report, "H01");
+    assert_eq!(h01, Status::Fail, "{observed}");
+    assert!(
+        observed.contains("compression layer") && observed.contains("without Accept-Encoding"),
+        "{observed}"
+    );
+    // Everything that needs the stream skips with the cause instead of waiting on its own.
+    for id in ["H03", "F01", "I03", "I05", "T01", "K03"] {
+        let (s, why) = status(&report, id);
+        assert_eq!(s, Status::Skip, "{id}: {why}");
+        assert!(why.contains("compression layer"), "{id}: {why}");
+    }
+    assert_eq!(report.exit_code(), 1);
+    assert!(took < Duration::from_secs(15), "took {took:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bare_request_reaches_the_same_server() {
+    let url = server(Behaviour::HoldsCompressed).await;
+    let args = CheckArgs {
+        url: Some(url.clone()),
+        only: vec!["H01".into(), "H02".into()],
+        timeout: Duration::from_secs(2),
+        bare_request: true,
+        quiet: true,
+        ..CheckArgs::default()
+    };
+    let target = Target::remote(url.parse().expect("url"), http::HeaderMap::new());
+    let report = check_target(target, &args).await.expect("runs");
+    assert_eq!(status(&report, "H01").0, Status::Pass);
+    assert_eq!(status(&report, "H02").0, Status::Pass);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_held_response_is_named_once_within_budget() {
+    let url = server(Behaviour::HoldsEverything).await;
+    let (report, took) = check(url, &[], 3).await;
+    let (h01, observed) = status(&report, "H01");
+    assert_eq!(h01, Status::Fail, "{observed}");
+    assert!(
+        observed.contains("with and without Accept-Encoding"),
+        "{observed}"
+    );
+    let skipped = report
+        .results
+        .iter()
+        .filter(|r| r.observed.starts_with("the stream never opened"))
+        .count();
+    assert!(
+        skipped >= 40,
+        "only {skipped} checks skipped with the cause"
+    );
+    // Two waits of the 2 s timeout (browser request, then the bare control), not one per check.
+    assert!(took < Duration::from_secs(15), "took {took:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_cut_is_named_and_not_blamed_on_framing() {
+    let url = server(Behaviour::CutsWhenIdle {
+        silence: Duration::from_millis(1500),
+    })
+    .await;
+    let (report, _) = check(url, &["K01", "F03", "R03"], 5).await;
+    let (k01, observed) = status(&report, "K01");
+    assert_eq!(k01, Status::Warn, "{observed}");
+    assert!(
+        observed.contains("idle timeout") && observed.contains("proxy_read_timeout"),
+        "{observed}"
+    );
+    for id in ["F03", "R03"] {
+        let (s, why) = status(&report, id);
+        assert_eq!(s, Status::Pass, "{id}: {why}");
+        assert!(why.contains("idle timeout"), "{id}: {why}");
+    }
+    assert_eq!(report.exit_code(), 0, "an idle cut breaks no MUST");
+}
