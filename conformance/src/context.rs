@@ -85,11 +85,34 @@ pub struct Baseline {
     pub a: Capture,
     /// Subscriber B, connected at the same time as A.
     pub b: Option<Capture>,
+    /// How long B waited for its head while A was open (or why it got none): a cache that
+    /// coalesces requests for one URL holds the second until the first one ends.
+    pub b_head: Option<Result<Duration, String>>,
     /// Ids the hook returned for what the baseline published.
     pub published: Vec<String>,
 }
 
 impl Baseline {
+    /// What shows a cache in front of the stream: cache headers on the answer, or a second
+    /// subscriber held back while the first one was open. Empty when nothing does.
+    pub fn cache_signs(&self) -> Vec<String> {
+        let mut signs = crate::diagnosis::cache_evidence(&self.headers);
+        let prompt = self.time_to_head < Duration::from_secs(1);
+        match &self.b_head {
+            Some(Ok(waited)) if prompt && *waited >= Duration::from_secs(1) => signs.push(format!(
+                "a second subscriber waited {} for its headers while the first was open (a cache \
+                 lock or request coalescing, or a server that serves one stream at a time)",
+                crate::diagnosis::secs(*waited)
+            )),
+            Some(Err(e)) if prompt => signs.push(format!(
+                "a second subscriber got no headers while the first was open ({e}: a cache lock \
+                 or request coalescing, or a server that serves one stream at a time)"
+            )),
+            _ => {}
+        }
+        signs
+    }
+
     /// True when the stream opened (200); checks of the body need it.
     pub fn streaming(&self) -> bool {
         self.status == StatusCode::OK
@@ -248,13 +271,18 @@ impl Ctx {
                 time_to_head,
                 a,
                 b: None,
+                b_head: None,
                 published: Vec::new(),
             });
         }
         let second = self
             .send("baseline B", self.sse_request_to(url.clone()))
-            .await
-            .ok();
+            .await;
+        let b_head = Some(match &second {
+            Ok(r) => Ok(r.time_to_head()),
+            Err(e) => Err(e.to_string()),
+        });
+        let second = second.ok();
         let deadline = Instant::now() + window;
         let publisher = async {
             let mut ids = Vec::new();
@@ -288,6 +316,7 @@ impl Ctx {
             time_to_head,
             a,
             b,
+            b_head,
             published,
         })
     }

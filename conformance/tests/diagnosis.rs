@@ -8,6 +8,9 @@ use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+
+use std::sync::Arc;
 
 use ssekit_conformance::check_command::{check_target, CheckArgs};
 use ssekit_conformance::checks::Status;
@@ -25,7 +28,15 @@ enum Behaviour {
     /// Sends one event, then, after `silence` with no byte, drops the connection without the
     /// terminating chunk (a proxy's read timeout).
     CutsWhenIdle { silence: Duration },
+    /// Answers with the headers a cache adds to a hit (Varnish's two transaction ids, `Age`).
+    Cached,
+    /// Holds every connection while another one is open (request coalescing, a cache lock).
+    OneAtATime,
 }
+
+const CACHED_HEAD: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\
+cache-control: no-store\r\nage: 7\r\nvia: 1.1 varnish (Varnish/7.1)\r\nx-varnish: 32770 3\r\n\
+transfer-encoding: chunked\r\n\r\n";
 
 const HEAD: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\
 cache-control: no-store\r\ntransfer-encoding: chunked\r\n\r\n";
@@ -37,7 +48,15 @@ async fn chunk(s: &mut TcpStream, body: &[u8]) -> std::io::Result<()> {
     s.write_all(b"\r\n").await
 }
 
-async fn serve_one(mut s: TcpStream, behaviour: Behaviour) -> std::io::Result<()> {
+async fn serve_one(
+    mut s: TcpStream,
+    behaviour: Behaviour,
+    one: Arc<Semaphore>,
+) -> std::io::Result<()> {
+    let _turn = match behaviour {
+        Behaviour::OneAtATime => Some(one.acquire_owned().await.expect("never closed")),
+        _ => None,
+    };
     let mut request = Vec::new();
     let mut buf = [0u8; 4096];
     while !request.windows(4).any(|w| w == b"\r\n\r\n") {
@@ -51,14 +70,17 @@ async fn serve_one(mut s: TcpStream, behaviour: Behaviour) -> std::io::Result<()
     let hold = match behaviour {
         Behaviour::HoldsEverything => true,
         Behaviour::HoldsCompressed => text.contains("accept-encoding: gzip"),
-        Behaviour::CutsWhenIdle { .. } => false,
+        _ => false,
     };
     if hold {
         // Held until the client gives up; the test's runtime ends the task.
         let _ = s.read(&mut buf).await;
         return Ok(());
     }
-    s.write_all(HEAD).await?;
+    match behaviour {
+        Behaviour::Cached => s.write_all(CACHED_HEAD).await?,
+        _ => s.write_all(HEAD).await?,
+    }
     match behaviour {
         Behaviour::CutsWhenIdle { silence } => {
             chunk(&mut s, b"retry: 2000\nid: 1\ndata: hello\n\n").await?;
@@ -77,9 +99,10 @@ async fn serve_one(mut s: TcpStream, behaviour: Behaviour) -> std::io::Result<()
 async fn server(behaviour: Behaviour) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let port = listener.local_addr().expect("address").port();
+    let one = Arc::new(Semaphore::new(1));
     tokio::spawn(async move {
         while let Ok((s, _)) = listener.accept().await {
-            tokio::spawn(serve_one(s, behaviour));
+            tokio::spawn(serve_one(s, behaviour, Arc::clone(&one)));
         }
     });
     format!("http://127.0.0.1:{port}/stream")
@@ -191,4 +214,28 @@ async fn an_idle_cut_is_named_and_not_blamed_on_framing() {
         assert!(why.contains("idle timeout"), "{id}: {why}");
     }
     assert_eq!(report.exit_code(), 0, "an idle cut breaks no MUST");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cache_in_the_path_is_named_by_h04() {
+    let url = server(Behaviour::Cached).await;
+    let (report, _) = check(url, &["H04"], 3).await;
+    let (h04, observed) = status(&report, "H04");
+    assert_eq!(h04, Status::Warn, "{observed}");
+    assert!(
+        observed.contains("a cache handles the stream") && observed.contains("x-varnish: 32770 3"),
+        "{observed}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_held_second_subscriber_is_named_by_h04() {
+    let url = server(Behaviour::OneAtATime).await;
+    let (report, _) = check(url, &["H04"], 3).await;
+    let (h04, observed) = status(&report, "H04");
+    assert_eq!(h04, Status::Warn, "{observed}");
+    assert!(
+        observed.contains("a second subscriber got no headers while the first was open"),
+        "{observed}"
+    );
 }

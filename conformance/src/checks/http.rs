@@ -51,7 +51,7 @@ pub fn checks() -> Vec<Check> {
             id: "H04",
             level: Level::Should,
             basis: Basis::Practice,
-            title: "not cacheable (Cache-Control no-store/no-cache)",
+            title: "not cacheable (Cache-Control no-store/no-cache), no cache in the path",
             reference: "HTML §9.2.2 step 11 (cache mode no-store)",
             browser: "Proxies and CDNs may cache or coalesce the stream and replay stale events to other users.",
             fix: "Send `Cache-Control: no-store` and no max-age, Expires or ETag on the stream.",
@@ -294,6 +294,16 @@ pub fn cache_problems(headers: &HeaderMap) -> Vec<String> {
 
 fn h04(ctx: &Ctx) -> BoxFuture<'_, Finding> {
     Box::pin(on_stream(ctx, |b: &Baseline| {
+        let signs = b.cache_signs();
+        if !signs.is_empty() {
+            return Finding::violation(format!(
+                "a cache handles the stream: {}. Keep text/event-stream out of it (Varnish \
+                 `return (pass)` or `return (pipe)`, nginx `proxy_cache off` and \
+                 `proxy_cache_lock off`, a CDN bypass rule); the server's own headers: {}",
+                signs.join("; "),
+                values(&b.headers, "cache-control").join(", ")
+            ));
+        }
         let problems = cache_problems(&b.headers);
         if problems.is_empty() {
             Finding::pass(format!(

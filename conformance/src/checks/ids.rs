@@ -402,6 +402,14 @@ fn i03(ctx: &Ctx) -> BoxFuture<'_, Finding> {
         .await;
         let a_ids = data_ids(&ca);
         let a_after = after(&a_ids, &k).unwrap_or_default();
+        if crate::diagnosis::served_from_cache(&rb2.headers) {
+            return Finding::violation(format!(
+                "the resume with Last-Event-ID: {} was answered from a cache ({}), so the server's \
+                 replay was never asked: keep the stream out of the cache (see H04), not the replay log",
+                show(&k, 30),
+                crate::diagnosis::cache_evidence(&rb2.headers).join(", ")
+            ));
+        }
         if let Some(signal) = reset_signal(&rb2.headers, &cb2) {
             return Finding::violation(format!(
                 "a retained id {} was answered with a reset ({signal})",
@@ -558,6 +566,9 @@ fn i05(ctx: &Ctx) -> BoxFuture<'_, Finding> {
             .await;
         }
         raw_bare_cr(ctx, &url, MARK, &mut problems, &mut answers).await;
+        if let Some(held) = held_anyway(ctx, &mut problems).await {
+            return held;
+        }
         if problems.is_empty() {
             Finding::pass(format!(
                 "no 5xx, hang or reflection: {}",
@@ -567,6 +578,32 @@ fn i05(ctx: &Ctx) -> BoxFuture<'_, Finding> {
             Finding::violation(show(&problems.join("; "), 300))
         }
     })
+}
+
+/// A hang is the hostile value's fault only if a plain request does not hang the same way:
+/// a cache lock or a buffering proxy holds every request, and that is H01/H04's finding. The
+/// hangs are dropped when the control hangs too; SKIP when nothing else was wrong.
+async fn held_anyway(ctx: &Ctx, problems: &mut Vec<String>) -> Option<Finding> {
+    const HANG: &str = ": hang (";
+    if !problems.iter().any(|p| p.contains(HANG)) {
+        return None;
+    }
+    let Err(e @ probe::ProbeError::Timeout(..)) = ctx.send("I05 control", ctx.sse_request()).await
+    else {
+        return None;
+    };
+    problems.retain(|p| !p.contains(HANG));
+    let note = format!(
+        "a plain request without Last-Event-ID hangs the same way ({e}): something in front of \
+         the server holds requests (see H04 and H01), not the hostile values"
+    );
+    match problems.is_empty() {
+        true => Some(Finding::skip(note)),
+        false => Some(Finding::violation(format!(
+            "{}; {note}",
+            show(&problems.join("; "), 300)
+        ))),
+    }
 }
 
 async fn judge(
