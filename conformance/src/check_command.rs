@@ -253,11 +253,16 @@ pub async fn check_target(target: Target, args: &CheckArgs) -> Result<Report, Ru
         }
     }
     // Before the runner's checks: its shutdown phase stops the embedded server.
+    let browser_started = Instant::now();
     let browser = match args.browser.enabled {
         true => Some(browser_session(&ctx, args).await),
         false => None,
     };
-    let mut results = runner::run(&ctx, &selected, args.quiet).await;
+    // The bound announced at the start covers the baseline and every check; a browser
+    // session comes on top of it.
+    let deadline =
+        started + browser_started.elapsed() + runner::budget(args.profile, args.heartbeat_max);
+    let mut results = runner::run(&ctx, &selected, args.quiet, deadline).await;
     let browser = browser.map(|(rows, mut section)| {
         results.extend(rows);
         section.disagreements =

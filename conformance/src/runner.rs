@@ -90,7 +90,7 @@ impl Progress {
 pub fn budget(profile: Profile, heartbeat_max: Duration) -> Duration {
     match profile {
         Profile::Quick => Duration::from_secs(25).max(heartbeat_max + Duration::from_secs(5)),
-        Profile::Full => Duration::from_secs(150),
+        Profile::Full => Duration::from_secs(150).max(heartbeat_max + Duration::from_secs(5)),
     }
 }
 
@@ -103,17 +103,28 @@ fn check_limit(profile: Profile) -> Duration {
 /// never opened. Every other check needs the stream and would only wait out its own timeout.
 const WITHOUT_A_STREAM: [&str; 6] = ["H01", "H02", "H10", "H11", "H12", "L01"];
 
-async fn run_one(ctx: &Ctx, check: Check) -> CheckResult {
+async fn run_one(ctx: &Ctx, check: Check, deadline: Instant) -> CheckResult {
     let started = Instant::now();
     let limit = check_limit(ctx.opts.profile);
+    let left = deadline.saturating_duration_since(started);
     let blocked = match WITHOUT_A_STREAM.contains(&check.id) {
         true => None,
         false => ctx.blocked().await,
     };
     let finding = match blocked {
         Some(cause) => Finding::skip(format!("the stream never opened (see H01): {cause}")),
-        None => match tokio::time::timeout(limit, (check.run)(ctx)).await {
+        None if left.is_zero() => Finding::skip(format!(
+            "the run's announced bound was spent before this check could run; `--only {}` gives it \
+             the whole run",
+            check.id
+        )),
+        None => match tokio::time::timeout(limit.min(left), (check.run)(ctx)).await {
             Ok(f) => f,
+            Err(_) if left < limit => Finding::skip(format!(
+                "stopped at the run's announced bound, after {} s; `--only {}` gives it the whole run",
+                left.as_secs(),
+                check.id
+            )),
             Err(_) => Finding::warn(format!(
                 "the check did not finish within {} s",
                 limit.as_secs()
@@ -128,17 +139,23 @@ async fn run_one(ctx: &Ctx, check: Check) -> CheckResult {
     }
 }
 
-/// Runs `checks` against `ctx`, returning results in the checks' order.
-pub async fn run(ctx: &Ctx, checks: &[Check], quiet: bool) -> Vec<CheckResult> {
+/// Time kept back from the checks for the shutdown and summary phases.
+const CLOSING: Duration = Duration::from_secs(1);
+
+/// Runs `checks` against `ctx`, returning results in the checks' order. Nothing runs past
+/// `deadline` (the bound announced at the start): a check cut short there is SKIPped with why.
+pub async fn run(ctx: &Ctx, checks: &[Check], quiet: bool, deadline: Instant) -> Vec<CheckResult> {
     let mut progress = Progress::new(checks.len(), quiet);
     let in_phase = |p: Phase| checks.iter().copied().filter(move |c| c.phase == p);
-    let background =
-        futures_util::future::join_all(in_phase(Phase::Background).map(|c| run_one(ctx, c)));
+    let checks_end = deadline.checked_sub(CLOSING).unwrap_or(deadline);
+    let background = futures_util::future::join_all(
+        in_phase(Phase::Background).map(|c| run_one(ctx, c, checks_end)),
+    );
     let main = async {
         let mut out = Vec::new();
         for c in in_phase(Phase::Main) {
             progress.show(&format!("{} {}", c.id, c.title));
-            out.push(run_one(ctx, c).await);
+            out.push(run_one(ctx, c, checks_end).await);
             progress.done += 1;
         }
         progress.show("waiting for the idle-stream watch");
@@ -150,7 +167,7 @@ pub async fn run(ctx: &Ctx, checks: &[Check], quiet: bool) -> Vec<CheckResult> {
     for phase in [Phase::Shutdown, Phase::Summary] {
         for c in in_phase(phase) {
             progress.show(&format!("{} {}", c.id, c.title));
-            results.push(run_one(ctx, c).await);
+            results.push(run_one(ctx, c, deadline).await);
             progress.done += 1;
         }
     }
