@@ -73,6 +73,9 @@ pub struct CheckArgs {
     /// `gzip, deflate, br, zstd`, so compression layers are judged as browsers meet them).
     #[arg(long)]
     pub bare_request: bool,
+    /// Print every check (id, level, basis, title, source) as a Markdown table and exit.
+    #[arg(long)]
+    pub list_checks: bool,
     /// Exit 1 on a WARN too (a SHOULD violated), not only on a FAIL (a MUST violated).
     #[arg(long)]
     pub strict: bool,
@@ -354,8 +357,30 @@ async fn check(args: &CheckArgs) -> Result<Report, RunError> {
     Ok(report)
 }
 
+/// Every check as a Markdown table: id, level, basis, title and the source it cites (the
+/// README's table is this output).
+pub fn checks_table() -> String {
+    let mut out = String::from("| ID | Level | Basis | Checks | Source |\n|---|---|---|---|---|\n");
+    let browser = crate::browser::verdicts::checks();
+    for c in checks::all().iter().chain(&browser) {
+        out.push_str(&format!(
+            "| {} | {} | {} | {} | {} |\n",
+            c.id,
+            c.level,
+            c.basis,
+            c.title.replace('|', "\\|"),
+            c.reference.replace('|', "\\|")
+        ));
+    }
+    out
+}
+
 /// `ssekit check`: runs and prints; returns the exit status.
 pub fn run(args: CheckArgs) -> ExitCode {
+    if args.list_checks {
+        print!("{}", checks_table());
+        return ExitCode::SUCCESS;
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -96,7 +96,7 @@ pub fn checks() -> Vec<Check> {
             level: Level::Info,
             basis: Basis::Recommendation,
             title: "X-Accel-Buffering header",
-            reference: "Recommendation (the runner's): django-eventstream#37; nginx proxy_buffering",
+            reference: "django-eventstream#37; nginx proxy_buffering",
             browser: "Behind nginx with buffering on, events arrive in bursts or not at all.",
             fix: "Send `X-Accel-Buffering: no` if the server may sit behind nginx.",
             phase: Phase::Main,
@@ -118,7 +118,7 @@ pub fn checks() -> Vec<Check> {
             level: Level::Should,
             basis: Basis::Practice,
             title: "\"gone\" URL answers 204, not 200 + EOF",
-            reference: "Practice: HTML §9.2.2 (204 stops reconnection); a 200 that ends at once is a reconnect loop",
+            reference: "HTML §9.2.2 (204 stops reconnection); a 200 that ends at once is a reconnect loop",
             browser: "200 followed by EOF makes EventSource reconnect forever: a reconnect loop.",
             fix: "Answer streams that are over for good with 204 No Content.",
             phase: Phase::Main,
@@ -151,7 +151,7 @@ pub fn checks() -> Vec<Check> {
             level: Level::Should,
             basis: Basis::Practice,
             title: "OPTIONS, HEAD and POST answered sanely",
-            reference: "Practice: RFC 9110 §9 (methods), §15.5.6 (405 with Allow), §15.6.2 (501 for a method not implemented)",
+            reference: "RFC 9110 §9 (methods), §15.5.6 (405 with Allow), §15.6.2 (501 for a method not implemented)",
             browser: "Preflights and health probes that crash (5xx) or hang pin sockets and hide real errors.",
             fix: "Answer 405 with `Allow` (or 501 for a method the server never implements), or 200/204 for OPTIONS; never open a stream for HEAD.",
             phase: Phase::Main,
@@ -603,7 +603,12 @@ fn h11(ctx: &Ctx) -> BoxFuture<'_, Finding> {
         let statuses = ctx.statuses();
         let bad: Vec<String> = statuses
             .iter()
-            .filter(|(_, s)| s.is_server_error() || *s == StatusCode::TOO_MANY_REQUESTS)
+            // 501 answers a method the server does not implement (RFC 9110 §15.6.2): H13's
+            // probes may draw it from a healthy server.
+            .filter(|(_, s)| {
+                (s.is_server_error() && *s != StatusCode::NOT_IMPLEMENTED)
+                    || *s == StatusCode::TOO_MANY_REQUESTS
+            })
             .map(|(what, s)| format!("{} on {what}", s.as_u16()))
             .collect();
         if bad.is_empty() {

@@ -38,7 +38,7 @@ pub fn checks() -> Vec<Check> {
             level: Level::Should,
             basis: Basis::Recommendation,
             title: "first body byte within 1 s of the headers",
-            reference: "Recommendation (the runner's): MCP SEP-1699 (priming event)",
+            reference: "MCP SEP-1699 (priming event)",
             browser: "Buffering intermediaries hold the response until bytes flow; `open` and first events are late.",
             fix: "Write a priming frame (`retry:` and/or a comment) right after the headers.",
             phase: Phase::Main,

@@ -303,9 +303,6 @@ mod tests {
                     c.reference
                 );
             }
-            if c.basis == Basis::Recommendation {
-                assert!(c.reference.starts_with("Recommendation"), "{}", c.id);
-            }
         }
     }
 

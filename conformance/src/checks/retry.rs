@@ -17,7 +17,7 @@ pub fn checks() -> Vec<Check> {
             level: Level::Should,
             basis: Basis::Recommendation,
             title: "retry sent early, between 1000 and 60000 ms",
-            reference: "Recommendation (the runner's): simonx1/ruby-mcp-client PR #193; launchdarkly/dotnet-eventsource#92",
+            reference: "simonx1/ruby-mcp-client PR #193; launchdarkly/dotnet-eventsource#92",
             browser: "`retry: 0` or tiny values make every client reconnect at once in a storm; none leaves the browser default (~3 s).",
             fix: "Send `retry: 2000`-`5000` (with jitter per connection) in the first frame.",
             phase: Phase::Main,

@@ -22,7 +22,7 @@ pub fn checks() -> Vec<Check> {
             level: Level::Should,
             basis: Basis::Practice,
             title: "a slow consumer never delays the others",
-            reference: "Practice: opencode PR #19423 (187 GB queue); OpenCTI#13908; sse-eventbus PR #32",
+            reference: "opencode PR #19423 (187 GB queue); OpenCTI#13908; sse-eventbus PR #32",
             browser: "One stalled tab or phone freezes every other client's stream, or grows server memory without bound.",
             fix: "Give each subscriber a bounded queue; drop (and close) subscribers that fall behind instead of waiting for them.",
             phase: Phase::Main,

@@ -19,7 +19,7 @@ pub fn checks() -> Vec<Check> {
             level: Level::Should,
             basis: Basis::Practice,
             title: "events arrive promptly (p99 publish -> receipt ≤ 250 ms), no bursts",
-            reference: "Practice: HTML §9.2.7 chunking note; X-Accel-Buffering issues (vmware/atc#139, tock#1895)",
+            reference: "HTML §9.2.7 chunking note; X-Accel-Buffering issues (vmware/atc#139, tock#1895)",
             browser: "A buffering layer holds events back: the page updates late, in bursts, or never.",
             fix: "Flush after every event; turn off proxy buffering (nginx `proxy_buffering off;` or `X-Accel-Buffering: no`) and compression for the stream.",
             phase: Phase::Main,
