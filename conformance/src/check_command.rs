@@ -7,13 +7,14 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use http::{HeaderMap, HeaderName, HeaderValue};
+use http::{HeaderMap, HeaderName, HeaderValue, Method};
 
 use crate::checks;
-use crate::context::{Ctx, Options, Profile, Shape};
+use crate::context::{Ctx, Lifetime, Options, Profile, Shape};
+use crate::profiles::Protocol;
 use crate::report::{self, human::Color, Report};
 use crate::runner::{self, Selection};
-use crate::target::{self, parse_url, Publisher, Target, TargetError};
+use crate::target::{self, parse_url, Opening, Publisher, Target, TargetError};
 
 /// Arguments of `ssekit check`.
 #[derive(Debug, Clone, clap::Args)]
@@ -45,9 +46,28 @@ pub struct CheckArgs {
     /// Write a JUnit XML report to FILE.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
-    /// quick: under 30 s on a healthy server; full: larger counts and a 75 s idle watch.
-    #[arg(long, value_enum, default_value = "quick")]
-    pub profile: Profile,
+    /// quick: under 30 s on a healthy server; full: larger counts and a 75 s idle watch;
+    /// openai, anthropic, mcp: the stream is opened by that protocol's POST and judged by its
+    /// rules (combine with a depth: `--profile full,openai`).
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "quick")]
+    pub profile: Vec<ProfileArg>,
+    /// The method that opens the stream (default GET; POST for the protocol profiles). A
+    /// stream opened by anything but GET is expected to end (see --finite).
+    #[arg(long, value_name = "METHOD")]
+    pub method: Option<String>,
+    /// The request body that opens the stream: a string, or @FILE to read it from a file.
+    #[arg(long, value_name = "STRING|@FILE")]
+    pub data: Option<String>,
+    /// The body's Content-Type (default application/json when --data is given).
+    #[arg(long, value_name = "TYPE")]
+    pub content_type: Option<String>,
+    /// The stream is expected to end (as an LLM completion does): checks that need an endless
+    /// stream, a publish hook or replay SKIP, and the P checks judge the finite stream.
+    #[arg(long)]
+    pub finite: bool,
+    /// How long a finite stream may take to end, in seconds.
+    #[arg(long, value_name = "SECS", default_value = "30", value_parser = secs)]
+    pub stream_max: Duration,
     /// A URL that should tell clients to stop (expects 204), for H10.
     #[arg(long, value_name = "URL")]
     pub gone_url: Option<String>,
@@ -94,6 +114,41 @@ impl Default for CheckArgs {
             args: CheckArgs,
         }
         <Bare as clap::Parser>::parse_from(["ssekit-check"]).args
+    }
+}
+
+/// A `--profile` value: a depth (quick, full) or a protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ProfileArg {
+    /// Every check with short windows and small counts.
+    Quick,
+    /// Every check at full size.
+    Full,
+    /// OpenAI-compatible chat completions (`"stream": true`).
+    Openai,
+    /// Anthropic-style messages streaming.
+    Anthropic,
+    /// MCP Streamable HTTP (2025-06-18).
+    Mcp,
+}
+
+impl CheckArgs {
+    /// The depth the profiles ask for (quick unless `full` is among them).
+    pub fn depth(&self) -> Profile {
+        match self.profile.contains(&ProfileArg::Full) {
+            true => Profile::Full,
+            false => Profile::Quick,
+        }
+    }
+
+    /// The protocol the profiles name, if any (the last one wins).
+    pub fn protocol(&self) -> Option<Protocol> {
+        self.profile.iter().rev().find_map(|p| match p {
+            ProfileArg::Openai => Some(Protocol::OpenAi),
+            ProfileArg::Anthropic => Some(Protocol::Anthropic),
+            ProfileArg::Mcp => Some(Protocol::Mcp),
+            ProfileArg::Quick | ProfileArg::Full => None,
+        })
     }
 }
 
@@ -146,6 +201,9 @@ pub enum RunError {
         /// Why.
         reason: String,
     },
+    /// A bad `--method`, `--data` or `--content-type`.
+    #[error("{0}")]
+    Request(String),
     /// A malformed `--header`.
     #[error("--header `{0}`: expected `Name: value` with a valid header name and value")]
     Header(String),
@@ -187,6 +245,42 @@ fn parse_headers(list: &[String]) -> Result<HeaderMap, RunError> {
     Ok(headers)
 }
 
+/// The request that opens the stream: `--method`, `--data`, `--content-type`, with the
+/// protocol profile's defaults (POST, a short request of its own, JSON) for what is not given.
+fn opening(args: &CheckArgs) -> Result<Opening, RunError> {
+    let protocol = args.protocol();
+    let method = match (&args.method, protocol) {
+        (Some(m), _) => Method::from_bytes(m.to_ascii_uppercase().as_bytes())
+            .map_err(|_| RunError::Request(format!("--method `{m}` is not an HTTP method")))?,
+        (None, Some(_)) => Method::POST,
+        (None, None) => Method::GET,
+    };
+    let body = match (&args.data, protocol) {
+        (Some(d), _) => match d.strip_prefix('@') {
+            Some(path) => std::fs::read(path)
+                .map_err(|e| RunError::Request(format!("--data @{path}: {e}")))?,
+            None => d.clone().into_bytes(),
+        },
+        (None, Some(p)) => p.default_body().as_bytes().to_vec(),
+        (None, None) => Vec::new(),
+    };
+    let content_type = match (&args.content_type, body.is_empty()) {
+        (Some(ct), _) => Some(HeaderValue::from_str(ct).map_err(|_| {
+            RunError::Request(format!("--content-type `{ct}` is not a header value"))
+        })?),
+        (None, false) => Some(HeaderValue::from_static("application/json")),
+        (None, true) => None,
+    };
+    Ok(Opening {
+        method,
+        body: body.into(),
+        content_type,
+        accept: protocol
+            .and_then(Protocol::accept)
+            .map(HeaderValue::from_static),
+    })
+}
+
 /// Builds the target the arguments describe (starting the embedded server when no URL).
 pub async fn build_target(args: &CheckArgs) -> Result<Target, RunError> {
     let headers = parse_headers(&args.headers)?;
@@ -204,6 +298,7 @@ pub async fn build_target(args: &CheckArgs) -> Result<Target, RunError> {
         return Ok(t);
     };
     let mut t = Target::remote(parse_url("URL", url)?, headers.clone());
+    t.opening = opening(args)?;
     if let Some(p) = &args.publish {
         t.publish = Some(Publisher::Http {
             url: parse_url("--publish", p)?,
@@ -222,6 +317,30 @@ pub async fn build_target(args: &CheckArgs) -> Result<Target, RunError> {
     Ok(t)
 }
 
+/// The runner's options the arguments describe.
+pub fn opts_of(args: &CheckArgs) -> Options {
+    let protocol = args.protocol();
+    let non_get = args
+        .method
+        .as_deref()
+        .is_some_and(|m| !m.eq_ignore_ascii_case("GET"));
+    Options {
+        timeout: args.timeout,
+        heartbeat_max: args.heartbeat_max,
+        profile: args.depth(),
+        shape: match args.bare_request {
+            true => Shape::Bare,
+            false => Shape::Browser,
+        },
+        lifetime: match args.finite || non_get || protocol.is_some() {
+            true => Lifetime::Finite,
+            false => Lifetime::Endless,
+        },
+        protocol,
+        stream_max: args.stream_max,
+    }
+}
+
 /// Runs the checks the arguments select against `target` and returns the report.
 pub async fn check_target(target: Target, args: &CheckArgs) -> Result<Report, RunError> {
     let selected = Selection {
@@ -229,15 +348,7 @@ pub async fn check_target(target: Target, args: &CheckArgs) -> Result<Report, Ru
         skip: args.skip.clone(),
     }
     .apply(checks::all())?;
-    let opts = Options {
-        timeout: args.timeout,
-        heartbeat_max: args.heartbeat_max,
-        profile: args.profile,
-        shape: match args.bare_request {
-            true => Shape::Bare,
-            false => Shape::Browser,
-        },
-    };
+    let opts = opts_of(args);
     let description = target.description.clone();
     let ctx = Ctx::new(target, opts);
     let started = Instant::now();
@@ -263,8 +374,7 @@ pub async fn check_target(target: Target, args: &CheckArgs) -> Result<Report, Ru
     };
     // The bound announced at the start covers the baseline and every check; a browser
     // session comes on top of it.
-    let deadline =
-        started + browser_started.elapsed() + runner::budget(args.profile, args.heartbeat_max);
+    let deadline = started + browser_started.elapsed() + runner::budget(&opts_of(args));
     let mut results = runner::run(&ctx, &selected, args.quiet, deadline).await;
     let browser = browser.map(|(rows, mut section)| {
         results.extend(rows);
@@ -272,7 +382,7 @@ pub async fn check_target(target: Target, args: &CheckArgs) -> Result<Report, Ru
             crate::browser::verdicts::disagreements(&mut results, section.observation.as_ref());
         section
     });
-    let profile = match args.profile {
+    let profile = match args.depth() {
         Profile::Quick => "quick",
         Profile::Full => "full",
     };
@@ -339,12 +449,12 @@ async fn check(args: &CheckArgs) -> Result<Report, RunError> {
         eprintln!(
             "ssekit check: {} ({} profile, at most ~{} s)",
             target.description,
-            if args.profile == Profile::Quick {
+            if args.depth() == Profile::Quick {
                 "quick"
             } else {
                 "full"
             },
-            runner::budget(args.profile, args.heartbeat_max).as_secs()
+            runner::budget(&opts_of(args)).as_secs()
         );
     }
     let report = check_target(target, args).await?;

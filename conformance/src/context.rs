@@ -11,6 +11,7 @@ use tokio::sync::OnceCell;
 use crate::capture::Capture;
 use crate::diagnosis::Close;
 use crate::probe::{self, ProbeError, Request, Response, BROWSER_ACCEPT_ENCODING};
+use crate::profiles::Protocol;
 use crate::target::Target;
 
 /// How long and how hard the runner works.
@@ -43,6 +44,23 @@ pub struct Options {
     pub profile: Profile,
     /// What the stream requests look like.
     pub shape: Shape,
+    /// Whether the stream is expected to end.
+    pub lifetime: Lifetime,
+    /// The protocol whose rules the stream follows (`--profile openai|anthropic|mcp`).
+    pub protocol: Option<Protocol>,
+    /// How long a finite stream may take to end.
+    pub stream_max: Duration,
+}
+
+/// Whether the stream is expected to end.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Lifetime {
+    /// A feed that stays open (`GET`): idle watches, publishing and replay apply.
+    #[default]
+    Endless,
+    /// A stream opened by a request that ends when its answer is complete (an LLM completion,
+    /// an MCP response): read to its end and judged by the P checks.
+    Finite,
 }
 
 /// What the runner's stream requests look like.
@@ -63,6 +81,9 @@ impl Default for Options {
             heartbeat_max: Duration::from_secs(30),
             profile: Profile::Quick,
             shape: Shape::Browser,
+            lifetime: Lifetime::Endless,
+            protocol: None,
+            stream_max: Duration::from_secs(30),
         }
     }
 }
@@ -182,7 +203,10 @@ impl Ctx {
 
     /// An `EventSource`-like request to `url` with the user's headers, in the run's [`Shape`].
     pub fn sse_request_to(&self, url: Uri) -> Request {
-        let req = Request::sse(url, &self.target.headers);
+        let req = self
+            .target
+            .opening
+            .apply(Request::sse(url, &self.target.headers));
         match self.opts.shape {
             Shape::Browser => req,
             Shape::Bare => req.bare(),
@@ -275,6 +299,9 @@ impl Ctx {
                 published: Vec::new(),
             });
         }
+        if self.opts.lifetime == Lifetime::Finite {
+            return Ok(self.finite_baseline(url, redirects, first).await);
+        }
         let second = self
             .send("baseline B", self.sse_request_to(url.clone()))
             .await;
@@ -319,6 +346,30 @@ impl Ctx {
             b_head,
             published,
         })
+    }
+
+    /// A finite stream read to its end (one request: each one may start a paid generation).
+    async fn finite_baseline(
+        &self,
+        url: Uri,
+        redirects: Vec<(StatusCode, String)>,
+        first: Response,
+    ) -> Baseline {
+        let (status, headers, time_to_head) =
+            (first.status, first.headers.clone(), first.time_to_head());
+        let a = read_window(first, Instant::now() + self.opts.stream_max).await;
+        self.record_end("baseline", &a);
+        Baseline {
+            url,
+            redirects,
+            status,
+            headers,
+            time_to_head,
+            a,
+            b: None,
+            b_head: None,
+            published: Vec::new(),
+        }
     }
 
     /// The cause of a stream request that got no response head: when a browser's request

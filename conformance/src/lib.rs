@@ -32,6 +32,7 @@ pub mod h2raw;
 pub mod load;
 pub mod parse;
 pub mod probe;
+pub mod profiles;
 pub mod report;
 pub mod runner;
 pub mod target;

@@ -5,7 +5,7 @@ use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
 use crate::checks::{Check, Finding, Phase, Status};
-use crate::context::{Ctx, Profile};
+use crate::context::{Ctx, Lifetime, Options, Profile};
 
 /// One check's outcome.
 #[derive(Debug, Clone)]
@@ -87,10 +87,17 @@ impl Progress {
 }
 
 /// How long the whole run may take at most, stated up front.
-pub fn budget(profile: Profile, heartbeat_max: Duration) -> Duration {
-    match profile {
-        Profile::Quick => Duration::from_secs(25).max(heartbeat_max + Duration::from_secs(5)),
-        Profile::Full => Duration::from_secs(150).max(heartbeat_max + Duration::from_secs(5)),
+pub fn budget(opts: &Options) -> Duration {
+    let idle_watch = opts.heartbeat_max + Duration::from_secs(5);
+    let base = match opts.profile {
+        Profile::Quick => Duration::from_secs(25).max(idle_watch),
+        Profile::Full => Duration::from_secs(150).max(idle_watch),
+    };
+    match opts.lifetime {
+        // A finite stream is read to its end a few times over (baseline, the bare control,
+        // concurrent requests), each bounded by --stream-max.
+        Lifetime::Finite => base + opts.stream_max * 3,
+        Lifetime::Endless => base,
     }
 }
 
@@ -103,6 +110,26 @@ fn check_limit(profile: Profile) -> Duration {
 /// never opened. Every other check needs the stream and would only wait out its own timeout.
 const WITHOUT_A_STREAM: [&str; 6] = ["H01", "H02", "H10", "H11", "H12", "L01"];
 
+/// Checks that judge a finite stream (one opened by a request, read to its end) as well as a
+/// feed; the others need an endless stream, a publish hook, replay or a GET of their own.
+const ON_A_FINITE_STREAM: [&str; 22] = [
+    "H01", "H02", "H03", "H04", "H06", "H08", "H09", "H11", "H12", "F01", "F02", "F03", "F04",
+    "F05", "F06", "F08", "F09", "F10", "I02", "I09", "R03", "K03",
+];
+
+/// Why `check` does not apply to a finite stream, if it does not.
+fn endless_only(ctx: &Ctx, check: &Check) -> Option<String> {
+    let finite = ctx.opts.lifetime == Lifetime::Finite;
+    let applies = check.group() == "P" || ON_A_FINITE_STREAM.contains(&check.id);
+    (finite && !applies).then(|| {
+        format!(
+            "the stream is finite (opened by {}, or --finite): this check needs an endless feed, a \
+             publish hook, replay or a GET of its own; the P checks judge finite streams",
+            ctx.target.opening.method
+        )
+    })
+}
+
 async fn run_one(ctx: &Ctx, check: Check, deadline: Instant) -> CheckResult {
     let started = Instant::now();
     let limit = check_limit(ctx.opts.profile);
@@ -111,14 +138,15 @@ async fn run_one(ctx: &Ctx, check: Check, deadline: Instant) -> CheckResult {
         true => None,
         false => ctx.blocked().await,
     };
-    let finding = match blocked {
-        Some(cause) => Finding::skip(format!("the stream never opened (see H01): {cause}")),
-        None if left.is_zero() => Finding::skip(format!(
+    let finding = match (blocked, endless_only(ctx, &check)) {
+        (_, Some(reason)) => Finding::skip(reason),
+        (Some(cause), None) => Finding::skip(format!("the stream never opened (see H01): {cause}")),
+        (None, None) if left.is_zero() => Finding::skip(format!(
             "the run's announced bound was spent before this check could run; `--only {}` gives it \
              the whole run",
             check.id
         )),
-        None => match tokio::time::timeout(limit.min(left), (check.run)(ctx)).await {
+        (None, None) => match tokio::time::timeout(limit.min(left), (check.run)(ctx)).await {
             Ok(f) => f,
             Err(_) if left < limit => Finding::skip(format!(
                 "stopped at the run's announced bound, after {} s; `--only {}` gives it the whole run",

@@ -94,10 +94,52 @@ impl Publisher {
 /// Stops the embedded server; taken once by the shutdown check.
 pub type ShutdownHook = BoxFuture<'static, ()>;
 
+/// The request that opens the stream: a browser's `GET`, or the request that starts a
+/// generation (`--method`, `--data`, `--content-type`, or a protocol profile's defaults).
+#[derive(Debug, Clone)]
+pub struct Opening {
+    /// GET for feeds; POST for LLM and MCP endpoints.
+    pub method: Method,
+    /// The request body (empty for GET).
+    pub body: Bytes,
+    /// The body's `Content-Type`.
+    pub content_type: Option<http::HeaderValue>,
+    /// An `Accept` other than `text/event-stream` (MCP clients accept JSON too).
+    pub accept: Option<http::HeaderValue>,
+}
+
+impl Default for Opening {
+    fn default() -> Self {
+        Opening {
+            method: Method::GET,
+            body: Bytes::new(),
+            content_type: None,
+            accept: None,
+        }
+    }
+}
+
+impl Opening {
+    /// Applies this opening to a browser-shaped stream request.
+    pub fn apply(&self, mut req: Request) -> Request {
+        req.method = self.method.clone();
+        req.body = self.body.clone();
+        if let Some(ct) = &self.content_type {
+            req.headers.insert(http::header::CONTENT_TYPE, ct.clone());
+        }
+        if let Some(accept) = &self.accept {
+            req.headers.insert(http::header::ACCEPT, accept.clone());
+        }
+        req
+    }
+}
+
 /// The server under check.
 pub struct Target {
     /// The SSE stream URL.
     pub url: Uri,
+    /// How the stream is opened.
+    pub opening: Opening,
     /// A stream on which nothing is published (for heartbeat checks); the stream URL itself
     /// for remote servers.
     pub idle_url: Uri,
@@ -170,6 +212,7 @@ impl Target {
     /// A server reached over the network, with the hooks the user gave.
     pub fn remote(url: Uri, headers: HeaderMap) -> Self {
         Target {
+            opening: Opening::default(),
             idle_url: url.clone(),
             description: url.to_string(),
             url,
@@ -217,6 +260,7 @@ impl Target {
             }
         });
         Ok(Target {
+            opening: Opening::default(),
             url: url("/stream")?,
             idle_url: url("/stream?topic=ssekit-check-idle")?,
             headers: HeaderMap::new(),

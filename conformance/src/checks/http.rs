@@ -21,7 +21,7 @@ pub fn checks() -> Vec<Check> {
             title: "status is 200",
             reference: "HTML §9.2.2 step 15; WPT eventsource/request-status-error",
             browser: "Any status other than 200 fails the connection: EventSource goes CLOSED and never reconnects.",
-            fix: "Answer the stream with 200; use 204 only to tell clients to stop for good.",
+            fix: "Answer the stream with 200 and send the head at once; use 204 only to tell clients to stop for good. When no head came at all, the observation names what held it (compression, a buffering proxy or cache) and its setting.",
             phase: Phase::Main,
             run: h01,
         },
