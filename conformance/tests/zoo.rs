@@ -57,8 +57,12 @@ fn zoo() {
     }
     let started = Instant::now();
     let outcomes = run_pool(cases, jobs());
+    let mut kept = Vec::new();
     for outcome in &outcomes {
         problems.extend(outcome.problems.iter().cloned());
+        if let Some(dir) = &outcome.kept {
+            kept.push(format!("{}: logs kept in {}", outcome.case, dir.display()));
+        }
     }
     eprintln!(
         "zoo: {} case(s) in {:.1} s",
@@ -67,9 +71,10 @@ fn zoo() {
     );
     assert!(
         problems.is_empty(),
-        "{} zoo row(s) do not hold:\n{}",
+        "{} zoo problem(s):\n{}\n{}",
         problems.len(),
-        problems.join("\n")
+        problems.join("\n"),
+        kept.join("\n")
     );
 }
 
@@ -225,6 +230,8 @@ struct Outcome {
     problems: Vec<String>,
     /// `CHECK STATUS` of each row's check, for the log.
     got: Vec<String>,
+    /// The case's work directory, kept when something did not hold.
+    kept: Option<PathBuf>,
 }
 
 enum OutcomeKind {
@@ -253,9 +260,13 @@ impl Outcome {
     }
 }
 
-/// Runs the cases on `jobs` threads; outcomes in the table's case order.
+/// Runs the cases on `jobs` threads; outcomes sorted by case name.
 fn run_pool(cases: BTreeMap<String, Vec<Row>>, jobs: usize) -> Vec<Outcome> {
-    let queue = Arc::new(Mutex::new(cases.into_iter().collect::<Vec<_>>()));
+    let mut queue: Vec<(String, Vec<Row>)> = cases.into_iter().collect();
+    // Workers pop from the end: the long cases (S01 publishes 8000 events one request at a
+    // time) go last in the vector so that they start first and the short ones fill the gaps.
+    queue.sort_by_key(|(_, rows)| rows.iter().any(|r| r.check == "S01"));
+    let queue = Arc::new(Mutex::new(queue));
     let (tx, rx) = mpsc::channel();
     let workers: Vec<_> = (0..jobs)
         .map(|_| {
@@ -288,6 +299,7 @@ fn run_case(case: &str, rows: &[Row]) -> Outcome {
         elapsed: Duration::ZERO,
         problems: Vec::new(),
         got: Vec::new(),
+        kept: None,
     };
     match judge_case(case, rows, &work) {
         Ok(Judgement::Skipped(reason)) => outcome.kind = OutcomeKind::Skipped(reason),
@@ -301,9 +313,7 @@ fn run_case(case: &str, rows: &[Row]) -> Outcome {
     if outcome.problems.is_empty() {
         work.remove();
     } else {
-        outcome
-            .problems
-            .push(format!("{case}: logs kept in {}", work.0.display()));
+        outcome.kept = Some(work.0.clone());
     }
     outcome.elapsed = started.elapsed();
     outcome

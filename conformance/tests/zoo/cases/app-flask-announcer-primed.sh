@@ -6,4 +6,4 @@ source "$ZOO/lib.sh"
 need_python_packages flask
 port=$(free_port)
 start_app flask "$port" "$ZOO_VENV/bin/python" "$ZOO/apps/python/flask_announcer_app.py" "$port" --prime
-emit_args "http://127.0.0.1:$port/listen" --publish "http://127.0.0.1:$port/publish" --heartbeat-max 20 --timeout 15
+emit_args "http://127.0.0.1:$port/listen" --publish "http://127.0.0.1:$port/publish" --heartbeat-max 20 --timeout 10
