@@ -1,5 +1,6 @@
 //! The zoo: `ssekit check` against real SSE servers and proxies its authors did not write, each
-//! verdict compared with the one the table `tests/zoo/expected.tsv` says is right.
+//! verdict compared with the one the table `tests/zoo/expected.tsv` (and its parts,
+//! `tests/zoo/*/expected-*.tsv`) says is right.
 //!
 //! A runner that only ever meets its own reference server can agree with itself and still be
 //! wrong about the servers people deploy. Each case is a bash script `tests/zoo/cases/<case>.sh`
@@ -39,10 +40,7 @@ const STATUSES: [&str; 5] = ["PASS", "FAIL", "WARN", "SKIP", "INFO"];
 
 #[test]
 fn zoo() {
-    let table = std::fs::read_to_string(Path::new(ZOO).join("expected.tsv"))
-        .expect("read tests/zoo/expected.tsv");
-    let rows = parse_table(&table).unwrap_or_else(|e| panic!("tests/zoo/expected.tsv: {e}"));
-    let mut cases = group_by_case(rows);
+    let mut cases = group_by_case(read_tables());
     let mut problems = unlisted_scripts(&cases);
     if let Some(only) = std::env::var("ZOO_CASES").ok().filter(|s| !s.is_empty()) {
         let wanted: Vec<&str> = only.split(',').map(str::trim).collect();
@@ -92,7 +90,8 @@ fn jobs() -> usize {
 /// One row of `expected.tsv`.
 #[derive(Clone, Debug)]
 struct Row {
-    line: usize,
+    /// `file:line`, for messages.
+    at: String,
     case: String,
     /// A check id, or `exit` for the runner's exit code.
     check: String,
@@ -105,26 +104,57 @@ struct Row {
 
 const HEADER: [&str; 6] = ["case", "check", "status", "cause", "reason", "state"];
 
-fn parse_table(text: &str) -> Result<Vec<Row>, String> {
+/// The rows of `expected.tsv` and of its parts, `*/expected-*.tsv` (a group of cases kept in
+/// its own folder, such as the proxies, so that the groups' authors never edit the same file).
+fn read_tables() -> Vec<Row> {
+    let mut files = vec![PathBuf::from("expected.tsv")];
+    let entries = std::fs::read_dir(ZOO).expect("read tests/zoo");
+    for dir in entries.filter_map(Result::ok).map(|e| e.path()) {
+        let Ok(inner) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for path in inner.filter_map(Result::ok).map(|e| e.path()) {
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            if name.starts_with("expected-") && name.ends_with(".tsv") {
+                files.push(path.strip_prefix(ZOO).unwrap_or(&path).to_path_buf());
+            }
+        }
+    }
     let mut rows = Vec::new();
-    let mut header_seen = false;
+    for (i, file) in files.iter().enumerate() {
+        let name = file.display().to_string();
+        let text = std::fs::read_to_string(Path::new(ZOO).join(file))
+            .unwrap_or_else(|e| panic!("read tests/zoo/{name}: {e}"));
+        // The main table must start with the header; in a part it is optional.
+        let table =
+            parse_table(&name, &text, i == 0).unwrap_or_else(|e| panic!("tests/zoo/{name}: {e}"));
+        rows.extend(table);
+    }
+    rows
+}
+
+fn parse_table(file: &str, text: &str, header_required: bool) -> Result<Vec<Row>, String> {
+    let mut rows = Vec::new();
+    let mut first = true;
     for (i, line) in text.lines().enumerate() {
         let line_no = i + 1;
         if line.trim().is_empty() || line.starts_with('#') {
             continue;
         }
         let fields: Vec<&str> = line.split('\t').collect();
-        if !header_seen {
-            if fields != HEADER {
+        if std::mem::take(&mut first) {
+            if fields == HEADER {
+                continue;
+            }
+            if header_required {
                 return Err(format!(
                     "line {line_no}: the header must be {:?}, found {fields:?}",
                     HEADER.join("\t")
                 ));
             }
-            header_seen = true;
-            continue;
         }
-        rows.push(parse_row(line_no, &fields).map_err(|e| format!("line {line_no}: {e}"))?);
+        let at = format!("{file}:{line_no}");
+        rows.push(parse_row(at, &fields).map_err(|e| format!("line {line_no}: {e}"))?);
     }
     if rows.is_empty() {
         return Err("no rows".into());
@@ -132,7 +162,7 @@ fn parse_table(text: &str) -> Result<Vec<Row>, String> {
     Ok(rows)
 }
 
-fn parse_row(line: usize, fields: &[&str]) -> Result<Row, String> {
+fn parse_row(at: String, fields: &[&str]) -> Result<Row, String> {
     let [case, check, status, cause, reason, state] = fields else {
         return Err(format!(
             "{} tab-separated fields, expected 6 ({})",
@@ -166,7 +196,7 @@ fn parse_row(line: usize, fields: &[&str]) -> Result<Row, String> {
         .filter(|c| !c.is_empty() && *c != "-")
         .map(str::to_string);
     Ok(Row {
-        line,
+        at,
         case: case.to_string(),
         check: check.to_string(),
         statuses,
@@ -377,10 +407,7 @@ fn mismatch(row: &Row, verdict: &Verdict) -> Option<String> {
             .map(|c| format!(" naming {c:?}"))
             .unwrap_or_default()
     );
-    let at = format!(
-        "{} {} (expected.tsv line {})",
-        row.case, row.check, row.line
-    );
+    let at = format!("{} {} ({})", row.case, row.check, row.at);
     match (row.pending, holds) {
         (false, false) => Some(format!(
             "{at}: expected {expected}, got {}: {}",
