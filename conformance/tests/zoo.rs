@@ -107,7 +107,7 @@ const HEADER: [&str; 6] = ["case", "check", "status", "cause", "reason", "state"
 /// The rows of `expected.tsv` and of its parts, `*/expected-*.tsv` (a group of cases kept in
 /// its own folder, such as the proxies, so that the groups' authors never edit the same file).
 fn read_tables() -> Vec<Row> {
-    let mut files = vec![PathBuf::from("expected.tsv")];
+    let mut parts = Vec::new();
     let entries = std::fs::read_dir(ZOO).expect("read tests/zoo");
     for dir in entries.filter_map(Result::ok).map(|e| e.path()) {
         let Ok(inner) = std::fs::read_dir(&dir) else {
@@ -116,12 +116,14 @@ fn read_tables() -> Vec<Row> {
         for path in inner.filter_map(Result::ok).map(|e| e.path()) {
             let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
             if name.starts_with("expected-") && name.ends_with(".tsv") {
-                files.push(path.strip_prefix(ZOO).unwrap_or(&path).to_path_buf());
+                parts.push(path.strip_prefix(ZOO).unwrap_or(&path).to_path_buf());
             }
         }
     }
+    parts.sort();
+    let files = std::iter::once(PathBuf::from("expected.tsv")).chain(parts);
     let mut rows = Vec::new();
-    for (i, file) in files.iter().enumerate() {
+    for (i, file) in files.enumerate() {
         let name = file.display().to_string();
         let text = std::fs::read_to_string(Path::new(ZOO).join(file))
             .unwrap_or_else(|e| panic!("read tests/zoo/{name}: {e}"));
