@@ -1,0 +1,150 @@
+# Helpers shared by every zoo case (conformance/tests/zoo/cases/*.sh); source it first.
+#
+# Why it exists: each case starts real servers it did not write on free 127.0.0.1 ports, and the
+# harness (conformance/tests/zoo.rs) relies on a small contract that these helpers keep in one
+# place: print `SKIPPED <reason>` and exit 0 when something is missing, otherwise print exactly
+# one `ARGS <shell-quoted arguments for ssekit check>` line and stay alive until the harness
+# kills the process group. Nothing here prints on stdout except `skip` and `emit_args`.
+#
+# The harness sets SSEKIT (the ssekit binary), ZOO (this folder, absolute) and WORK (a fresh
+# temp dir for the case). Logs of started programs go to $WORK/*.log.
+
+set -euo pipefail
+
+: "${SSEKIT:?SSEKIT must name the ssekit binary}"
+: "${ZOO:?ZOO must be the absolute path of conformance/tests/zoo}"
+: "${WORK:?WORK must be a fresh temp dir}"
+
+ZOO_VENV="$ZOO/.venv"
+ZOO_NODE="$ZOO/apps/node"
+
+# skip REASON...: the case cannot run here (a program or package is missing); not a failure.
+skip() {
+    echo "SKIPPED $*"
+    exit 0
+}
+
+# free_port: a port on 127.0.0.1 that nothing listens on right now. The kernel picks it (bind
+# to port 0), so two cases running at once do not pick the same one.
+free_port() {
+    if command -v python3 >/dev/null 2>&1; then
+        python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+        return
+    fi
+    # Without Python: random ports from the ephemeral range until one refuses connections.
+    local port
+    for _ in $(seq 1 100); do
+        port=$((32768 + RANDOM % 28000))
+        if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+            echo "$port"
+            return
+        fi
+    done
+    echo "free_port: no free port found" >&2
+    return 1
+}
+
+# wait_port HOST PORT SECS: returns once HOST:PORT accepts a TCP connection; fails after SECS.
+wait_port() {
+    local host=$1 port=$2 secs=$3
+    local deadline=$((SECONDS + secs))
+    until (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null; do
+        if ((SECONDS >= deadline)); then
+            echo "wait_port: nothing listens on $host:$port after ${secs}s" >&2
+            return 1
+        fi
+        sleep 0.05
+    done
+}
+
+# wait_listening NAME PID HOST PORT SECS: wait_port, but fails at once (showing the program's
+# log) when the program exits first, for instance because a module is missing.
+wait_listening() {
+    local name=$1 pid=$2 host=$3 port=$4 secs=$5
+    local deadline=$((SECONDS + secs))
+    until (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null; do
+        if ! kill -0 "$pid" 2>/dev/null; then
+            echo "$name exited before listening on $host:$port; its log:" >&2
+            tail -n 30 "$WORK/$name.log" >&2 || true
+            return 1
+        fi
+        if ((SECONDS >= deadline)); then
+            echo "$name did not listen on $host:$port within ${secs}s; its log:" >&2
+            tail -n 30 "$WORK/$name.log" >&2 || true
+            return 1
+        fi
+        sleep 0.05
+    done
+}
+
+# start_ssekit_serve ARGS...: starts `ssekit serve` on a free port with these extra arguments,
+# in the background, and sets SERVE_PORT (and SERVE_PID). Prints nothing on stdout.
+start_ssekit_serve() {
+    local log
+    log=$(mktemp "$WORK/ssekit-serve.XXXXXX.log")
+    "$SSEKIT" serve --addr 127.0.0.1:0 "$@" >"$log" 2>&1 &
+    SERVE_PID=$!
+    SERVE_PORT=
+    local deadline=$((SECONDS + 15)) line
+    while [ -z "$SERVE_PORT" ]; do
+        line=$(grep -m1 '^listening on http://' "$log" || true)
+        if [ -n "$line" ]; then
+            SERVE_PORT=${line##*:}
+        elif ! kill -0 "$SERVE_PID" 2>/dev/null; then
+            echo "ssekit serve $* exited at start; its log:" >&2
+            tail -n 30 "$log" >&2
+            return 1
+        elif ((SECONDS >= deadline)); then
+            echo "ssekit serve $* printed no address within 15 s" >&2
+            return 1
+        else
+            sleep 0.05
+        fi
+    done
+    export SERVE_PORT SERVE_PID
+}
+
+# need_python_packages MODULE...: skips the case unless the zoo venv has these modules
+# (conformance/tests/zoo/setup.sh makes it).
+need_python_packages() {
+    [ -x "$ZOO_VENV/bin/python" ] || skip "no Python venv at $ZOO_VENV (run conformance/tests/zoo/setup.sh)"
+    local module
+    for module in "$@"; do
+        "$ZOO_VENV/bin/python" -c "import $module" 2>/dev/null \
+            || skip "Python module $module is not in $ZOO_VENV (run conformance/tests/zoo/setup.sh)"
+    done
+}
+
+# need_node_packages PACKAGE...: skips the case unless node and these npm packages are there.
+need_node_packages() {
+    command -v node >/dev/null 2>&1 || skip "node is not installed (apt-get install nodejs npm)"
+    local package
+    for package in "$@"; do
+        [ -d "$ZOO_NODE/node_modules/$package" ] \
+            || skip "npm package $package is not installed in $ZOO_NODE (run conformance/tests/zoo/setup.sh)"
+    done
+}
+
+# start_app NAME PORT PROGRAM ARGS...: runs an app in the background with its output in
+# $WORK/NAME.log, and waits (at most 20 s) until it listens on 127.0.0.1:PORT.
+start_app() {
+    local name=$1 port=$2
+    shift 2
+    "$@" >"$WORK/$name.log" 2>&1 &
+    wait_listening "$name" $! 127.0.0.1 "$port" 20
+}
+
+# emit_args ARGS...: tells the harness how to run `ssekit check` (one line, shell-quoted),
+# then keeps the case alive until the harness kills its process group.
+emit_args() {
+    local quoted
+    printf -v quoted ' %q' "$@"
+    echo "ARGS${quoted}"
+    hold
+}
+
+# hold: waits for the harness to kill the process group (or for the started programs to end).
+hold() {
+    # `wait` returns when every background job has ended; a case whose servers died is over.
+    wait || true
+}
