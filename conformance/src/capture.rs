@@ -334,6 +334,11 @@ impl Capture {
         self.events.iter().map(|e| e.value.id.as_str()).collect()
     }
 
+    /// Whether the parser got anything out of the body: an event, a comment or a retry.
+    pub fn parsed_anything(&self) -> bool {
+        !self.events.is_empty() || !self.comments.is_empty() || !self.retries.is_empty()
+    }
+
     /// Whether the server closed the body (cleanly or not).
     pub fn ended_by_server(&self) -> bool {
         !matches!(self.end, End::Open)

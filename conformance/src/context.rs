@@ -140,6 +140,15 @@ impl Baseline {
     }
 }
 
+/// What a browser-shaped request showed about compression.
+#[derive(Debug, Clone)]
+pub enum Stall {
+    /// No stall, and what was seen.
+    None(String),
+    /// The compressed stream delivers nothing while the identity one flows: the cause.
+    Compressed(String),
+}
+
 /// A stream the server ended, as seen by some check.
 #[derive(Debug, Clone)]
 pub struct Closed {
@@ -158,6 +167,7 @@ pub struct Ctx {
     /// A run-unique token for the runner's own payloads.
     pub nonce: String,
     baseline: OnceCell<Result<Baseline, String>>,
+    stall: OnceCell<Stall>,
     idle: OnceCell<Result<Capture, String>>,
     statuses: Mutex<Vec<(String, StatusCode)>>,
     closed: Mutex<Vec<Closed>>,
@@ -177,6 +187,7 @@ impl Ctx {
             opts,
             nonce,
             baseline: OnceCell::new(),
+            stall: OnceCell::new(),
             idle: OnceCell::new(),
             statuses: Mutex::new(Vec::new()),
             closed: Mutex::new(Vec::new()),
@@ -267,7 +278,79 @@ impl Ctx {
     /// came, whatever its status, is the checks' to judge). Checks that need a stream SKIP
     /// with this cause instead of each waiting out its own timeout.
     pub async fn blocked(&self) -> Option<String> {
-        self.baseline().await.err()
+        match self.baseline().await {
+            Err(reason) => Some(reason),
+            Ok(_) => match self.compression_stall().await {
+                Stall::Compressed(cause) => Some(cause.clone()),
+                Stall::None(_) => None,
+            },
+        }
+    }
+
+    /// Whether a compressed stream stalls for a browser while the same request without
+    /// `Accept-Encoding` flows (taken once, on first use; H14 reports it).
+    pub async fn compression_stall(&self) -> &Stall {
+        self.stall
+            .get_or_init(|| async {
+                match self.baseline().await {
+                    Ok(b) => self.judge_compression(b).await,
+                    Err(e) => Stall::None(format!("the stream never opened: {e}")),
+                }
+            })
+            .await
+    }
+
+    async fn judge_compression(&self, b: &Baseline) -> Stall {
+        let encoding = b
+            .headers
+            .get(http::header::CONTENT_ENCODING)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("identity")
+            .to_ascii_lowercase();
+        if !b.streaming() || encoding == "identity" {
+            return Stall::None(format!("Content-Encoding: {encoding}"));
+        }
+        if b.a.parsed_anything() {
+            return Stall::None(format!(
+                "Content-Encoding: {encoding}; the browser-shaped request got {} event(s) and {} \
+                 comment(s)",
+                b.a.events.len(),
+                b.a.comments.len()
+            ));
+        }
+        // Nothing decoded for the browser: does the same request without compression flow?
+        let bare = self.sse_request_to(b.url.clone()).bare();
+        let Ok(mut r) = self.send("stream without Accept-Encoding", bare).await else {
+            return Stall::None("the control request without Accept-Encoding failed too".into());
+        };
+        let mut c = Capture::new(&r);
+        let deadline = Instant::now() + Duration::from_millis(1500);
+        let read = c.read_until(&mut r, deadline, Capture::parsed_anything);
+        let publish = async {
+            if let Some(p) = &self.target.publish {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                let _ = p
+                    .publish(None, &format!("ssekit-check {} h14", self.nonce))
+                    .await;
+            }
+        };
+        tokio::join!(read, publish);
+        if !c.parsed_anything() {
+            return Stall::None(format!(
+                "Content-Encoding: {encoding}; nothing arrived with or without compression during \
+                 the window (an idle stream: nothing to compare)"
+            ));
+        }
+        Stall::Compressed(format!(
+            "with a browser's Accept-Encoding the stream came back `Content-Encoding: {encoding}` and \
+             its {} byte(s) in the first look decoded to nothing, while the same request without Accept-Encoding \
+             got {} event(s)/comment(s) at once: a compressor holds the stream until its buffer \
+             fills, so every browser sees an open stream that never delivers (express \
+             `compression()` without `res.flush()`, nginx `gzip on` for text/event-stream, a gzip \
+             middleware). Exclude text/event-stream from compression or flush after every event",
+            b.a.bytes,
+            c.events.len() + c.comments.len()
+        ))
     }
 
     async fn take_baseline(&self) -> Result<Baseline, String> {

@@ -108,13 +108,13 @@ fn check_limit(profile: Profile) -> Duration {
 
 /// Checks that judge the first response itself, or other URLs: they run when the stream
 /// never opened. Every other check needs the stream and would only wait out its own timeout.
-const WITHOUT_A_STREAM: [&str; 6] = ["H01", "H02", "H10", "H11", "H12", "L01"];
+const WITHOUT_A_STREAM: [&str; 7] = ["H01", "H02", "H10", "H11", "H12", "H14", "L01"];
 
 /// Checks that judge a finite stream (one opened by a request, read to its end) as well as a
 /// feed; the others need an endless stream, a publish hook, replay or a GET of their own.
-const ON_A_FINITE_STREAM: [&str; 22] = [
-    "H01", "H02", "H03", "H04", "H06", "H08", "H09", "H11", "H12", "F01", "F02", "F03", "F04",
-    "F05", "F06", "F08", "F09", "F10", "I02", "I09", "R03", "K03",
+const ON_A_FINITE_STREAM: [&str; 23] = [
+    "H01", "H02", "H03", "H04", "H06", "H08", "H09", "H11", "H12", "H14", "F01", "F02", "F03",
+    "F04", "F05", "F06", "F08", "F09", "F10", "I02", "I09", "R03", "K03",
 ];
 
 /// Why `check` does not apply to a finite stream, if it does not.

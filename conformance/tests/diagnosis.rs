@@ -32,7 +32,13 @@ enum Behaviour {
     Cached,
     /// Holds every connection while another one is open (request coalescing, a cache lock).
     OneAtATime,
+    /// With `Accept-Encoding: gzip`, sends the head and the gzip header, then holds every
+    /// compressed byte (a compressor never flushed after the head was); identity flows.
+    CompressesHeld,
 }
+
+const GZIP_HEAD: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\
+cache-control: no-store\r\ncontent-encoding: gzip\r\ntransfer-encoding: chunked\r\n\r\n";
 
 const CACHED_HEAD: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\
 cache-control: no-store\r\nage: 7\r\nvia: 1.1 varnish (Varnish/7.1)\r\nx-varnish: 32770 3\r\n\
@@ -77,8 +83,16 @@ async fn serve_one(
         let _ = s.read(&mut buf).await;
         return Ok(());
     }
+    let gzip = text.contains("accept-encoding: gzip");
     match behaviour {
         Behaviour::Cached => s.write_all(CACHED_HEAD).await?,
+        Behaviour::CompressesHeld if gzip => {
+            s.write_all(GZIP_HEAD).await?;
+            // The 10-byte gzip member header, and nothing after it: the deflate data waits.
+            chunk(&mut s, &[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3]).await?;
+            let _ = s.read(&mut buf).await;
+            return Ok(());
+        }
         _ => s.write_all(HEAD).await?,
     }
     match behaviour {
@@ -238,4 +252,24 @@ async fn a_held_second_subscriber_is_named_by_h04() {
         observed.contains("a second subscriber got no headers while the first was open"),
         "{observed}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_compressed_stream_that_never_flushes_fails_h14() {
+    let url = server(Behaviour::CompressesHeld).await;
+    let (report, took) = check(url, &["H01", "H14", "T01", "K03", "F01"], 3).await;
+    assert_eq!(status(&report, "H01").0, Status::Pass, "the head came");
+    let (h14, observed) = status(&report, "H14");
+    assert_eq!(h14, Status::Fail, "{observed}");
+    assert!(
+        observed.contains("Content-Encoding: gzip") && observed.contains("decoded to nothing"),
+        "{observed}"
+    );
+    for id in ["T01", "K03", "F01"] {
+        let (s, why) = status(&report, id);
+        assert_eq!(s, Status::Skip, "{id}: {why}");
+        assert!(why.contains("a compressor holds the stream"), "{id}: {why}");
+    }
+    assert_eq!(report.exit_code(), 1);
+    assert!(took < Duration::from_secs(15), "took {took:?}");
 }

@@ -157,7 +157,33 @@ pub fn checks() -> Vec<Check> {
             phase: Phase::Main,
             run: h13,
         },
+        Check {
+            id: "H14",
+            level: Level::Must,
+            basis: Basis::Spec,
+            title: "a browser's request (with Accept-Encoding) gets the stream, not a compressor's buffer",
+            reference: "Fetch §4.6 (a browser's request carries Accept-Encoding); HTML §9.2.5 (the stream is parsed as it arrives)",
+            browser: "The EventSource opens and then never receives an event: the compressed bytes wait in the server's buffer.",
+            fix: "Exclude text/event-stream from compression, or flush the compressor after every event (express: `res.flush()`; nginx: `gzip off` in the stream's location).",
+            phase: Phase::Main,
+            run: h14,
+        },
     ]
+}
+
+fn h14(ctx: &Ctx) -> BoxFuture<'_, Finding> {
+    Box::pin(async move {
+        if let Err(e) = ctx.baseline().await {
+            return Finding::skip(format!("no response: {e}"));
+        }
+        if ctx.opts.shape == crate::context::Shape::Bare {
+            return Finding::skip("--bare-request: the runner sent no Accept-Encoding");
+        }
+        match ctx.compression_stall().await {
+            crate::context::Stall::Compressed(cause) => Finding::violation(cause.clone()),
+            crate::context::Stall::None(seen) => Finding::pass(seen.clone()),
+        }
+    })
 }
 
 /// All values of a header, as text.
