@@ -10,6 +10,7 @@ use crate::context::Ctx;
 use crate::target::BoxFuture;
 
 pub mod cors;
+pub mod finite;
 pub mod framing;
 pub mod http;
 pub mod ids;
@@ -234,6 +235,7 @@ pub fn all() -> Vec<Check> {
     checks.extend(scale::checks());
     checks.extend(cors::checks());
     checks.extend(longpoll::checks());
+    checks.extend(finite::checks());
     checks
 }
 
@@ -275,14 +277,15 @@ mod tests {
         let before = ids.len();
         ids.dedup();
         assert_eq!(ids.len(), before, "duplicate check ids");
-        for group in ["H", "F", "I", "R", "K", "T", "S", "C", "L"] {
+        for group in ["H", "F", "I", "R", "K", "T", "S", "C", "L", "P"] {
             assert!(
                 checks.iter().any(|c| c.group() == group),
                 "group {group} missing"
             );
         }
-        // 56 checks of the H F I R K T S C L groups, and H14 (compression that holds the stream).
-        assert_eq!(checks.len(), 57);
+        // 56 checks of the H F I R K T S C L groups, H14 (compression that holds the stream)
+        // and the 7 P checks of streams opened by a request.
+        assert_eq!(checks.len(), 64);
     }
 
     #[test]
