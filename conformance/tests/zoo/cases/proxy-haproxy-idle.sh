@@ -6,4 +6,4 @@ source "$ZOO/proxies/proxy-lib.sh"
 need haproxy
 upstream --heartbeat 0
 haproxy_start idle.cfg
-emit_args "http://127.0.0.1:$PORT/stream" --heartbeat-max 2
+emit_args "http://127.0.0.1:$PORT/stream" --heartbeat-max 4

@@ -7,4 +7,4 @@ source "$ZOO/proxies/proxy-lib.sh"
 need nginx
 upstream --heartbeat 0
 nginx_start idle.conf
-emit_args "http://127.0.0.1:$PORT/stream" --heartbeat-max 2
+emit_args "http://127.0.0.1:$PORT/stream" --heartbeat-max 4

@@ -68,3 +68,36 @@ haproxy_start() {
     /usr/sbin/haproxy -db -f "$WORK/haproxy/haproxy.cfg" >"$WORK/haproxy/haproxy.log" 2>&1 &
     ready "$PORT" haproxy "$WORK/haproxy/haproxy.log"
 }
+
+# varnish_start VCL [PARAM=VALUE...]: varnishd in the foreground (-F) from varnish/VCL, its
+# working directory under $WORK (-n), no privilege separation (-j none: $WORK belongs to the
+# user running the zoo), no management port; sets PORT.
+varnish_start() {
+    need varnishd
+    local vcl=$1 p params=()
+    shift
+    for p in "$@"; do params+=(-p "$p"); done
+    PORT=$(free_port)
+    export WORK UP PORT
+    mkdir -p "$WORK/varnish"
+    render "$PROXIES/varnish/$vcl" "$WORK/varnish/site.vcl"
+    /usr/sbin/varnishd -F -j none -n "$WORK/varnish/n" -a "127.0.0.1:$PORT" \
+        -f "$WORK/varnish/site.vcl" -s malloc,32m "${params[@]}" \
+        >"$WORK/varnish/varnishd.log" 2>&1 &
+    ready "$PORT" varnishd "$WORK/varnish/varnishd.log"
+}
+
+# squid_start CONF: squid in the foreground (-N) from squid/CONF; sets PORT. Squid drops its
+# privileges to the "proxy" user, so its directory must be reachable by that user.
+squid_start() {
+    need squid
+    PORT=$(free_port)
+    export WORK UP PORT
+    mkdir -p "$WORK/squid"
+    chmod a+rwx "$WORK/squid"
+    chmod a+x "$WORK"
+    render "$PROXIES/squid/common.conf" "$WORK/squid/common.conf"
+    render "$PROXIES/squid/$1" "$WORK/squid/squid.conf"
+    /usr/sbin/squid -N -f "$WORK/squid/squid.conf" >"$WORK/squid/squid.log" 2>&1 &
+    ready "$PORT" squid "$WORK/squid/cache.log"
+}
