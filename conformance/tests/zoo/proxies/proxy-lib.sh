@@ -101,3 +101,33 @@ squid_start() {
     /usr/sbin/squid -N -f "$WORK/squid/squid.conf" >"$WORK/squid/squid.log" 2>&1 &
     ready "$PORT" squid "$WORK/squid/cache.log"
 }
+
+# caddy_start CADDYFILE: caddy run in the foreground from caddy/CADDYFILE (admin endpoint off,
+# no automatic HTTPS, its home and data under $WORK); sets PORT.
+caddy_start() {
+    need caddy
+    PORT=$(free_port)
+    export WORK UP PORT
+    mkdir -p "$WORK/caddy"
+    render "$PROXIES/caddy/$1" "$WORK/caddy/Caddyfile"
+    HOME="$WORK/caddy" XDG_CONFIG_HOME="$WORK/caddy" XDG_DATA_HOME="$WORK/caddy" \
+        caddy run --config "$WORK/caddy/Caddyfile" --adapter caddyfile \
+        >"$WORK/caddy/caddy.log" 2>&1 &
+    ready "$PORT" caddy "$WORK/caddy/caddy.log"
+}
+
+# apache_start CONF: Apache httpd in the foreground (-DFOREGROUND) from apache/CONF, with none of
+# /etc/apache2 (-f with an absolute path, ServerRoot under $WORK); sets PORT. Its children run as
+# www-data, so its directory must be reachable by that user.
+apache_start() {
+    need apache2
+    PORT=$(free_port)
+    export WORK UP PORT
+    mkdir -p "$WORK/apache"
+    chmod a+rwx "$WORK/apache"
+    chmod a+x "$WORK"
+    render "$PROXIES/apache/common.conf" "$WORK/apache/common.conf"
+    render "$PROXIES/apache/$1" "$WORK/apache/httpd.conf"
+    /usr/sbin/apache2 -DFOREGROUND -f "$WORK/apache/httpd.conf" >"$WORK/apache/stdout.log" 2>&1 &
+    ready "$PORT" apache2 "$WORK/apache/stdout.log"
+}
