@@ -114,24 +114,33 @@ pub struct Baseline {
 }
 
 impl Baseline {
-    /// What shows a cache in front of the stream: cache headers on the answer, or a second
-    /// subscriber held back while the first one was open. Empty when nothing does.
+    /// What shows a cache at work on the stream: an answer served from it (a hit, a positive
+    /// `Age`), or a second subscriber held back while the first one was open. A cache that
+    /// is merely in the path and stores nothing (a miss on a `no-store` stream) is no sign.
     pub fn cache_signs(&self) -> Vec<String> {
-        let mut signs = crate::diagnosis::cache_evidence(&self.headers);
+        let mut signs = match crate::diagnosis::served_from_cache(&self.headers) {
+            true => crate::diagnosis::cache_evidence(&self.headers),
+            false => Vec::new(),
+        };
+        signs.extend(self.second_held());
+        signs
+    }
+
+    /// Why a second subscriber, opened while the first was open, was held back, if it was.
+    pub fn second_held(&self) -> Option<String> {
         let prompt = self.time_to_head < Duration::from_secs(1);
         match &self.b_head {
-            Some(Ok(waited)) if prompt && *waited >= Duration::from_secs(1) => signs.push(format!(
+            Some(Ok(waited)) if prompt && *waited >= Duration::from_secs(1) => Some(format!(
                 "a second subscriber waited {} for its headers while the first was open (a cache \
                  lock or request coalescing, or a server that serves one stream at a time)",
                 crate::diagnosis::secs(*waited)
             )),
-            Some(Err(e)) if prompt => signs.push(format!(
+            Some(Err(e)) if prompt => Some(format!(
                 "a second subscriber got no headers while the first was open ({e}: a cache lock \
                  or request coalescing, or a server that serves one stream at a time)"
             )),
-            _ => {}
+            _ => None,
         }
-        signs
     }
 
     /// True when the stream opened (200); checks of the body need it.

@@ -331,9 +331,17 @@ fn h04(ctx: &Ctx) -> BoxFuture<'_, Finding> {
             ));
         }
         let problems = cache_problems(&b.headers);
+        let in_path = crate::diagnosis::cache_evidence(&b.headers);
+        let note = match in_path.is_empty() {
+            true => String::new(),
+            false => format!(
+                "; a cache is in the path ({}) and did not answer from store",
+                in_path.join(", ")
+            ),
+        };
         if problems.is_empty() {
             Finding::pass(format!(
-                "Cache-Control: {}",
+                "Cache-Control: {}{note}",
                 values(&b.headers, "cache-control").join(", ")
             ))
         } else {
