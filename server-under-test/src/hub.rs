@@ -80,6 +80,9 @@ enum Lag {
     Over(Instant),
     /// Evicted then: its stream ends at the next event boundary.
     Evicted(Instant),
+    /// Dropped from the fan-out without a word (`lossy-queue`): the stream stays open and
+    /// gets no more events.
+    Detached,
 }
 
 /// How far behind a cursor is.
@@ -404,6 +407,9 @@ impl Hub {
             end,
         });
         st.head = seq;
+        if let Some(queue) = self.misbehave.lossy_queue() {
+            detach_full_queues(st, queue);
+        }
         let ring_bytes = self.trim(&mut st.ring, end);
         self.metrics
             .ring_events
@@ -540,6 +546,9 @@ impl Hub {
                 let SlotKind::Stream { conn, lag } = &mut slot.kind else {
                     continue;
                 };
+                if let Lag::Detached = *lag {
+                    continue;
+                }
                 lag_max = lag_max.max(st.head.saturating_sub(slot.cursor));
                 if let Lag::Evicted(at) = *lag {
                     if now.duration_since(at) >= EVICTION_GRACE {
@@ -608,6 +617,20 @@ impl Hub {
     }
 }
 
+/// `lossy-queue`: a stream with more than `queue` events waiting is dropped from the fan-out
+/// (Flask's `put_nowait` raising `queue.Full`), and nobody tells its connection.
+fn detach_full_queues(st: &mut State, queue: u64) {
+    let head = st.head;
+    for slot in st.slots.iter_mut().flatten() {
+        if let SlotKind::Stream { conn, lag } = &mut slot.kind {
+            if !matches!(lag, Lag::Detached) && head.saturating_sub(slot.cursor) > queue {
+                tracing::warn!(peer = %conn.peer, "lossy-queue: subscriber queue full, dropped silently");
+                *lag = Lag::Detached;
+            }
+        }
+    }
+}
+
 fn standing(ring: &VecDeque<Entry>, total: u64, cursor: u64, limits: &HubLimits) -> Standing {
     let Some(front) = ring.front() else {
         return Standing::Within;
@@ -647,10 +670,27 @@ impl Subscription {
         &self.hub
     }
 
+    /// Whether `lossy-queue` dropped this stream from the fan-out (it gets no more events).
+    fn detached(&self, st: &State) -> bool {
+        matches!(
+            &st.slots[self.slot],
+            Some(Slot {
+                kind: SlotKind::Stream {
+                    lag: Lag::Detached,
+                    ..
+                },
+                ..
+            })
+        )
+    }
+
     /// Why this stream must end now, if it must: evicted for lagging, or events it never sent
     /// were overwritten (going on would be a silent gap; counted here).
     fn must_close(&self, st: &State) -> Option<CloseReason> {
         let hub = &*self.hub;
+        if self.detached(st) {
+            return None;
+        }
         let evicted = matches!(
             &st.slots[self.slot],
             Some(Slot {
@@ -685,6 +725,13 @@ impl Subscription {
                 piece: first,
                 events: 0,
                 closed: Some(reason),
+            };
+        }
+        if self.detached(&st) {
+            return Drained {
+                piece: first,
+                events: 0,
+                closed: None,
             };
         }
         let mut piece: Option<BytesMut> = None;
@@ -732,7 +779,13 @@ impl Subscription {
         if let Some(reason) = self.must_close(&st) {
             return Poll::Ready(Next::Closed(reason));
         }
-        if let Some(frame) = advance(&mut self.cursor, &self.topics, &st) {
+        // A detached stream stays where it was dropped: it only gets heartbeats.
+        let next = if self.detached(&st) {
+            None
+        } else {
+            advance(&mut self.cursor, &self.topics, &st)
+        };
+        if let Some(frame) = next {
             let gen = st.heartbeat_gen;
             if let Some(Some(slot)) = st.slots.get_mut(self.slot) {
                 slot.cursor = self.cursor;

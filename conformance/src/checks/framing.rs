@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use ssekit_parser::IgnoreReason;
 
+use super::published::{fidelity, Alterations, Fidelity};
 use super::{on_stream, show, Check, Finding, Level, Phase};
 use crate::capture::{Capture, End};
 use crate::context::{Baseline, Ctx};
@@ -358,12 +359,20 @@ fn f07(ctx: &Ctx) -> BoxFuture<'_, Finding> {
             .map(|e| e.value.data.as_str())
             .collect();
         let mut problems = Vec::new();
-        for (i, (name, _, expected)) in sent.iter().enumerate() {
+        let mut altered = Alterations::default();
+        for (i, (name, data, expected)) in sent.iter().enumerate() {
             match got.get(i) {
-                Some(g) if g == expected => {}
-                Some(g) => problems.push(format!("{name}: got {:?}", show(g, 40))),
+                Some(g) if g == expected => altered.add(Fidelity::Exact),
+                Some(g) => {
+                    // A re-encoding is of the data as published (`a\r\nb` JSON-quoted keeps its CR).
+                    altered.add(fidelity(expected, g).min(fidelity(data, g)));
+                    problems.push(format!("{name}: got {:?}", show(g, 40)));
+                }
                 None => problems.push(format!("{name}: not received")),
             }
+        }
+        if let Some(note) = altered.note() {
+            problems.insert(0, note);
         }
         if capture.mixed_in_block > 0 || capture.line_ends.stray().is_some() {
             problems.push(format!(

@@ -181,9 +181,10 @@ impl Alterations {
     }
 
     /// `the publish hook re-encodes data (JSON-quoted: 20 of 20)`, or `None` when every
-    /// payload came back byte-exact.
+    /// payload came back byte-exact or merely [`Fidelity::Changed`] (a serializer bug, not a
+    /// re-encoding: F07 names it).
     pub fn note(&self) -> Option<String> {
-        if self.altered.is_empty() {
+        if self.altered.iter().all(|(f, _)| *f == Fidelity::Changed) {
             return None;
         }
         let mut kinds = self.altered.clone();
@@ -193,9 +194,15 @@ impl Alterations {
             .map(|(f, n)| format!("{f}: {n} of {}", self.seen))
             .collect();
         Some(format!(
-            "the publish hook re-encodes data ({}); delivery judged by the runner's tag, byte-exactness by F07",
+            "the publish hook re-encodes data ({})",
             how.join(", ")
         ))
+    }
+
+    /// [`Self::note`] for a check that judges delivery: it says what was judged instead.
+    pub fn delivery_note(&self) -> Option<String> {
+        self.note()
+            .map(|n| format!("{n}: delivery judged by the runner's tag, the bytes by F07"))
     }
 }
 
@@ -290,11 +297,19 @@ mod tests {
         let mut a = Alterations::default();
         a.add(Fidelity::Exact);
         assert_eq!(a.note(), None);
+        a.add(Fidelity::Changed);
+        assert_eq!(
+            a.note(),
+            None,
+            "a changed payload is F07's serializer finding"
+        );
         a.add(Fidelity::JsonQuoted);
         a.add(Fidelity::JsonQuoted);
         let note = a.note().unwrap();
         assert!(
-            note.starts_with("the publish hook re-encodes data (JSON-quoted: 2 of 3)"),
+            note.starts_with(
+                "the publish hook re-encodes data (JSON-quoted: 2 of 4, changed: 1 of 4)"
+            ),
             "{note}"
         );
     }

@@ -141,7 +141,7 @@ fn t01(ctx: &Ctx) -> BoxFuture<'_, Finding> {
             p50.as_millis(),
             p99.as_millis()
         );
-        if let Some(note) = altered.note() {
+        if let Some(note) = altered.delivery_note() {
             text.push_str(&format!("; {note}"));
         }
         if missing > 0 {

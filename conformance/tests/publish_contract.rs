@@ -1,0 +1,93 @@
+//! The publish contract as real servers bend it: the runner recognises its own events by their
+//! tag whatever the hook did to the data, so delivery is never failed for events that arrived,
+//! and only F07 judges byte-exactness. Each switch is shown against the checks it concerns.
+
+use std::time::Duration;
+
+use ssekit_conformance::check_command::{check_target, CheckArgs};
+use ssekit_conformance::checks::Status;
+use ssekit_conformance::report::Report;
+use ssekit_conformance::target::{embedded_config, Target};
+use ssekit_server::Misbehavior;
+
+fn args(only: &[&str]) -> CheckArgs {
+    CheckArgs {
+        only: only.iter().map(|s| (*s).to_owned()).collect(),
+        timeout: Duration::from_secs(3),
+        heartbeat_max: Duration::from_secs(3),
+        quiet: true,
+        ..CheckArgs::default()
+    }
+}
+
+async fn run(misbehave: &[Misbehavior], only: &[&str]) -> Report {
+    let target = Target::embedded(embedded_config().with_misbehaviors(misbehave))
+        .await
+        .expect("embedded server starts");
+    tokio::time::timeout(Duration::from_secs(90), check_target(target, &args(only)))
+        .await
+        .expect("the run finishes in time")
+        .expect("the run is possible")
+}
+
+fn status(report: &Report, id: &str) -> (Status, String) {
+    let r = report
+        .results
+        .iter()
+        .find(|r| r.check.id == id)
+        .unwrap_or_else(|| panic!("{id} did not run"));
+    (r.status, r.observed.clone())
+}
+
+/// `data: "…"` (the express tutorial's `JSON.stringify`): every event arrives, so T01, S01 and
+/// S04 pass and say once that the hook re-encodes; F07 flags the alteration.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_data_is_delivered_and_flagged_only_by_f07() {
+    let report = run(&[Misbehavior::JsonData], &["T01", "S01", "S04", "F07"]).await;
+    for id in ["T01", "S01", "S04"] {
+        let (got, observed) = status(&report, id);
+        assert_eq!(got, Status::Pass, "{id}: {observed}");
+        assert_eq!(
+            observed.matches("re-encodes").count(),
+            1,
+            "{id} names the re-encoding once: {observed}"
+        );
+        assert!(observed.contains("JSON-quoted"), "{id}: {observed}");
+    }
+    let (got, observed) = status(&report, "F07");
+    assert_eq!(got, Status::Warn, "F07: {observed}");
+    assert!(
+        observed.contains("re-encodes") && observed.contains("JSON-quoted"),
+        "F07: {observed}"
+    );
+}
+
+/// A well-behaved server: nothing is said about re-encoding.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn byte_exact_data_says_nothing_about_re_encoding() {
+    let report = run(&[], &["T01", "S04", "F07"]).await;
+    for id in ["T01", "S04", "F07"] {
+        let (got, observed) = status(&report, id);
+        assert_eq!(got, Status::Pass, "{id}: {observed}");
+        assert!(!observed.contains("re-encodes"), "{id}: {observed}");
+    }
+}
+
+/// Flask's `MessageAnnouncer`: a healthy reader loses events with nobody stalled, and S01 says
+/// so instead of blaming a stalled subscriber; the dropped reader's connection stays open.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lossy_queue_fails_s01_without_a_stalled_subscriber() {
+    let report = run(&[Misbehavior::LossyQueue], &["S01"]).await;
+    let (got, observed) = status(&report, "S01");
+    assert_eq!(got, Status::Fail, "S01: {observed}");
+    assert!(
+        observed.starts_with(
+            "the server loses events for a healthy reader even without a stalled subscriber"
+        ),
+        "S01: {observed}"
+    );
+    assert!(
+        observed.contains("dropped the subscriber while still connected"),
+        "S01: {observed}"
+    );
+}
