@@ -7,6 +7,8 @@
 //! Either way it is counted and the client resumes with `Last-Event-ID`.
 
 use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
@@ -481,6 +483,10 @@ impl Hub {
             replay_until: window.head,
             topics,
             last_send_gen: heartbeat_gen,
+            pace: self
+                .misbehave
+                .lossy_queue()
+                .map(|_| Box::pin(tokio::time::sleep(Duration::ZERO))),
         };
         Subscribed::Open(sub, resume, window)
     }
@@ -663,6 +669,8 @@ pub(crate) struct Subscription {
     replay_until: u64,
     topics: Topics,
     last_send_gen: u64,
+    /// `lossy-queue` only: when this stream may take its next event.
+    pace: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl Subscription {
@@ -727,7 +735,8 @@ impl Subscription {
                 closed: Some(reason),
             };
         }
-        if self.detached(&st) {
+        // `lossy-queue` writes one event at a time, paced, and a detached stream gets none.
+        if self.pace.is_some() || self.detached(&st) {
             return Drained {
                 piece: first,
                 events: 0,
@@ -774,6 +783,11 @@ impl Subscription {
 
     /// The next thing to send, or `Pending` with the waker registered.
     pub fn poll_next(&mut self, cx: &mut Context<'_>, heartbeats: bool) -> Poll<Next> {
+        if let Some(pace) = self.pace.as_mut() {
+            if pace.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+        }
         let hub = &*self.hub;
         let mut st = hub.lock();
         if let Some(reason) = self.must_close(&st) {
@@ -797,6 +811,10 @@ impl Subscription {
             }
             if hub.misbehave.publish_blocks() {
                 hub.progress.notify_waiters();
+            }
+            if let Some(pace) = self.pace.as_mut() {
+                let next = tokio::time::Instant::now() + crate::misbehave::LOSSY_QUEUE_PACE;
+                pace.as_mut().reset(next);
             }
             return Poll::Ready(Next::Event(frame));
         }
@@ -939,6 +957,36 @@ mod tests {
             max_streams: None,
         };
         Arc::new(Hub::new(limits, Misbehaviors::none(), Arc::default()))
+    }
+
+    /// `lossy-queue`: the sixth unsent event drops the subscriber, whose stream stays open
+    /// (no `Closed`) and gets nothing more; a subscriber within its queue keeps receiving.
+    #[tokio::test]
+    async fn lossy_queue_drops_a_full_subscriber_silently() {
+        let limits = HubLimits {
+            capacity: 64,
+            capacity_bytes: u64::MAX,
+            max_lag_events: 64,
+            max_lag_bytes: u64::MAX,
+            max_streams: None,
+        };
+        let lossy = Misbehaviors::from_list(&[crate::Misbehavior::LossyQueue]);
+        let hub = Arc::new(Hub::new(limits, lossy, Arc::default()));
+        let mut kept = subscribe(&hub);
+        let mut dropped = subscribe(&hub);
+        publish(&hub, 5);
+        let event = std::future::poll_fn(|cx| kept.poll_next(cx, false)).await;
+        assert!(matches!(event, Next::Event(_)));
+        publish(&hub, 1);
+        let wait = std::time::Duration::from_millis(50);
+        let silent = tokio::time::timeout(
+            wait,
+            std::future::poll_fn(|cx| dropped.poll_next(cx, false)),
+        )
+        .await;
+        assert!(silent.is_err(), "a dropped subscriber gets nothing");
+        let event = std::future::poll_fn(|cx| kept.poll_next(cx, false)).await;
+        assert!(matches!(event, Next::Event(_)), "within its queue: kept");
     }
 
     fn subscribe(hub: &Arc<Hub>) -> Subscription {

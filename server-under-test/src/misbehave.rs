@@ -72,14 +72,20 @@ pub enum Misbehavior {
     /// Each event's data is written JSON-encoded (`data: "text"`), as the express tutorial's
     /// `JSON.stringify(x)` and better-sse's default serializer do.
     JsonData,
-    /// Each subscriber has a queue of 5 events; a publish that finds it full drops the
-    /// subscriber from the fan-out silently and leaves its connection open with no more events
-    /// (Flask's `MessageAnnouncer`: `queue.Queue(maxsize=5)`, evicted on `queue.Full`).
+    /// Each subscriber has a queue of 5 events, which its writer takes one per 5 ms; a publish
+    /// that finds it full drops the subscriber from the fan-out silently and leaves its
+    /// connection open with no more events (Flask's `MessageAnnouncer`: `queue.Queue(maxsize=5)`,
+    /// evicted on `queue.Full`).
     LossyQueue,
 }
 
 /// Events a subscriber may have waiting under `lossy-queue` (Flask's `maxsize=5`).
 const LOSSY_QUEUE_LEN: u64 = 5;
+/// Under `lossy-queue`, a stream takes its next event this long after the last: a Python
+/// thread waiting for the GIL (switch interval 5 ms) behind a busy publisher. This makes the
+/// loss certain for any publisher faster than 200 events/s, whatever the machine, instead of
+/// depending on which thread the scheduler runs first.
+pub(crate) const LOSSY_QUEUE_PACE: std::time::Duration = std::time::Duration::from_millis(5);
 
 /// A set of [`Misbehavior`]s (empty for a well-behaved server).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
