@@ -2,7 +2,12 @@
 //! tag whatever the hook did to the data, so delivery is never failed for events that arrived,
 //! and only F07 judges byte-exactness. Each switch is shown against the checks it concerns.
 
+use std::net::SocketAddr;
 use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::time::Instant;
 
 use ssekit_conformance::check_command::{check_target, CheckArgs};
 use ssekit_conformance::checks::Status;
@@ -89,5 +94,81 @@ async fn lossy_queue_fails_s01_without_a_stalled_subscriber() {
     assert!(
         observed.contains("dropped the subscriber while still connected"),
         "S01: {observed}"
+    );
+}
+
+/// A TCP proxy on 127.0.0.1 that forwards requests at once and hands each response chunk on
+/// `delay` after it arrived, in order: HAProxy without `option http-no-delay` meeting delayed
+/// ACKs. The delay is what is being measured, not a wait for a race.
+async fn delaying_proxy(upstream: SocketAddr, delay: Duration) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("local addr");
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            tokio::spawn(relay(client, upstream, delay));
+        }
+    });
+    addr
+}
+
+async fn relay(client: TcpStream, upstream: SocketAddr, delay: Duration) {
+    let Ok(server) = TcpStream::connect(upstream).await else {
+        return;
+    };
+    let (mut from_client, mut to_client) = client.into_split();
+    let (mut from_server, mut to_server) = server.into_split();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(Instant, Vec<u8>)>();
+    let requests = tokio::io::copy(&mut from_client, &mut to_server);
+    let read = async move {
+        let mut buf = vec![0; 64 * 1024];
+        while let Ok(n @ 1..) = from_server.read(&mut buf).await {
+            if tx
+                .send((Instant::now() + delay, buf[..n].to_vec()))
+                .is_err()
+            {
+                break;
+            }
+        }
+    };
+    let write = async move {
+        while let Some((at, bytes)) = rx.recv().await {
+            tokio::time::sleep_until(at).await;
+            if to_client.write_all(&bytes).await.is_err() {
+                break;
+            }
+        }
+    };
+    let _ = tokio::join!(requests, read, write);
+}
+
+/// Every event 150 ms late, evenly: under T01's 250 ms bound, yet a WARN that names the steady
+/// added latency and the usual culprit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn steady_added_latency_warns_t01() {
+    let mut target = Target::embedded(embedded_config())
+        .await
+        .expect("embedded server starts");
+    let upstream: SocketAddr = target
+        .url
+        .authority()
+        .expect("authority")
+        .as_str()
+        .parse()
+        .expect("a socket address");
+    let proxy = delaying_proxy(upstream, Duration::from_millis(150)).await;
+    target.url = format!("http://{proxy}/stream").parse().expect("url");
+    let report = tokio::time::timeout(
+        Duration::from_secs(90),
+        check_target(target, &args(&["T01"])),
+    )
+    .await
+    .expect("the run finishes in time")
+    .expect("the run is possible");
+    let (got, observed) = status(&report, "T01");
+    assert_eq!(got, Status::Warn, "T01: {observed}");
+    assert!(
+        observed.starts_with("every event arrives ~15")
+            && observed.contains("steady added latency"),
+        "T01: {observed}"
     );
 }
