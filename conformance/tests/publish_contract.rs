@@ -12,7 +12,7 @@ use tokio::time::Instant;
 use ssekit_conformance::check_command::{check_target, CheckArgs};
 use ssekit_conformance::checks::Status;
 use ssekit_conformance::report::Report;
-use ssekit_conformance::target::{embedded_config, Target};
+use ssekit_conformance::target::{embedded_config, Publisher, Target};
 use ssekit_server::Misbehavior;
 
 fn args(only: &[&str]) -> CheckArgs {
@@ -170,5 +170,112 @@ async fn steady_added_latency_warns_t01() {
         observed.starts_with("every event arrives ~15")
             && observed.contains("steady added latency"),
         "T01: {observed}"
+    );
+}
+
+/// A minimal foreign server in the style of many tutorials: `POST /publish` wraps the data in
+/// an envelope (`{"message": …, "ts": …}`) and drops the event type; `GET /stream` writes each
+/// envelope as `data:` (close-delimited HTTP/1.1). Returns its address.
+async fn envelope_server() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("local addr");
+    let (tx, _) = tokio::sync::broadcast::channel::<String>(4096);
+    tokio::spawn(async move {
+        while let Ok((conn, _)) = listener.accept().await {
+            tokio::spawn(envelope_conn(conn, tx.clone()));
+        }
+    });
+    addr
+}
+
+async fn envelope_conn(mut conn: TcpStream, tx: tokio::sync::broadcast::Sender<String>) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut buf = Vec::new();
+    let head_end = loop {
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        let mut chunk = [0; 4096];
+        match tokio::time::timeout_at(deadline, conn.read(&mut chunk)).await {
+            Ok(Ok(n @ 1..)) if buf.len() < 64 * 1024 => buf.extend_from_slice(&chunk[..n]),
+            _ => return,
+        }
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).to_ascii_lowercase();
+    if head.starts_with("get ") {
+        let mut rx = tx.subscribe();
+        let ok = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\nconnection: close\r\n\r\n";
+        if conn.write_all(ok).await.is_err() {
+            return;
+        }
+        // A lagging subscriber is closed (broadcast's `Lagged`), like a server should.
+        while let Ok(frame) = rx.recv().await {
+            if conn.write_all(frame.as_bytes()).await.is_err() {
+                return;
+            }
+        }
+        return;
+    }
+    let length: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    while buf.len() < head_end + length {
+        let mut chunk = [0; 4096];
+        match tokio::time::timeout_at(deadline, conn.read(&mut chunk)).await {
+            Ok(Ok(n @ 1..)) => buf.extend_from_slice(&chunk[..n]),
+            _ => return,
+        }
+    }
+    let body: serde_json::Value =
+        serde_json::from_slice(&buf[head_end..head_end + length]).unwrap_or_default();
+    let envelope = serde_json::json!({ "message": body["data"], "ts": 1_712_000_000 });
+    let _ = tx.send(format!("data: {envelope}\n\n"));
+    let _ = conn
+        .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+        .await;
+}
+
+/// Events wrapped in an envelope, their type dropped, published over HTTP: T01 and S04 see
+/// every event, pass, and name the envelope once; F07 finds its payloads by content and names
+/// both alterations instead of "not received".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enveloped_data_is_delivered() {
+    let addr = envelope_server().await;
+    let url = |path: &str| format!("http://{addr}{path}").parse().expect("url");
+    let mut target = Target::remote(url("/stream"), http::HeaderMap::new());
+    target.publish = Some(Publisher::Http {
+        url: url("/publish"),
+        headers: http::HeaderMap::new(),
+        timeout: Duration::from_secs(3),
+    });
+    let report = tokio::time::timeout(
+        Duration::from_secs(90),
+        check_target(target, &args(&["T01", "S04", "F07"])),
+    )
+    .await
+    .expect("the run finishes in time")
+    .expect("the run is possible");
+    for id in ["T01", "S04"] {
+        let (got, observed) = status(&report, id);
+        assert_eq!(got, Status::Pass, "{id}: {observed}");
+        assert_eq!(
+            observed.matches("re-encodes").count(),
+            1,
+            "{id}: {observed}"
+        );
+        assert!(
+            observed.contains("wrapped in an envelope"),
+            "{id}: {observed}"
+        );
+    }
+    let (got, observed) = status(&report, "F07");
+    assert_eq!(got, Status::Warn, "F07: {observed}");
+    assert!(
+        observed.starts_with("the publish hook drops the event type")
+            && observed.contains("re-encodes data (wrapped in an envelope: 9 of 9)")
+            && !observed.contains("not received"),
+        "F07: {observed}"
     );
 }

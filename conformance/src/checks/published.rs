@@ -64,6 +64,25 @@ pub fn fidelity(sent: &str, received: &str) -> Fidelity {
     Fidelity::Changed
 }
 
+/// How `received` relates to a payload published as `sent` that a faithful server delivers as
+/// `expected` (SSE turns CR and CRLF in data into LF): [`Fidelity::Exact`] when it is
+/// `expected`, else the closest relation to either (a JSON encoder quotes `sent`, CRs and all).
+pub fn how_altered(sent: &str, expected: &str, received: &str) -> Fidelity {
+    if received == expected {
+        return Fidelity::Exact;
+    }
+    fidelity(expected, received).min(fidelity(sent, received))
+}
+
+/// The first of `received` that holds the payload (`sent`, delivered as `expected`) in some
+/// recognisable form: for hooks that drop the event type the runner finds its events by.
+pub fn recognise<'a>(received: &[&'a str], sent: &str, expected: &str) -> Option<&'a str> {
+    received
+        .iter()
+        .copied()
+        .find(|r| how_altered(sent, expected, r) != Fidelity::Changed)
+}
+
 /// The JSON string literal of `s`, as `JSON.stringify` writes it.
 fn json_quoted(s: &str) -> String {
     // Serialising a `&str` cannot fail; the fallback keeps this panic-free all the same.
@@ -290,6 +309,14 @@ mod tests {
         assert_eq!(fidelity("a\nb", "a\nb"), Fidelity::Exact);
         assert_eq!(fidelity("a\nb", "b"), Fidelity::Changed);
         assert_eq!(fidelity("", "x"), Fidelity::Changed);
+    }
+
+    #[test]
+    fn payloads_without_their_event_type_are_recognised_by_content() {
+        let received = ["tick 1", r#"{"message":"a\r\nb","ts":1}"#, "a\nb"];
+        assert_eq!(recognise(&received, "a\r\nb", "a\nb"), Some(received[1]));
+        assert_eq!(how_altered("a\r\nb", "a\nb", "a\nb"), Fidelity::Exact);
+        assert_eq!(recognise(&received, "zz", "zz"), None);
     }
 
     #[test]
