@@ -141,8 +141,9 @@ async fn relay(client: TcpStream, upstream: SocketAddr, delay: Duration) {
     let _ = tokio::join!(requests, read, write);
 }
 
-/// Every event 150 ms late, evenly: under T01's 250 ms bound, yet a WARN that names the steady
-/// added latency and the usual culprit.
+/// Every event 200 ms late, evenly (HAProxy's figure): a WARN that names the steady added
+/// latency and the usual culprit. On a loaded machine the p99 may cross T01's 250 ms bound,
+/// and T01 then fails; either way the steady delay is named.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn steady_added_latency_warns_t01() {
     let mut target = Target::embedded(embedded_config())
@@ -155,7 +156,7 @@ async fn steady_added_latency_warns_t01() {
         .as_str()
         .parse()
         .expect("a socket address");
-    let proxy = delaying_proxy(upstream, Duration::from_millis(150)).await;
+    let proxy = delaying_proxy(upstream, Duration::from_millis(200)).await;
     target.url = format!("http://{proxy}/stream").parse().expect("url");
     let report = tokio::time::timeout(
         Duration::from_secs(90),
@@ -165,10 +166,13 @@ async fn steady_added_latency_warns_t01() {
     .expect("the run finishes in time")
     .expect("the run is possible");
     let (got, observed) = status(&report, "T01");
-    assert_eq!(got, Status::Warn, "T01: {observed}");
     assert!(
-        observed.starts_with("every event arrives ~15")
-            && observed.contains("steady added latency"),
+        matches!(got, Status::Warn | Status::Fail),
+        "T01: {observed}"
+    );
+    assert!(
+        observed.contains("every event arrives ~2")
+            && observed.contains(" ms late (steady added latency): an intermediary"),
         "T01: {observed}"
     );
 }
