@@ -571,19 +571,20 @@ fn s04(ctx: &Ctx) -> BoxFuture<'_, Finding> {
         let resumed: usize = results.iter().map(|f| f.resumes).sum();
         let mut altered = Alterations::default();
         let mut bad = Vec::new();
-        for (i, Followed { got, .. }) in results.iter().enumerate() {
+        for (i, Followed { got, open, .. }) in results.iter().enumerate() {
             got.iter().for_each(|f| altered.add(f.fidelity));
             let got: Vec<u64> = got.iter().map(|f| f.seq).collect();
             if got != sent {
                 let missing = sent.iter().filter(|s| !got.contains(s)).count();
+                let how = match (missing, open) {
+                    (0, _) => ", out of order or repeated",
+                    // Silence on an open stream: dropped without being told.
+                    (_, true) => " (its stream still open)",
+                    (_, false) => "",
+                };
                 bad.push(format!(
-                    "subscriber {i}: {} received, {missing} missing{}",
-                    got.len(),
-                    if missing == 0 {
-                        ", out of order or repeated"
-                    } else {
-                        ""
-                    }
+                    "subscriber {i}: {} received, {missing} missing{how}",
+                    got.len()
                 ));
             }
         }
@@ -615,6 +616,8 @@ struct Followed {
     got: Vec<Found>,
     /// Reconnections after the server closed the stream.
     resumes: usize,
+    /// The last stream was still open when reading stopped.
+    open: bool,
 }
 
 /// Reads one fan-out subscriber as a browser would: when the server closes the stream (a
@@ -651,11 +654,19 @@ async fn follow(
             resumes < 3,
             last_id,
         ) else {
-            return Followed { got, resumes };
+            return Followed {
+                open: !c.ended_by_server(),
+                got,
+                resumes,
+            };
         };
         let mut req = ctx.sse_request();
         let Ok(value) = http::HeaderValue::from_str(&id) else {
-            return Followed { got, resumes };
+            return Followed {
+                open: !c.ended_by_server(),
+                got,
+                resumes,
+            };
         };
         req.headers.insert("last-event-id", value);
         match ctx.send("S04 resume", req).await {
@@ -664,7 +675,13 @@ async fn follow(
                 r = next;
                 resumes += 1;
             }
-            _ => return Followed { got, resumes },
+            _ => {
+                return Followed {
+                    open: false,
+                    got,
+                    resumes,
+                }
+            }
         }
     }
 }
