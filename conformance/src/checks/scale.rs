@@ -639,9 +639,18 @@ async fn follow(
     let mut got = Vec::new();
     let mut resumes = 0;
     loop {
-        let before = got.len();
-        c.read_until(&mut r, deadline, |c| before + tagged(c).len() >= want)
-            .await;
+        // Counted as events arrive, each looked at once (100 × 1000 in the full profile).
+        let (mut scanned, mut count) = (0, got.len());
+        c.read_until(&mut r, deadline, |c| {
+            let new = c.events.get(scanned..).unwrap_or_default();
+            count += new
+                .iter()
+                .filter(|e| payloads.find(&e.value.data).is_some())
+                .count();
+            scanned = c.events.len();
+            count >= want
+        })
+        .await;
         got.extend(tagged(&c));
         let last_id = c
             .events
