@@ -100,6 +100,7 @@ fn t01(ctx: &Ctx) -> BoxFuture<'_, Finding> {
         let mut calls = Vec::new();
         let mut altered = Alterations::default();
         let mut missing = 0;
+        let first_publish = c.events.len();
         for i in 0..n {
             // Only events after this point can be the answer (and other events, such as a
             // server's own ticks, may follow it in the same read).
@@ -159,8 +160,15 @@ fn t01(ctx: &Ctx) -> BoxFuture<'_, Finding> {
             text.push_str(&format!("; {note}"));
         }
         if missing > 0 {
+            // Events flowed but none was recognisable: maybe not buffering at all.
+            let others = c.events.len().saturating_sub(first_publish);
+            let unrecognised = if latencies.is_empty() && others > 0 {
+                format!("; {others} other event(s) arrived meanwhile, none carrying the runner's tag: if the publish hook transforms data beyond quoting or wrapping, T01 cannot recognise its events")
+            } else {
+                String::new()
+            };
             return Finding::violation(format!(
-                "{missing} published event(s) not received within {} s ({} bytes of body arrived): a buffering layer; {text}",
+                "{missing} published event(s) not received within {} s ({} bytes of body arrived): a buffering layer; {text}{unrecognised}",
                 T01_WAIT.as_secs(),
                 c.bytes
             ));
