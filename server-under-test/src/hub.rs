@@ -7,6 +7,8 @@
 //! Either way it is counted and the client resumes with `Last-Event-ID`.
 
 use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
@@ -80,6 +82,9 @@ enum Lag {
     Over(Instant),
     /// Evicted then: its stream ends at the next event boundary.
     Evicted(Instant),
+    /// Dropped from the fan-out without a word (`lossy-queue`): the stream stays open and
+    /// gets no more events.
+    Detached,
 }
 
 /// How far behind a cursor is.
@@ -404,6 +409,9 @@ impl Hub {
             end,
         });
         st.head = seq;
+        if let Some(queue) = self.misbehave.lossy_queue() {
+            detach_full_queues(st, queue);
+        }
         let ring_bytes = self.trim(&mut st.ring, end);
         self.metrics
             .ring_events
@@ -475,6 +483,10 @@ impl Hub {
             replay_until: window.head,
             topics,
             last_send_gen: heartbeat_gen,
+            pace: self
+                .misbehave
+                .lossy_queue()
+                .map(|_| Box::pin(tokio::time::sleep(Duration::ZERO))),
         };
         Subscribed::Open(sub, resume, window)
     }
@@ -540,6 +552,9 @@ impl Hub {
                 let SlotKind::Stream { conn, lag } = &mut slot.kind else {
                     continue;
                 };
+                if let Lag::Detached = *lag {
+                    continue;
+                }
                 lag_max = lag_max.max(st.head.saturating_sub(slot.cursor));
                 if let Lag::Evicted(at) = *lag {
                     if now.duration_since(at) >= EVICTION_GRACE {
@@ -608,6 +623,20 @@ impl Hub {
     }
 }
 
+/// `lossy-queue`: a stream with more than `queue` events waiting is dropped from the fan-out
+/// (Flask's `put_nowait` raising `queue.Full`), and nobody tells its connection.
+fn detach_full_queues(st: &mut State, queue: u64) {
+    let head = st.head;
+    for slot in st.slots.iter_mut().flatten() {
+        if let SlotKind::Stream { conn, lag } = &mut slot.kind {
+            if !matches!(lag, Lag::Detached) && head.saturating_sub(slot.cursor) > queue {
+                tracing::warn!(peer = %conn.peer, "lossy-queue: subscriber queue full, dropped silently");
+                *lag = Lag::Detached;
+            }
+        }
+    }
+}
+
 fn standing(ring: &VecDeque<Entry>, total: u64, cursor: u64, limits: &HubLimits) -> Standing {
     let Some(front) = ring.front() else {
         return Standing::Within;
@@ -640,6 +669,8 @@ pub(crate) struct Subscription {
     replay_until: u64,
     topics: Topics,
     last_send_gen: u64,
+    /// `lossy-queue` only: when this stream may take its next event.
+    pace: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl Subscription {
@@ -647,10 +678,27 @@ impl Subscription {
         &self.hub
     }
 
+    /// Whether `lossy-queue` dropped this stream from the fan-out (it gets no more events).
+    fn detached(&self, st: &State) -> bool {
+        matches!(
+            &st.slots[self.slot],
+            Some(Slot {
+                kind: SlotKind::Stream {
+                    lag: Lag::Detached,
+                    ..
+                },
+                ..
+            })
+        )
+    }
+
     /// Why this stream must end now, if it must: evicted for lagging, or events it never sent
     /// were overwritten (going on would be a silent gap; counted here).
     fn must_close(&self, st: &State) -> Option<CloseReason> {
         let hub = &*self.hub;
+        if self.detached(st) {
+            return None;
+        }
         let evicted = matches!(
             &st.slots[self.slot],
             Some(Slot {
@@ -685,6 +733,14 @@ impl Subscription {
                 piece: first,
                 events: 0,
                 closed: Some(reason),
+            };
+        }
+        // `lossy-queue` writes one event at a time, paced, and a detached stream gets none.
+        if self.pace.is_some() || self.detached(&st) {
+            return Drained {
+                piece: first,
+                events: 0,
+                closed: None,
             };
         }
         let mut piece: Option<BytesMut> = None;
@@ -727,12 +783,23 @@ impl Subscription {
 
     /// The next thing to send, or `Pending` with the waker registered.
     pub fn poll_next(&mut self, cx: &mut Context<'_>, heartbeats: bool) -> Poll<Next> {
+        if let Some(pace) = self.pace.as_mut() {
+            if pace.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+        }
         let hub = &*self.hub;
         let mut st = hub.lock();
         if let Some(reason) = self.must_close(&st) {
             return Poll::Ready(Next::Closed(reason));
         }
-        if let Some(frame) = advance(&mut self.cursor, &self.topics, &st) {
+        // A detached stream stays where it was dropped: it only gets heartbeats.
+        let next = if self.detached(&st) {
+            None
+        } else {
+            advance(&mut self.cursor, &self.topics, &st)
+        };
+        if let Some(frame) = next {
             let gen = st.heartbeat_gen;
             if let Some(Some(slot)) = st.slots.get_mut(self.slot) {
                 slot.cursor = self.cursor;
@@ -744,6 +811,10 @@ impl Subscription {
             }
             if hub.misbehave.publish_blocks() {
                 hub.progress.notify_waiters();
+            }
+            if let Some(pace) = self.pace.as_mut() {
+                let next = tokio::time::Instant::now() + crate::misbehave::LOSSY_QUEUE_PACE;
+                pace.as_mut().reset(next);
             }
             return Poll::Ready(Next::Event(frame));
         }
@@ -886,6 +957,36 @@ mod tests {
             max_streams: None,
         };
         Arc::new(Hub::new(limits, Misbehaviors::none(), Arc::default()))
+    }
+
+    /// `lossy-queue`: the sixth unsent event drops the subscriber, whose stream stays open
+    /// (no `Closed`) and gets nothing more; a subscriber within its queue keeps receiving.
+    #[tokio::test]
+    async fn lossy_queue_drops_a_full_subscriber_silently() {
+        let limits = HubLimits {
+            capacity: 64,
+            capacity_bytes: u64::MAX,
+            max_lag_events: 64,
+            max_lag_bytes: u64::MAX,
+            max_streams: None,
+        };
+        let lossy = Misbehaviors::from_list(&[crate::Misbehavior::LossyQueue]);
+        let hub = Arc::new(Hub::new(limits, lossy, Arc::default()));
+        let mut kept = subscribe(&hub);
+        let mut dropped = subscribe(&hub);
+        publish(&hub, 5);
+        let event = std::future::poll_fn(|cx| kept.poll_next(cx, false)).await;
+        assert!(matches!(event, Next::Event(_)));
+        publish(&hub, 1);
+        let wait = std::time::Duration::from_millis(50);
+        let silent = tokio::time::timeout(
+            wait,
+            std::future::poll_fn(|cx| dropped.poll_next(cx, false)),
+        )
+        .await;
+        assert!(silent.is_err(), "a dropped subscriber gets nothing");
+        let event = std::future::poll_fn(|cx| kept.poll_next(cx, false)).await;
+        assert!(matches!(event, Next::Event(_)), "within its queue: kept");
     }
 
     fn subscribe(hub: &Arc<Hub>) -> Subscription {

@@ -69,7 +69,23 @@ pub enum Misbehavior {
     SlowConsumerBlocks,
     /// Shutdown waits for streams that never end (the open-stream drain bug).
     ShutdownHangs,
+    /// Each event's data is written JSON-encoded (`data: "text"`), as the express tutorial's
+    /// `JSON.stringify(x)` and better-sse's default serializer do.
+    JsonData,
+    /// Each subscriber has a queue of 5 events, which its writer takes one per 5 ms; a publish
+    /// that finds it full drops the subscriber from the fan-out silently and leaves its
+    /// connection open with no more events (Flask's `MessageAnnouncer`: `queue.Queue(maxsize=5)`,
+    /// evicted on `queue.Full`).
+    LossyQueue,
 }
+
+/// Events a subscriber may have waiting under `lossy-queue` (Flask's `maxsize=5`).
+const LOSSY_QUEUE_LEN: u64 = 5;
+/// Under `lossy-queue`, a stream takes its next event this long after the last: a Python
+/// thread waiting for the GIL (switch interval 5 ms) behind a busy publisher. This makes the
+/// loss certain for any publisher faster than 200 events/s, whatever the machine, instead of
+/// depending on which thread the scheduler runs first.
+pub(crate) const LOSSY_QUEUE_PACE: std::time::Duration = std::time::Duration::from_millis(5);
 
 /// A set of [`Misbehavior`]s (empty for a well-behaved server).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -177,6 +193,13 @@ impl Misbehaviors {
         use Misbehavior::*;
         let nul_id = self.has(IdWithNul);
         let crlf = self.has(CrlfInEventName);
+        let json;
+        let data = if self.has(JsonData) {
+            json = json_string(data);
+            json.as_str()
+        } else {
+            data
+        };
         let mut msg = Message::new(data);
         if let (Some(id), false) = (id, nul_id) {
             msg = msg.id(id);
@@ -259,6 +282,12 @@ impl Misbehaviors {
         self.has(Misbehavior::SlowConsumerBlocks)
     }
 
+    /// Under `lossy-queue`, how many unsent events a subscriber may have before the next
+    /// publish drops it silently (its connection stays open).
+    pub(crate) fn lossy_queue(self) -> Option<u64> {
+        self.has(Misbehavior::LossyQueue).then_some(LOSSY_QUEUE_LEN)
+    }
+
     /// Whether streams ignore shutdown and connections are never cut.
     pub(crate) fn shutdown_hangs(self) -> bool {
         self.has(Misbehavior::ShutdownHangs)
@@ -326,6 +355,12 @@ impl Output {
     }
 }
 
+/// `data` as a JSON string literal, quotes included (what `JSON.stringify` writes).
+fn json_string(data: &str) -> String {
+    // Serialising a `&str` cannot fail; the fallback only keeps this free of panics.
+    serde_json::to_string(data).unwrap_or_else(|_| format!("\"{data}\""))
+}
+
 fn take_nonempty(v: &mut Vec<u8>) -> Option<Bytes> {
     (!v.is_empty()).then(|| Bytes::from(std::mem::take(v)))
 }
@@ -372,6 +407,8 @@ mod tests {
                 "eof-instead-of-204",
                 "slow-consumer-blocks",
                 "shutdown-hangs",
+                "json-data",
+                "lossy-queue",
             ]
         );
     }
@@ -395,5 +432,12 @@ mod tests {
             b": ssekit: stream open\nretry: 2500\n\n"
         );
         assert!(none.encode_event(None, Some("a\nb"), "x").is_err());
+    }
+
+    #[test]
+    fn json_data_writes_the_string_literal() {
+        let json = Misbehaviors::from_list(&[Misbehavior::JsonData]);
+        let frame = json.encode_event(Some("e-1"), None, "a\nb \"c\"").unwrap();
+        assert_eq!(&frame[..], b"id: e-1\ndata: \"a\\nb \\\"c\\\"\"\n\n");
     }
 }

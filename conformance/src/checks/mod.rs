@@ -16,6 +16,7 @@ pub mod http;
 pub mod ids;
 pub mod keepalive;
 pub mod longpoll;
+pub mod published;
 pub mod retry;
 pub mod scale;
 pub mod transport;

@@ -1,18 +1,18 @@
 //! S: robustness and scale (slow consumer isolation, churn, idle ramp, fan-out, multi-instance).
 
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use http::StatusCode;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpSocket;
 
+use super::published::{Alterations, Found, Payloads};
 use super::transport::percentile;
 use super::{show, Basis, Check, Finding, Level, Phase};
 use crate::capture::Capture;
 use crate::context::Ctx;
 use crate::probe;
-use crate::target::{fetch_metrics, BoxFuture};
+use crate::target::{fetch_metrics, BoxFuture, Publisher};
 
 /// The S group.
 pub fn checks() -> Vec<Check> {
@@ -24,7 +24,7 @@ pub fn checks() -> Vec<Check> {
             title: "a slow consumer never delays the others",
             reference: "opencode PR #19423 (187 GB queue); OpenCTI#13908; sse-eventbus PR #32",
             browser: "One stalled tab or phone freezes every other client's stream, or grows server memory without bound.",
-            fix: "Give each subscriber a bounded queue; drop (and close) subscribers that fall behind instead of waiting for them.",
+            fix: "Give each subscriber a bounded queue; drop (and close) subscribers that fall behind instead of waiting for them. Loss with nobody stalled means a per-subscriber queue that discards events or listeners silently when a burst fills it (Flask's `queue.Queue(maxsize=5)` announcer): size it for bursts, and end the stream of a subscriber you drop so the browser reconnects with Last-Event-ID.",
             phase: Phase::Main,
             run: s01,
         },
@@ -115,101 +115,250 @@ fn s01(ctx: &Ctx) -> BoxFuture<'_, Finding> {
         let Some(publisher) = ctx.target.publish.clone() else {
             return Finding::skip("needs --publish to generate load");
         };
+        // The control run: the same reader and load with nobody stalled, so that loss the
+        // server causes anyway is not blamed on the stalled subscriber.
+        let count = ctx.opts.profile.pick(2000, 5000);
+        let control = Payloads::new(&ctx.nonce, "s01c", 6, 1000);
+        let control = match deliver(ctx, &publisher, &control, count).await {
+            Ok(d) => d,
+            Err(skip) => return skip,
+        };
+        if let Some(e) = &control.publish_error {
+            return Finding::violation(format!(
+                "without any stalled subscriber: {e}; {}",
+                control.describe()
+            ));
+        }
+        if control.got < control.total {
+            return Finding::violation(format!(
+                "the server loses events for a healthy reader even without a stalled subscriber ({}/{} arrived){}{}",
+                control.got,
+                control.total,
+                control.stop.describe(),
+                control
+                    .altered
+                    .delivery_note()
+                    .map_or(String::new(), |n| format!("; {n}"))
+            ));
+        }
         let stalled = match stalled_reader(ctx).await {
             Ok(s) => s,
             Err(e) => return Finding::skip(format!("cannot open the stalled subscriber: {e}")),
         };
-        let mut y = match ctx.send("S01 reader", ctx.sse_request()).await {
-            Ok(r) if r.status == StatusCode::OK => r,
-            Ok(r) => return Finding::skip(format!("stream status {}", r.status)),
-            Err(e) => return Finding::skip(e.to_string()),
-        };
-        let mut c = Capture::new(&y);
-        c.read_until(&mut y, Instant::now() + Duration::from_millis(200), |_| {
-            false
-        })
-        .await;
         // More bytes than a loopback socket buffers (Linux autotunes send buffers up to 4 MiB).
         let total = ctx.opts.profile.pick(8000, 20_000);
-        let tag = format!("ssekit-check {} s01", ctx.nonce);
-        let pad = "x".repeat(1000);
-        let publish = async {
-            let mut sent: HashMap<String, Instant> = HashMap::new();
-            for i in 0..total {
-                let data = format!("{tag} {i:06} {pad}");
-                let at = Instant::now();
-                match tokio::time::timeout(ctx.timeout(), publisher.publish(None, &data)).await {
-                    Ok(Ok(_)) => {
-                        sent.insert(data, at);
-                    }
-                    Ok(Err(e)) => return (sent, Some(format!("publish {i} failed: {e}"))),
-                    Err(_) => {
-                        return (
-                            sent,
-                            Some(format!(
-                                "publish {i} blocked for {} s",
-                                ctx.timeout().as_secs()
-                            )),
-                        )
-                    }
-                }
-                // Paced, so a healthy reader never crosses a server's lag limit.
-                if i % 50 == 49 {
-                    tokio::time::sleep(Duration::from_millis(5)).await;
-                }
-            }
-            (sent, None)
-        };
-        let read = async {
-            let deadline = Instant::now() + ctx.timeout() * 4;
-            let count = |c: &Capture| {
-                c.events
-                    .iter()
-                    .filter(|e| e.value.data.starts_with(&tag))
-                    .count()
-            };
-            // Stop once all arrived, or once nothing has arrived for the timeout.
-            loop {
-                let before = count(&c);
-                let step = (Instant::now() + ctx.timeout()).min(deadline);
-                c.read_until(&mut y, step, |c| count(c) >= total).await;
-                let now = count(&c);
-                if now >= total
-                    || now == before
-                    || c.ended_by_server()
-                    || Instant::now() >= deadline
-                {
-                    break;
-                }
-            }
-        };
-        let ((sent, publish_error), ()) = tokio::join!(publish, read);
+        let payloads = Payloads::new(&ctx.nonce, "s01", 6, 1000);
+        let loaded = deliver(ctx, &publisher, &payloads, total).await;
         drop(stalled);
-        let mut latencies: Vec<Duration> = c
-            .events
-            .iter()
-            .filter_map(|e| {
-                sent.get(&e.value.data)
-                    .map(|t| e.at.saturating_duration_since(*t))
-            })
-            .collect();
-        latencies.sort_unstable();
-        let got = latencies.len();
-        let p99 = percentile(&latencies, 99);
-        let text = format!(
-            "{got}/{total} events reached the reading subscriber (p99 {} ms)",
-            p99.as_millis()
-        );
-        if let Some(e) = publish_error {
-            return Finding::violation(format!("with one stalled subscriber: {e}; {text}"));
+        let loaded = match loaded {
+            Ok(d) => d,
+            Err(skip) => return skip,
+        };
+        let text = loaded.describe();
+        // Said once, at the end: how the hook re-encodes is the same in both runs.
+        let altered = if loaded.altered.any() {
+            &loaded.altered
+        } else {
+            &control.altered
+        };
+        let note = altered
+            .delivery_note()
+            .map_or(String::new(), |n| format!("; {n}"));
+        if let Some(e) = &loaded.publish_error {
+            return Finding::violation(format!("with one stalled subscriber: {e}; {text}{note}"));
         }
-        if got < total {
-            return Finding::violation(format!("with one stalled subscriber, only {text}"));
+        if loaded.got < loaded.total {
+            return Finding::violation(format!(
+                "with one stalled subscriber, only {text}{} (without it, {}/{} arrived){note}",
+                loaded.stop.describe(),
+                control.got,
+                control.total
+            ));
         }
-        if p99 > Duration::from_secs(1) {
-            return Finding::violation(format!("{text}: the reader was held back"));
+        if loaded.p99 > Duration::from_secs(1) {
+            return Finding::violation(format!(
+                "{text}: the reader was held back (p99 {} ms without the stalled subscriber){note}",
+                control.p99.as_millis()
+            ));
         }
-        Finding::pass(format!("{text} while another subscriber stalled"))
+        Finding::pass(format!(
+            "{text} while another subscriber stalled (control run without it: {}/{}, p99 {} ms){note}",
+            control.got,
+            control.total,
+            control.p99.as_millis()
+        ))
+    })
+}
+
+/// How S01's reading subscriber's stream stood when the runner stopped reading.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ReaderStop {
+    /// Every published event arrived.
+    Complete,
+    /// The server ended the stream: an explicit eviction, after which a browser reconnects.
+    Closed {
+        /// Events received before the end.
+        after: usize,
+    },
+    /// The stream stayed open but no event came for a whole wait: the server dropped the
+    /// subscriber without telling its connection, so a browser never reconnects.
+    Silent {
+        /// Events received before they stopped.
+        after: usize,
+    },
+}
+
+impl ReaderStop {
+    /// `"; …"` for a report line, empty when nothing is missing.
+    fn describe(self) -> String {
+        match self {
+            ReaderStop::Complete => String::new(),
+            ReaderStop::Closed { after } => format!(
+                "; the server closed the reader's stream after {after} events (an eviction: a browser reconnects with Last-Event-ID)"
+            ),
+            ReaderStop::Silent { after } => format!(
+                "; the reader's connection stayed open but events stopped after {after}: the server dropped the subscriber while still connected, so a browser never reconnects"
+            ),
+        }
+    }
+}
+
+/// What one S01 run delivered to its reading subscriber.
+#[derive(Debug)]
+struct Delivery {
+    total: usize,
+    /// Distinct published events received.
+    got: usize,
+    p99: Duration,
+    publish_error: Option<String>,
+    stop: ReaderStop,
+    altered: Alterations,
+}
+
+impl Delivery {
+    fn describe(&self) -> String {
+        format!(
+            "{}/{} events reached the reading subscriber (p99 {} ms)",
+            self.got,
+            self.total,
+            self.p99.as_millis()
+        )
+    }
+}
+
+/// Which published events a capture holds so far, scanning each event once (the reader asks
+/// after every read, and 8000 events re-scanned per read would cost seconds).
+struct Tally<'p> {
+    payloads: &'p Payloads,
+    scanned: usize,
+    arrived: Vec<Option<Instant>>,
+    got: usize,
+    altered: Alterations,
+}
+
+impl<'p> Tally<'p> {
+    fn new(payloads: &'p Payloads, total: usize) -> Self {
+        Tally {
+            payloads,
+            scanned: 0,
+            arrived: vec![None; total],
+            got: 0,
+            altered: Alterations::default(),
+        }
+    }
+
+    fn update(&mut self, c: &Capture) -> usize {
+        for e in c.events.get(self.scanned..).unwrap_or_default() {
+            let Some(found) = self.payloads.find(&e.value.data) else {
+                continue;
+            };
+            let slot = usize::try_from(found.seq)
+                .ok()
+                .and_then(|i| self.arrived.get_mut(i));
+            if let Some(slot @ None) = slot {
+                *slot = Some(e.at);
+                self.got += 1;
+                self.altered.add(found.fidelity);
+            }
+        }
+        self.scanned = c.events.len();
+        self.got
+    }
+}
+
+/// Opens a reading subscriber, publishes `total` numbered 1 KiB events and reads them as they
+/// come: S01's run, with or without a stalled subscriber alongside. `Err` is a skip.
+async fn deliver(
+    ctx: &Ctx,
+    publisher: &Publisher,
+    payloads: &Payloads,
+    total: usize,
+) -> Result<Delivery, Finding> {
+    let mut y = match ctx.send("S01 reader", ctx.sse_request()).await {
+        Ok(r) if r.status == StatusCode::OK => r,
+        Ok(r) => return Err(Finding::skip(format!("stream status {}", r.status))),
+        Err(e) => return Err(Finding::skip(e.to_string())),
+    };
+    let mut c = Capture::new(&y);
+    c.read_until(&mut y, Instant::now() + Duration::from_millis(200), |_| {
+        false
+    })
+    .await;
+    let publish = async {
+        let mut sent = vec![None; total];
+        for (i, at) in sent.iter_mut().enumerate() {
+            let data = payloads.payload(i as u64);
+            let now = Instant::now();
+            match tokio::time::timeout(ctx.timeout(), publisher.publish(None, &data)).await {
+                Ok(Ok(_)) => *at = Some(now),
+                Ok(Err(e)) => return (sent, Some(format!("publish {i} failed: {e}"))),
+                Err(_) => {
+                    let secs = ctx.timeout().as_secs();
+                    return (sent, Some(format!("publish {i} blocked for {secs} s")));
+                }
+            }
+            // Paced, so a healthy reader never crosses a server's lag limit.
+            if i % 50 == 49 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }
+        (sent, None)
+    };
+    let mut tally = Tally::new(payloads, total);
+    let read = async {
+        let deadline = Instant::now() + ctx.timeout() * 4;
+        // Stop once all arrived, or once nothing has arrived for the timeout.
+        loop {
+            let before = tally.got;
+            let step = (Instant::now() + ctx.timeout()).min(deadline);
+            c.read_until(&mut y, step, |c| tally.update(c) >= total)
+                .await;
+            let now = tally.update(&c);
+            if now >= total {
+                return ReaderStop::Complete;
+            }
+            if c.ended_by_server() {
+                return ReaderStop::Closed { after: now };
+            }
+            if now == before || Instant::now() >= deadline {
+                return ReaderStop::Silent { after: now };
+            }
+        }
+    };
+    let ((sent, publish_error), stop) = tokio::join!(publish, read);
+    let mut latencies: Vec<Duration> = sent
+        .iter()
+        .zip(&tally.arrived)
+        .filter_map(|(s, a)| Some(a.as_ref()?.saturating_duration_since((*s)?)))
+        .collect();
+    latencies.sort_unstable();
+    Ok(Delivery {
+        total,
+        got: tally.got,
+        p99: percentile(&latencies, 99),
+        publish_error,
+        stop,
+        altered: tally.altered,
     })
 }
 
@@ -400,13 +549,12 @@ fn s04(ctx: &Ctx) -> BoxFuture<'_, Finding> {
             }
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
-        let tag = format!("ssekit-check {} s04", ctx.nonce);
+        let payloads = Payloads::new(&ctx.nonce, "s04", 5, 0);
         let publish = async {
             let mut sent = Vec::with_capacity(events);
-            for i in 0..events {
-                let data = format!("{tag} {i:05}");
-                publisher.publish(None, &data).await?;
-                sent.push(data);
+            for i in 0..events as u64 {
+                publisher.publish(None, &payloads.payload(i)).await?;
+                sent.push(i);
                 // Paced like a real publisher, so healthy subscribers never hit lag limits.
                 if i % 50 == 49 {
                     tokio::time::sleep(Duration::from_millis(5)).await;
@@ -418,34 +566,41 @@ fn s04(ctx: &Ctx) -> BoxFuture<'_, Finding> {
         let reads = futures_util::future::join_all(
             streams
                 .into_iter()
-                .map(|(r, c)| follow(ctx, r, c, &tag, events, deadline)),
+                .map(|(r, c)| follow(ctx, r, c, &payloads, events, deadline)),
         );
         let (sent, results) = tokio::join!(publish, reads);
         let sent = match sent {
             Ok(sent) => sent,
             Err(e) => return Finding::skip(format!("publish failed: {e}")),
         };
-        let resumed: usize = results.iter().map(|(_, n)| n).sum();
+        let resumed: usize = results.iter().map(|f| f.resumes).sum();
+        let mut altered = Alterations::default();
         let mut bad = Vec::new();
-        for (i, (got, _)) in results.iter().enumerate() {
-            if *got != sent {
+        for (i, Followed { got, open, .. }) in results.iter().enumerate() {
+            got.iter().for_each(|f| altered.add(f.fidelity));
+            let got: Vec<u64> = got.iter().map(|f| f.seq).collect();
+            if got != sent {
                 let missing = sent.iter().filter(|s| !got.contains(s)).count();
+                let how = match (missing, open) {
+                    (0, _) => ", out of order or repeated",
+                    // Silence on an open stream: dropped without being told.
+                    (_, true) => " (its stream still open)",
+                    (_, false) => "",
+                };
                 bad.push(format!(
-                    "subscriber {i}: {} received, {missing} missing{}",
-                    got.len(),
-                    if missing == 0 {
-                        ", out of order or repeated"
-                    } else {
-                        ""
-                    }
+                    "subscriber {i}: {} received, {missing} missing{how}",
+                    got.len()
                 ));
             }
         }
-        let resumes = if resumed > 0 {
+        let mut resumes = if resumed > 0 {
             format!("; {resumed} server close(s) resumed with Last-Event-ID")
         } else {
             String::new()
         };
+        if let Some(note) = altered.delivery_note() {
+            resumes.push_str(&format!("; {note}"));
+        }
         if bad.is_empty() {
             Finding::pass(format!(
                 "{subs} subscribers × {events} events, identical and in order{resumes}"
@@ -460,30 +615,47 @@ fn s04(ctx: &Ctx) -> BoxFuture<'_, Finding> {
     })
 }
 
+/// What [`follow`] read from one fan-out subscriber.
+struct Followed {
+    /// The published events received, in order.
+    got: Vec<Found>,
+    /// Reconnections after the server closed the stream.
+    resumes: usize,
+    /// The last stream was still open when reading stopped.
+    open: bool,
+}
+
 /// Reads one fan-out subscriber as a browser would: when the server closes the stream (a
 /// lagging subscriber dropped), it reconnects with `Last-Event-ID` (at most 3 times).
-/// Returns the tagged event data received, in order, and the number of reconnections.
 async fn follow(
     ctx: &Ctx,
     mut r: probe::Response,
     mut c: Capture,
-    tag: &str,
+    payloads: &Payloads,
     want: usize,
     deadline: Instant,
-) -> (Vec<String>, usize) {
-    let tagged = |c: &Capture| -> Vec<String> {
+) -> Followed {
+    let tagged = |c: &Capture| -> Vec<Found> {
         c.events
             .iter()
-            .filter(|e| e.value.data.starts_with(tag))
-            .map(|e| e.value.data.clone())
+            .filter_map(|e| payloads.find(&e.value.data))
             .collect()
     };
     let mut got = Vec::new();
     let mut resumes = 0;
     loop {
-        let before = got.len();
-        c.read_until(&mut r, deadline, |c| before + tagged(c).len() >= want)
-            .await;
+        // Counted as events arrive, each looked at once (100 × 1000 in the full profile).
+        let (mut scanned, mut count) = (0, got.len());
+        c.read_until(&mut r, deadline, |c| {
+            let new = c.events.get(scanned..).unwrap_or_default();
+            count += new
+                .iter()
+                .filter(|e| payloads.find(&e.value.data).is_some())
+                .count();
+            scanned = c.events.len();
+            count >= want
+        })
+        .await;
         got.extend(tagged(&c));
         let last_id = c
             .events
@@ -496,11 +668,19 @@ async fn follow(
             resumes < 3,
             last_id,
         ) else {
-            return (got, resumes);
+            return Followed {
+                open: !c.ended_by_server(),
+                got,
+                resumes,
+            };
         };
         let mut req = ctx.sse_request();
         let Ok(value) = http::HeaderValue::from_str(&id) else {
-            return (got, resumes);
+            return Followed {
+                open: !c.ended_by_server(),
+                got,
+                resumes,
+            };
         };
         req.headers.insert("last-event-id", value);
         match ctx.send("S04 resume", req).await {
@@ -509,7 +689,13 @@ async fn follow(
                 r = next;
                 resumes += 1;
             }
-            _ => return (got, resumes),
+            _ => {
+                return Followed {
+                    open: false,
+                    got,
+                    resumes,
+                }
+            }
         }
     }
 }
@@ -545,22 +731,20 @@ fn s05(ctx: &Ctx) -> BoxFuture<'_, Finding> {
             Ok(x) => x,
             Err(e) => return Finding::violation(format!("the other instance ({other}): {e}")),
         };
-        let tag = format!("ssekit-check {} s05", ctx.nonce);
+        let payloads = Payloads::new(&ctx.nonce, "s05", 3, 0);
         let n = 20;
         let mut sent = Vec::new();
-        for i in 0..n {
-            let data = format!("{tag} {i:03}");
-            if let Err(e) = publisher.publish(None, &data).await {
+        for i in 0..n as u64 {
+            if let Err(e) = publisher.publish(None, &payloads.payload(i)).await {
                 return Finding::skip(format!("publish failed: {e}"));
             }
-            sent.push(data);
+            sent.push(i);
         }
         let deadline = Instant::now() + ctx.timeout();
-        let tagged = |c: &Capture| -> Vec<String> {
+        let tagged = |c: &Capture| -> Vec<u64> {
             c.events
                 .iter()
-                .filter(|e| e.value.data.starts_with(tag.as_str()))
-                .map(|e| e.value.data.clone())
+                .filter_map(|e| payloads.find(&e.value.data).map(|f| f.seq))
                 .collect()
         };
         ca.read_until(&mut ra, deadline, |c| tagged(c).len() >= n)

@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use http::StatusCode;
 
+use super::published::{Alterations, Payloads};
 use super::{show, Basis, Check, Finding, Level, Phase};
 use crate::capture::Capture;
 use crate::context::Ctx;
@@ -80,6 +81,9 @@ pub fn percentile(sorted: &[Duration], p: usize) -> Duration {
     sorted[(sorted.len() - 1) * p / 100]
 }
 
+/// Bound on how long T01 waits for each published event.
+const T01_WAIT: Duration = Duration::from_secs(1);
+
 fn t01(ctx: &Ctx) -> BoxFuture<'_, Finding> {
     Box::pin(async move {
         let Some(publisher) = ctx.target.publish.clone() else {
@@ -96,23 +100,46 @@ fn t01(ctx: &Ctx) -> BoxFuture<'_, Finding> {
         })
         .await;
         let n = ctx.opts.profile.pick(20, 100);
-        let tag = format!("ssekit-check {} t01", ctx.nonce);
-        let pad = "x".repeat(60);
+        let payloads = Payloads::new(&ctx.nonce, "t01", 4, 60);
         let mut latencies = Vec::new();
+        let mut calls = Vec::new();
+        let mut altered = Alterations::default();
         let mut missing = 0;
+        let first_publish = c.events.len();
         for i in 0..n {
-            let data = format!("{tag} {i:04} {pad}");
+            // Only events after this point can be the answer (and other events, such as a
+            // server's own ticks, may follow it in the same read).
+            let start = c.events.len();
             let sent = Instant::now();
-            if let Err(e) = publisher.publish(None, &data).await {
+            if let Err(e) = publisher.publish(None, &payloads.payload(i)).await {
                 return Finding::skip(format!("publish failed: {e}"));
             }
-            let deadline = sent + Duration::from_secs(1);
-            c.read_until(&mut r, deadline, |c| {
-                c.events.last().is_some_and(|e| e.value.data == data)
-            })
-            .await;
-            match c.events.iter().rev().find(|e| e.value.data == data) {
-                Some(e) => latencies.push(e.at.saturating_duration_since(sent)),
+            calls.push(sent.elapsed());
+            let is_this = |data: &str| payloads.find(data).is_some_and(|f| f.seq == i);
+            let this_one = |c: &Capture| {
+                c.events
+                    .get(start..)
+                    .unwrap_or_default()
+                    .iter()
+                    .any(|e| is_this(&e.value.data))
+            };
+            if !this_one(&c) {
+                c.read_until(&mut r, sent + T01_WAIT, this_one).await;
+            }
+            let arrived = c
+                .events
+                .get(start..)
+                .unwrap_or_default()
+                .iter()
+                .find_map(|e| {
+                    let found = payloads.find(&e.value.data).filter(|f| f.seq == i)?;
+                    Some((e.at, found.fidelity))
+                });
+            match arrived {
+                Some((at, fidelity)) => {
+                    latencies.push(at.saturating_duration_since(sent));
+                    altered.add(fidelity);
+                }
                 None => {
                     missing += 1;
                     if missing >= 3 {
@@ -125,25 +152,71 @@ fn t01(ctx: &Ctx) -> BoxFuture<'_, Finding> {
             }
         }
         latencies.sort_unstable();
+        calls.sort_unstable();
         let p50 = percentile(&latencies, 50);
         let p99 = percentile(&latencies, 99);
-        let text = format!(
+        let mut text = format!(
             "{} of {n} events: p50 {} ms, p99 {} ms",
             latencies.len(),
             p50.as_millis(),
             p99.as_millis()
         );
+        if let Some(note) = altered.delivery_note() {
+            text.push_str(&format!("; {note}"));
+        }
         if missing > 0 {
+            // Events flowed but none was recognisable: maybe not buffering at all.
+            let others = c.events.len().saturating_sub(first_publish);
+            let unrecognised = if latencies.is_empty() && others > 0 {
+                format!("; {others} other event(s) arrived meanwhile, none carrying the runner's tag: if the publish hook transforms data beyond quoting or wrapping, T01 cannot recognise its events")
+            } else {
+                String::new()
+            };
             return Finding::violation(format!(
-                "{missing} published event(s) not received within 1 s ({} bytes of body arrived): a buffering layer; {text}",
+                "{missing} published event(s) not received within {} s ({} bytes of body arrived): a buffering layer; {text}{unrecognised}",
+                T01_WAIT.as_secs(),
                 c.bytes
             ));
         }
+        let steady = steady_delay(&latencies, percentile(&calls, 50)).map(|late| {
+            format!(
+                "every event arrives ~{} ms late (steady added latency): an intermediary that waits before forwarding (e.g. HAProxy without `option http-no-delay`, Nagle)",
+                late.as_millis()
+            )
+        });
         if p99 > Duration::from_millis(250) {
-            return Finding::violation(format!("{text} (> 250 ms)"));
+            let steady = steady.map_or(String::new(), |s| format!("; {s}"));
+            return Finding::violation(format!("{text} (> 250 ms){steady}"));
+        }
+        if let Some(steady) = steady {
+            return Finding::warn(format!("{steady}; {text}"));
         }
         Finding::pass(text)
     })
+}
+
+/// Lateness that every event shares and the server does not cause, if that is what `latencies`
+/// (sorted) show: the signature of an intermediary that holds each write back for a fixed
+/// time (HAProxy without `option http-no-delay`, Nagle meeting delayed ACKs: 40 to 200 ms).
+///
+/// - The median is at least [`STEADY_FLOOR`]: loopback and LAN delivery take well under a
+///   millisecond and a busy server a few, so 100 ms is not scheduling noise.
+/// - Little spread: the fastest event and the p99 lie within half the median either way. A
+///   fixed added delay shifts all samples alike; a queue or an overloaded server grows a tail.
+/// - The server itself is fast: the publish call (`publish_call`, median) returned in under
+///   half the median lateness, so the time is spent after the server took the event.
+fn steady_delay(latencies: &[Duration], publish_call: Duration) -> Option<Duration> {
+    const STEADY_FLOOR: Duration = Duration::from_millis(100);
+    // Fewer samples cannot show a spread.
+    const MIN_SAMPLES: usize = 5;
+    if latencies.len() < MIN_SAMPLES {
+        return None;
+    }
+    let p50 = percentile(latencies, 50);
+    let (fastest, p99) = (latencies[0], percentile(latencies, 99));
+    let steady =
+        p50 >= STEADY_FLOOR && fastest >= p50 / 2 && p99 <= p50 + p50 / 2 && publish_call < p50 / 2;
+    steady.then_some(p50)
 }
 
 async fn passive_bursts(ctx: &Ctx) -> Finding {
@@ -389,6 +462,35 @@ fn t05(_ctx: &Ctx) -> BoxFuture<'_, Finding> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Sorted, as T01 passes them.
+    fn ms(v: &[u64]) -> Vec<Duration> {
+        let mut d: Vec<_> = v.iter().map(|m| Duration::from_millis(*m)).collect();
+        d.sort_unstable();
+        d
+    }
+
+    #[test]
+    fn a_constant_added_delay_is_steady() {
+        let haproxy = ms(&[198, 201, 200, 203, 199, 200, 202, 204, 200, 201]);
+        assert_eq!(
+            steady_delay(&haproxy, Duration::from_millis(1)),
+            Some(Duration::from_millis(200))
+        );
+    }
+
+    #[test]
+    fn fast_noisy_or_server_caused_latency_is_not_steady() {
+        let fast = ms(&[0, 1, 0, 2, 1, 0, 1]);
+        assert_eq!(steady_delay(&fast, Duration::ZERO), None);
+        let tail = ms(&[110, 120, 115, 130, 900, 118, 125, 700]);
+        assert_eq!(steady_delay(&tail, Duration::ZERO), None);
+        let some_prompt = ms(&[2, 200, 201, 199, 200, 202, 203]);
+        assert_eq!(steady_delay(&some_prompt, Duration::ZERO), None);
+        let slow_server = ms(&[200, 201, 199, 200, 202]);
+        assert_eq!(steady_delay(&slow_server, Duration::from_millis(190)), None);
+        assert_eq!(steady_delay(&ms(&[200, 200]), Duration::ZERO), None);
+    }
 
     #[test]
     fn chunked_framing() {
