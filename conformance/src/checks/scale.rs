@@ -1,5 +1,6 @@
 //! S: robustness and scale (slow consumer isolation, churn, idle ramp, fan-out, multi-instance).
 
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use http::StatusCode;
@@ -175,6 +176,29 @@ fn s01(ctx: &Ctx) -> BoxFuture<'_, Finding> {
                 control.total
             ));
         }
+        // A server that waits for its slowest subscriber shows it first in its publish rate.
+        if loaded.rate * 3.0 < control.rate {
+            return Finding::violation(format!(
+                "publishing slowed from {:.0}/s to {:.0}/s while one subscriber stalled: the \
+                 server waits for its slowest client; {text}{note}",
+                control.rate, loaded.rate
+            ));
+        }
+        let bytes = loaded.total * 1000;
+        if loaded.got == loaded.total && bytes < BACKPRESSURE_BYTES {
+            // Never PASS what was not observed: the stalled reader never pushed back.
+            return Finding::skip(format!(
+                "the publish hook took {} s for {} events ({} KiB), fewer than a stalled reader's \
+                 socket buffers hold, so the server never had to choose between waiting and \
+                 dropping; the control run without it: {}/{}; use a faster --publish hook or \
+                 --profile full",
+                window_secs(ctx),
+                loaded.total,
+                bytes / 1024,
+                control.got,
+                control.total
+            ));
+        }
         if loaded.p99 > Duration::from_secs(1) {
             return Finding::violation(format!(
                 "{text}: the reader was held back (p99 {} ms without the stalled subscriber){note}",
@@ -188,6 +212,21 @@ fn s01(ctx: &Ctx) -> BoxFuture<'_, Finding> {
             control.p99.as_millis()
         ))
     })
+}
+
+/// How long S01 publishes in each run at most (quick profile).
+const PUBLISH_WINDOW_QUICK: Duration = Duration::from_secs(5);
+/// How long S01 publishes in each run at most (full profile).
+const PUBLISH_WINDOW_FULL: Duration = Duration::from_secs(30);
+/// What a stalled reader's socket buffers hold on Linux loopback (send buffers autotune up
+/// to 4 MiB): less than this published, and the stalled reader never pushed back.
+const BACKPRESSURE_BYTES: usize = 4 << 20;
+
+fn window_secs(ctx: &Ctx) -> u64 {
+    ctx.opts
+        .profile
+        .pick(PUBLISH_WINDOW_QUICK, PUBLISH_WINDOW_FULL)
+        .as_secs()
 }
 
 /// How S01's reading subscriber's stream stood when the runner stopped reading.
@@ -233,6 +272,8 @@ struct Delivery {
     publish_error: Option<String>,
     stop: ReaderStop,
     altered: Alterations,
+    /// Publications per second the hook accepted.
+    rate: f64,
 }
 
 impl Delivery {
@@ -304,15 +345,36 @@ async fn deliver(
         false
     })
     .await;
+    // Publishing is bounded in time as well as count: a slow hook (a Python server takes
+    // ~3 ms a publish) must not carry the run past its bound. The reader then waits for what
+    // was published, not for what was planned.
+    let window = ctx
+        .opts
+        .profile
+        .pick(PUBLISH_WINDOW_QUICK, PUBLISH_WINDOW_FULL);
+    let publish_until = Instant::now() + window;
+    let published = AtomicUsize::new(0);
+    let publishing = AtomicBool::new(true);
     let publish = async {
         let mut sent = vec![None; total];
         for (i, at) in sent.iter_mut().enumerate() {
+            if Instant::now() >= publish_until {
+                break;
+            }
             let data = payloads.payload(i as u64);
             let now = Instant::now();
-            match tokio::time::timeout(ctx.timeout(), publisher.publish(None, &data)).await {
-                Ok(Ok(_)) => *at = Some(now),
-                Ok(Err(e)) => return (sent, Some(format!("publish {i} failed: {e}"))),
+            let outcome = tokio::time::timeout(ctx.timeout(), publisher.publish(None, &data)).await;
+            match outcome {
+                Ok(Ok(_)) => {
+                    *at = Some(now);
+                    published.store(i + 1, Ordering::Release);
+                }
+                Ok(Err(e)) => {
+                    publishing.store(false, Ordering::Release);
+                    return (sent, Some(format!("publish {i} failed: {e}")));
+                }
                 Err(_) => {
+                    publishing.store(false, Ordering::Release);
                     let secs = ctx.timeout().as_secs();
                     return (sent, Some(format!("publish {i} blocked for {secs} s")));
                 }
@@ -322,19 +384,27 @@ async fn deliver(
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
         }
+        publishing.store(false, Ordering::Release);
         (sent, None)
     };
     let mut tally = Tally::new(payloads, total);
     let read = async {
-        let deadline = Instant::now() + ctx.timeout() * 4;
-        // Stop once all arrived, or once nothing has arrived for the timeout.
+        let deadline = publish_until + ctx.timeout() * 2;
+        // Stop once all that was published arrived, or once nothing has arrived for the
+        // timeout, or at the deadline.
         loop {
             let before = tally.got;
             let step = (Instant::now() + ctx.timeout()).min(deadline);
-            c.read_until(&mut y, step, |c| tally.update(c) >= total)
-                .await;
+            let all_in = |got: usize| {
+                !publishing.load(Ordering::Acquire) && got >= published.load(Ordering::Acquire)
+            };
+            c.read_until(&mut y, step, |c| {
+                let got = tally.update(c);
+                got >= total || all_in(got)
+            })
+            .await;
             let now = tally.update(&c);
-            if now >= total {
+            if now >= total || all_in(now) {
                 return ReaderStop::Complete;
             }
             if c.ended_by_server() {
@@ -345,7 +415,11 @@ async fn deliver(
             }
         }
     };
+    let started = Instant::now();
     let ((sent, publish_error), stop) = tokio::join!(publish, read);
+    let total = sent.iter().filter(|s| s.is_some()).count();
+    let last = sent.iter().rev().find_map(|s| *s).unwrap_or(started);
+    let rate = total as f64 / (last - started).as_secs_f64().max(0.001);
     let mut latencies: Vec<Duration> = sent
         .iter()
         .zip(&tally.arrived)
@@ -359,6 +433,7 @@ async fn deliver(
         publish_error,
         stop,
         altered: tally.altered,
+        rate,
     })
 }
 
