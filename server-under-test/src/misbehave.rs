@@ -11,6 +11,7 @@ use ssekit_parser::{EncodeError, Message};
 
 use crate::replay::Resume;
 
+mod mock;
 mod raw_h2;
 
 /// One rule the server can break on purpose (`ssekit serve --misbehave NAME[,NAME]`).
@@ -69,11 +70,25 @@ pub enum Misbehavior {
     SlowConsumerBlocks,
     /// Shutdown waits for streams that never end (the open-stream drain bug).
     ShutdownHangs,
+    /// Mock endpoints: a finite stream is held whole and sent in one write at its end (a burst).
+    BufferUntilDone,
+    /// Mock OpenAI endpoint: the stream ends without its `data: [DONE]` sentinel.
+    NoDoneSentinel,
+    /// Mock endpoints: the connection is cut in the middle of generation, inside an event.
+    CutMidStream,
+    /// Mock endpoints: a failure mid-generation cuts the connection instead of sending an error.
+    ErrorAsReset,
+    /// Mock endpoints: thinking is silent (no heartbeat) and lasts over two heartbeat intervals.
+    SilentThink,
+    /// Mock MCP endpoint: `initialize` assigns no `Mcp-Session-Id`, and session ids are ignored.
+    NoSessionId,
+    /// Mock MCP endpoint: event ids restart on every stream and every even one repeats.
+    DuplicateEventIds,
 }
 
 /// A set of [`Misbehavior`]s (empty for a well-behaved server).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Misbehaviors(u32);
+pub struct Misbehaviors(u64);
 
 impl Misbehaviors {
     /// No rule is broken.
@@ -372,6 +387,13 @@ mod tests {
                 "eof-instead-of-204",
                 "slow-consumer-blocks",
                 "shutdown-hangs",
+                "buffer-until-done",
+                "no-done-sentinel",
+                "cut-mid-stream",
+                "error-as-reset",
+                "silent-think",
+                "no-session-id",
+                "duplicate-event-ids",
             ]
         );
     }
