@@ -75,6 +75,7 @@ pub async fn start(config: Config) -> Result<ServerHandle, ServerError> {
         hub,
         metrics,
         broker,
+        mock_sessions: Default::default(),
     });
     let (stop, stopped) = watch::channel(false);
     if let Some(reader) = reader {

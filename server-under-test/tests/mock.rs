@@ -136,6 +136,9 @@ impl Conn {
 
     /// The body so far, de-chunked, and whether it ended properly (last chunk or full length).
     fn body(&self) -> (Vec<u8>, bool) {
+        if self.status == 204 {
+            return (Vec::new(), true);
+        }
         if let Some(len) = self.header("content-length") {
             let len: usize = len.parse().unwrap();
             return (
@@ -156,7 +159,6 @@ impl Conn {
     }
 
     /// Reads until `n` events have arrived.
-    #[allow(dead_code)] // MCP tests, next commit
     async fn until_events(&mut self, n: usize) -> Vec<OwnedEvent> {
         loop {
             let events = self.events();
@@ -623,4 +625,298 @@ async fn a_long_think_carries_heartbeats_unless_silent_think() {
         gap >= Duration::from_millis(200),
         "a silence of two heartbeats: {gap:?}"
     );
+}
+
+// --- MCP Streamable HTTP ---------------------------------------------------------------------
+
+const BOTH: &str = "application/json, text/event-stream";
+
+/// POSTs one JSON-RPC message with the headers a 2025-06-18 client sends.
+async fn rpc(addr: SocketAddr, session: Option<&str>, body: Value) -> Conn {
+    let mut headers = vec![("content-type", "application/json"), ("accept", BOTH)];
+    if let Some(id) = session {
+        headers.push(("mcp-session-id", id));
+        headers.push(("mcp-protocol-version", "2025-06-18"));
+    }
+    let mut conn = open(addr, "POST", "/mcp", &headers, &body.to_string()).await;
+    conn.finish().await;
+    conn
+}
+
+async fn initialize(addr: SocketAddr) -> (Conn, Option<String>) {
+    let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {},
+        "clientInfo": {"name": "test", "version": "0"}}});
+    let c = rpc(addr, None, init).await;
+    let session = c.header("mcp-session-id").map(str::to_owned);
+    (c, session)
+}
+
+fn count_call(n: u64) -> Value {
+    json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {
+        "name": "count", "arguments": {"n": n}, "_meta": {"progressToken": "p"}}})
+}
+
+/// A GET of the server-to-client stream.
+async fn listen(addr: SocketAddr, path: &str, session: &str, last_event_id: Option<&str>) -> Conn {
+    let mut headers = vec![("accept", "text/event-stream"), ("mcp-session-id", session)];
+    headers.extend(last_event_id.map(|id| ("last-event-id", id)));
+    open(addr, "GET", path, &headers, "").await
+}
+
+#[tokio::test]
+async fn mcp_session_header_round_trip_and_delete() {
+    let s = server(config(&[])).await;
+    let addr = s.local_addr();
+    let (init, session) = initialize(addr).await;
+    assert_eq!(init.status, 200);
+    assert_eq!(init.json()["result"]["protocolVersion"], "2025-06-18");
+    let session = session.expect("Mcp-Session-Id on the InitializeResult");
+    assert!(session.bytes().all(|b| (0x21..=0x7e).contains(&b)));
+    let list = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"});
+    let note = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+    let c = rpc(addr, Some(&session), note).await;
+    assert_eq!((c.status, c.body().0.len()), (202, 0));
+    let c = rpc(addr, Some(&session), list.clone()).await;
+    let tools = c.json();
+    let names: Vec<&str> = tools["result"]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["echo", "count"]);
+    assert_eq!(
+        rpc(addr, None, list.clone()).await.status,
+        400,
+        "no session header"
+    );
+    assert_eq!(
+        rpc(addr, Some("nope"), list.clone()).await.status,
+        404,
+        "unknown session"
+    );
+    let bad_version = [
+        ("accept", BOTH),
+        ("mcp-session-id", session.as_str()),
+        ("mcp-protocol-version", "1999-01-01"),
+    ];
+    let mut c = open(addr, "POST", "/mcp", &bad_version, &list.to_string()).await;
+    c.finish().await;
+    assert_eq!(c.status, 400);
+    let evil = [
+        ("accept", BOTH),
+        ("mcp-session-id", session.as_str()),
+        ("origin", "https://evil.example"),
+    ];
+    assert_eq!(
+        open(addr, "POST", "/mcp", &evil, &list.to_string())
+            .await
+            .status,
+        403
+    );
+    let mut del = open(addr, "DELETE", "/mcp", &[("mcp-session-id", &session)], "").await;
+    del.finish().await;
+    assert_eq!(del.status, 204);
+    assert_eq!(
+        rpc(addr, Some(&session), list).await.status,
+        404,
+        "ended session"
+    );
+}
+
+#[tokio::test]
+async fn mcp_tool_call_streams_progress_then_the_response() {
+    let s = server(config(&[])).await;
+    let addr = s.local_addr();
+    let session = initialize(addr).await.1.unwrap();
+    let c = rpc(addr, Some(&session), count_call(4)).await;
+    assert_eq!(c.status, 200);
+    assert!(c
+        .header("content-type")
+        .unwrap()
+        .starts_with("text/event-stream"));
+    assert!(c.complete(), "closed after the response");
+    let events = c.events();
+    let ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
+    assert_eq!(ids, ["s1-1", "s1-2", "s1-3", "s1-4", "s1-5"]);
+    for (i, e) in events[..4].iter().enumerate() {
+        let v = data_json(e);
+        assert_eq!(v["method"], "notifications/progress");
+        assert_eq!(
+            (
+                v["params"]["progressToken"].as_str(),
+                v["params"]["progress"].as_u64()
+            ),
+            (Some("p"), Some(i as u64 + 1))
+        );
+    }
+    let answer = data_json(&events[4]);
+    assert_eq!(answer["id"], 7);
+    assert_eq!(answer["result"]["content"][0]["text"], "1 2 3 4");
+    let second = rpc(addr, Some(&session), count_call(1)).await;
+    assert_eq!(
+        second.events()[0].id,
+        "s2-1",
+        "ids stay unique across the session's streams"
+    );
+
+    let json_only = [
+        ("accept", "application/json"),
+        ("mcp-session-id", session.as_str()),
+    ];
+    let mut c = open(addr, "POST", "/mcp", &json_only, &count_call(3).to_string()).await;
+    c.finish().await;
+    assert!(c
+        .header("content-type")
+        .unwrap()
+        .starts_with("application/json"));
+    assert_eq!(c.json()["result"]["content"][0]["text"], "1 2 3");
+    let echo = json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "echo", "arguments": {"text": "hi"}}});
+    assert_eq!(
+        rpc(addr, Some(&session), echo).await.json()["result"]["content"][0]["text"],
+        "hi"
+    );
+}
+
+#[tokio::test]
+async fn mcp_failure_is_a_json_rpc_error_on_the_stream() {
+    let s = server(config(&[])).await;
+    let addr = s.local_addr();
+    let session = initialize(addr).await.1.unwrap();
+    let headers = [("accept", BOTH), ("mcp-session-id", session.as_str())];
+    let mut c = open(
+        addr,
+        "POST",
+        "/mcp?fail_after=2",
+        &headers,
+        &count_call(5).to_string(),
+    )
+    .await;
+    c.finish().await;
+    assert!(c.complete());
+    let events = c.events();
+    assert_eq!(events.len(), 3);
+    assert_eq!(data_json(&events[2])["error"]["code"], -32603);
+}
+
+#[tokio::test]
+async fn mcp_get_stream_resumes_after_last_event_id_and_ends_with_the_session() {
+    let s = server(config(&[])).await;
+    let addr = s.local_addr();
+    let session = initialize(addr).await.1.unwrap();
+    let mut first = listen(addr, "/mcp?tokens=6&token_ms=20", &session, None).await;
+    assert_eq!(first.status, 200);
+    let seen = first.until_events(2).await;
+    assert_eq!(data_json(&seen[0])["method"], "notifications/message");
+    let last = seen[1].id.clone();
+    assert_eq!(last, "g1-2");
+    drop(first);
+    let mut again = listen(addr, "/mcp", &session, Some(&last)).await;
+    let rest = again.until_events(4).await;
+    let ticks: Vec<String> = rest
+        .iter()
+        .map(|e| data_json(e)["params"]["data"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        ticks,
+        ["tick 3", "tick 4", "tick 5", "tick 6"],
+        "resumed right after {last}"
+    );
+    let mut del = open(addr, "DELETE", "/mcp", &[("mcp-session-id", &session)], "").await;
+    del.finish().await;
+    again.finish().await;
+    assert!(again.complete(), "the stream ends cleanly with its session");
+    let no_session = open(addr, "GET", "/mcp", &[("accept", "text/event-stream")], "").await;
+    assert_eq!(no_session.status, 400);
+
+    let off = server(Config {
+        mock: MockConfig {
+            mcp_get_stream: false,
+            ..MockConfig::default()
+        },
+        ..config(&[])
+    })
+    .await;
+    let session = initialize(off.local_addr()).await.1.unwrap();
+    let c = listen(off.local_addr(), "/mcp", &session, None).await;
+    assert_eq!(c.status, 405);
+}
+
+#[tokio::test]
+async fn mcp_cut_mid_stream_then_resume_with_last_event_id() {
+    let s = server(config(&[Misbehavior::CutMidStream])).await;
+    let addr = s.local_addr();
+    let session = initialize(addr).await.1.unwrap();
+    let c = rpc(addr, Some(&session), count_call(6)).await;
+    assert!(c.eof && !c.complete(), "cut, not ended");
+    assert!(c.frames().1.incomplete_line, "inside an event");
+    let got = c.events();
+    assert_eq!(got.len(), 3, "half of the seven events");
+    let mut resumed = listen(addr, "/mcp", &session, Some(&got[2].id)).await;
+    resumed.finish().await;
+    assert!(resumed.complete());
+    let rest = resumed.events();
+    let ids: Vec<&str> = rest.iter().map(|e| e.id.as_str()).collect();
+    assert_eq!(ids, ["s1-4", "s1-5", "s1-6", "s1-7"]);
+    assert_eq!(
+        data_json(&rest[3])["id"],
+        7,
+        "the response is replayed on the resumed stream"
+    );
+}
+
+#[tokio::test]
+async fn mcp_error_as_reset_and_buffer_until_done() {
+    let s = server(config(&[Misbehavior::ErrorAsReset])).await;
+    let session = initialize(s.local_addr()).await.1.unwrap();
+    let headers = [("accept", BOTH), ("mcp-session-id", session.as_str())];
+    let mut c = open(
+        s.local_addr(),
+        "POST",
+        "/mcp?fail_after=2",
+        &headers,
+        &count_call(5).to_string(),
+    )
+    .await;
+    c.finish().await;
+    assert!(
+        !c.complete() && c.events().len() == 2,
+        "two progress events, then a cut"
+    );
+    assert_eq!(c.frames().1, EndOfStream::default());
+
+    let s = server(config(&[Misbehavior::BufferUntilDone])).await;
+    let session = initialize(s.local_addr()).await.1.unwrap();
+    let c = rpc(s.local_addr(), Some(&session), count_call(5)).await;
+    assert!(c.complete());
+    assert_eq!(
+        c.read_index_of(b"s1-1"),
+        c.read_index_of(b"s1-6"),
+        "one burst"
+    );
+}
+
+#[tokio::test]
+async fn mcp_no_session_id_and_duplicate_event_ids() {
+    let s = server(config(&[Misbehavior::NoSessionId])).await;
+    let (init, session) = initialize(s.local_addr()).await;
+    assert_eq!((init.status, session), (200, None), "no Mcp-Session-Id");
+    let list = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"});
+    assert_eq!(
+        rpc(s.local_addr(), None, list.clone()).await.status,
+        200,
+        "nothing enforced"
+    );
+    assert_eq!(
+        rpc(s.local_addr(), Some("made-up"), list).await.status,
+        200,
+        "any id accepted"
+    );
+
+    let s = server(config(&[Misbehavior::DuplicateEventIds])).await;
+    let session = initialize(s.local_addr()).await.1.unwrap();
+    let c = rpc(s.local_addr(), Some(&session), count_call(3)).await;
+    let ids: Vec<String> = c.events().into_iter().map(|e| e.id).collect();
+    assert_eq!(ids, ["1", "1", "3", "3"]);
 }

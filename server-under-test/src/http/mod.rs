@@ -38,6 +38,8 @@ pub(crate) struct App {
     pub cors: Cors,
     /// `--redis`: the shared Redis Stream (publishing goes through it).
     pub broker: Option<Arc<Broker>>,
+    /// The mock MCP endpoint's sessions.
+    pub mock_sessions: crate::mock::Sessions,
 }
 
 impl App {

@@ -46,14 +46,12 @@ impl Misbehaviors {
     }
 
     /// Whether MCP `initialize` assigns a session and later requests must carry it.
-    #[allow(dead_code)] // the MCP endpoint, next commit
     pub(crate) fn mock_sessions(self) -> bool {
         !self.has(Misbehavior::NoSessionId)
     }
 
     /// The SSE `id:` of event `seq` (from 1) on MCP stream `stream`: unique in the session,
     /// unless `duplicate-event-ids` restarts them per stream and repeats every even one.
-    #[allow(dead_code)] // the MCP endpoint, next commit
     pub(crate) fn mock_event_id(self, stream: &str, seq: u64) -> String {
         if self.has(Misbehavior::DuplicateEventIds) {
             let shown = if seq % 2 == 0 { seq - 1 } else { seq };

@@ -10,6 +10,8 @@
 
 mod anthropic;
 mod generate;
+mod mcp;
+mod mcp_session;
 mod openai;
 mod tokens;
 mod wire;
@@ -25,6 +27,8 @@ use ssekit_parser::Message;
 
 use crate::http::{App, Peer, ResponseBody};
 
+pub(crate) use mcp_session::Sessions;
+
 /// The largest request body a mock endpoint reads.
 const MAX_BODY: usize = 1 << 20;
 
@@ -33,7 +37,6 @@ const MAX_BODY: usize = 1 << 20;
 pub(crate) enum MockRoute {
     ChatCompletions,
     Messages,
-    #[allow(dead_code)] // the MCP endpoint, next commit
     Mcp,
 }
 
@@ -43,6 +46,7 @@ impl MockRoute {
         Some(match path {
             "/v1/chat/completions" => MockRoute::ChatCompletions,
             "/v1/messages" => MockRoute::Messages,
+            "/mcp" => MockRoute::Mcp,
             _ => return None,
         })
     }
@@ -73,7 +77,7 @@ impl MockRoute {
         match self {
             MockRoute::ChatCompletions => openai::handle(app, peer, req).await,
             MockRoute::Messages => anthropic::handle(app, peer, req).await,
-            MockRoute::Mcp => crate::http::text(StatusCode::NOT_FOUND, "not found\n"),
+            MockRoute::Mcp => mcp::handle(app, peer, req).await,
         }
     }
 }

@@ -3,6 +3,7 @@
 //! (`cut-mid-stream`, `error-as-reset`) happen here and the protocol modules only build frames.
 
 use std::convert::Infallible;
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -14,7 +15,6 @@ use hyper::body::{Body, Frame};
 use hyper::header::{self, HeaderValue};
 use hyper::{Response, StatusCode};
 use tokio::sync::mpsc;
-use tokio::time::Instant;
 
 use crate::http::ResponseBody;
 use crate::hub::ConnControl;
@@ -123,21 +123,29 @@ impl Wire {
     /// Waits `pause`, sending a heartbeat comment every interval when heartbeats are on.
     /// Returns early with [`Gone`] when the client leaves.
     pub async fn pause(&mut self, pause: Duration) -> Result<(), Gone> {
-        let deadline = Instant::now() + pause;
+        self.idle(tokio::time::sleep(pause)).await
+    }
+
+    /// Waits for `event`, sending a heartbeat comment after every interval of silence when
+    /// heartbeats are on. Returns early with [`Gone`] when the client leaves.
+    pub async fn idle<F: Future>(&mut self, event: F) -> Result<F::Output, Gone> {
+        tokio::pin!(event);
         loop {
-            let now = Instant::now();
-            if now >= deadline {
-                return Ok(());
-            }
-            let wake = self
-                .heartbeat
-                .map_or(deadline, |hb| (now + hb).min(deadline));
-            tokio::select! {
-                _ = tokio::time::sleep_until(wake) => {}
+            let beat = self.heartbeat;
+            let tick = async move {
+                match beat {
+                    Some(every) => tokio::time::sleep(every).await,
+                    None => std::future::pending().await,
+                }
+            };
+            let woke = tokio::select! {
+                out = &mut event => Some(out),
                 _ = self.tx.closed() => return Err(Gone),
-            }
-            if wake < deadline {
-                self.send(HEARTBEAT.clone()).await?;
+                _ = tick => None,
+            };
+            match woke {
+                Some(out) => return Ok(out),
+                None => self.send(HEARTBEAT.clone()).await?,
             }
         }
     }
