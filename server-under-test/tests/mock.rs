@@ -920,3 +920,63 @@ async fn mcp_no_session_id_and_duplicate_event_ids() {
     let ids: Vec<String> = c.events().into_iter().map(|e| e.id).collect();
     assert_eq!(ids, ["1", "1", "3", "3"]);
 }
+
+// --- cross-check with the official OpenAI Python client ----------------------------------------
+
+/// Runs `tests/clients/openai_stream.py` against the server; `None` (SKIP) without python3 or
+/// the `openai` package.
+async fn openai_client(addr: SocketAddr, query: Value) -> Option<Value> {
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/clients/openai_stream.py"
+    );
+    let base = format!("http://{addr}");
+    let run = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("python3")
+            .args([script, &base, &query.to_string()])
+            .output()
+    });
+    let out = match timeout(Duration::from_secs(60), run)
+        .await
+        .expect("client timed out")
+        .unwrap()
+    {
+        Ok(out) => out,
+        Err(e) => {
+            eprintln!("SKIP: python3 cannot run ({e})");
+            return None;
+        }
+    };
+    if out.status.code() == Some(3) {
+        eprintln!("SKIP: {}", String::from_utf8_lossy(&out.stderr).trim());
+        return None;
+    }
+    assert!(
+        out.status.success(),
+        "client failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(serde_json::from_slice(&out.stdout).expect("one JSON line"))
+}
+
+#[tokio::test]
+async fn the_official_openai_client_reads_the_stream_and_its_error_chunk() {
+    let s = server(config(&[])).await;
+    let Some(read) = openai_client(s.local_addr(), json!({})).await else {
+        return;
+    };
+    assert_eq!(read["text"], "Tokens arrive one by one from");
+    assert_eq!(read["finish_reason"], "stop");
+    assert_eq!(
+        read["chunks"], 8,
+        "role, six tokens, stop; [DONE] is not a chunk"
+    );
+    let failed = openai_client(s.local_addr(), json!({"fail_after": 2}))
+        .await
+        .unwrap();
+    assert_eq!(
+        failed["error"], "APIError",
+        "the error chunk is raised: {failed}"
+    );
+    assert_eq!(failed["text"], "Tokens arrive");
+}
