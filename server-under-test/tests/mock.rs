@@ -980,3 +980,37 @@ async fn the_official_openai_client_reads_the_stream_and_its_error_chunk() {
     );
     assert_eq!(failed["text"], "Tokens arrive");
 }
+
+#[tokio::test]
+async fn browsers_may_send_and_read_the_mcp_headers() {
+    let s = server(Config {
+        cors_origins: vec!["https://app.example".into()],
+        ..config(&[])
+    })
+    .await;
+    let origin = ("origin", "https://app.example");
+    let preflight = [
+        origin,
+        ("access-control-request-method", "POST"),
+        ("access-control-request-headers", "mcp-session-id"),
+    ];
+    let c = open(s.local_addr(), "OPTIONS", "/mcp", &preflight, "").await;
+    assert!(c
+        .header("access-control-allow-headers")
+        .unwrap()
+        .contains("Mcp-Session-Id"));
+    let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {}});
+    let c = open(
+        s.local_addr(),
+        "POST",
+        "/mcp",
+        &[origin, ("accept", BOTH)],
+        &init.to_string(),
+    )
+    .await;
+    assert_eq!(c.status, 200, "a configured origin passes the Origin check");
+    assert_eq!(
+        c.header("access-control-expose-headers"),
+        Some("Mcp-Session-Id")
+    );
+}

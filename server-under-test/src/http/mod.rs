@@ -183,7 +183,9 @@ async fn handle_mock(
     req: Request<Incoming>,
 ) -> Response<ResponseBody> {
     if req.method() == Method::OPTIONS {
-        return app.cors.options(&req, mock.allow());
+        let mut res = app.cors.options(&req, mock.allow());
+        mock.cors_headers(res.headers_mut());
+        return res;
     }
     if !mock.allows(req.method()) {
         let mut res = text(
@@ -197,6 +199,7 @@ async fn handle_mock(
     let req_headers = req.headers().clone();
     let mut res = mock.handle(app, peer, req).await;
     app.cors.decorate(&req_headers, res.headers_mut());
+    mock.cors_headers(res.headers_mut());
     res
 }
 

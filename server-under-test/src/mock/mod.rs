@@ -22,6 +22,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
+use hyper::header::{HeaderMap, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use ssekit_parser::Message;
 
@@ -64,6 +65,26 @@ impl MockRoute {
         match self {
             MockRoute::Mcp => [Method::GET, Method::POST, Method::DELETE].contains(method),
             _ => method == Method::POST,
+        }
+    }
+
+    /// Widens granted CORS headers to what browser clients of these protocols send and read
+    /// (MCP's session and version headers); adds nothing where CORS granted nothing.
+    pub fn cors_headers(self, headers: &mut HeaderMap) {
+        use hyper::header::{ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_EXPOSE_HEADERS};
+        if headers.contains_key(ACCESS_CONTROL_ALLOW_HEADERS) {
+            headers.insert(
+                ACCESS_CONTROL_ALLOW_HEADERS,
+                HeaderValue::from_static(
+                    "Content-Type, Authorization, Last-Event-ID, Mcp-Session-Id, MCP-Protocol-Version",
+                ),
+            );
+        }
+        if headers.contains_key(ACCESS_CONTROL_EXPOSE_HEADERS) {
+            headers.insert(
+                ACCESS_CONTROL_EXPOSE_HEADERS,
+                HeaderValue::from_static("Mcp-Session-Id"),
+            );
         }
     }
 
