@@ -921,19 +921,16 @@ async fn mcp_no_session_id_and_duplicate_event_ids() {
     assert_eq!(ids, ["1", "1", "3", "3"]);
 }
 
-// --- cross-check with the official OpenAI Python client ----------------------------------------
+// --- cross-checks with the official Python clients ---------------------------------------------
 
-/// Runs `tests/clients/openai_stream.py` against the server; `None` (SKIP) without python3 or
-/// the `openai` package.
-async fn openai_client(addr: SocketAddr, query: Value) -> Option<Value> {
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/clients/openai_stream.py"
-    );
+/// Runs `tests/clients/SCRIPT` against the server; `None` (SKIP) without python3 or the
+/// client package.
+async fn python_client(script: &str, addr: SocketAddr, query: Value) -> Option<Value> {
+    let script = format!("{}/tests/clients/{script}", env!("CARGO_MANIFEST_DIR"));
     let base = format!("http://{addr}");
     let run = tokio::task::spawn_blocking(move || {
         std::process::Command::new("python3")
-            .args([script, &base, &query.to_string()])
+            .args([&script, &base, &query.to_string()])
             .output()
     });
     let out = match timeout(Duration::from_secs(60), run)
@@ -962,7 +959,8 @@ async fn openai_client(addr: SocketAddr, query: Value) -> Option<Value> {
 #[tokio::test]
 async fn the_official_openai_client_reads_the_stream_and_its_error_chunk() {
     let s = server(config(&[])).await;
-    let Some(read) = openai_client(s.local_addr(), json!({})).await else {
+    let client = |query| python_client("openai_stream.py", s.local_addr(), query);
+    let Some(read) = client(json!({})).await else {
         return;
     };
     assert_eq!(read["text"], "Tokens arrive one by one from");
@@ -971,9 +969,7 @@ async fn the_official_openai_client_reads_the_stream_and_its_error_chunk() {
         read["chunks"], 8,
         "role, six tokens, stop; [DONE] is not a chunk"
     );
-    let failed = openai_client(s.local_addr(), json!({"fail_after": 2}))
-        .await
-        .unwrap();
+    let failed = client(json!({"fail_after": 2})).await.unwrap();
     assert_eq!(
         failed["error"], "APIError",
         "the error chunk is raised: {failed}"
@@ -1013,4 +1009,26 @@ async fn browsers_may_send_and_read_the_mcp_headers() {
         c.header("access-control-expose-headers"),
         Some("Mcp-Session-Id")
     );
+}
+
+#[tokio::test]
+async fn the_official_anthropic_client_reads_the_events_and_the_error_event() {
+    let s = server(config(&[])).await;
+    let client = |query| python_client("anthropic_stream.py", s.local_addr(), query);
+    let Some(read) = client(json!({"tokens": 3})).await else {
+        return;
+    };
+    assert_eq!(read["text"], "Tokens arrive one");
+    assert_eq!(read["stop_reason"], "end_turn");
+    assert_eq!(read["events"][0], "message_start");
+    assert_eq!(
+        read["events"].as_array().unwrap().last().unwrap(),
+        "message_stop"
+    );
+    let failed = client(json!({"fail_after": 1})).await.unwrap();
+    assert!(
+        failed["error"].is_string(),
+        "the error event is raised: {failed}"
+    );
+    assert_eq!(failed["text"], "Tokens");
 }
