@@ -240,7 +240,7 @@ async fn serve(
         return;
     }
     // Misbehaviours change framing and headers in ways only the hyper path knows about.
-    let tcp = if app.config.direct_streams && app.config.misbehave.is_empty() {
+    let tcp = if app.config.direct_streams && app.config.misbehave.spares_streams() {
         match direct::serve(tcp, &app, &peer, HEADER_READ_TIMEOUT, &mut stopped).await {
             Taken::Declined(tcp) => tcp,
             Taken::Done => return,

@@ -1032,3 +1032,29 @@ async fn the_official_anthropic_client_reads_the_events_and_the_error_event() {
     );
     assert_eq!(failed["text"], "Tokens");
 }
+
+#[tokio::test]
+async fn mock_switches_leave_the_stream_path_alone() {
+    let s = server(config(&[
+        Misbehavior::CutMidStream,
+        Misbehavior::SilentThink,
+    ]))
+    .await;
+    let mut c = open(
+        s.local_addr(),
+        "GET",
+        "/stream",
+        &[("accept", "text/event-stream")],
+        "",
+    )
+    .await;
+    assert_eq!(c.status, 200);
+    while find(&c.body().0, b"retry: ").is_none() {
+        assert!(c.read().await, "the stream ended");
+    }
+    assert!(
+        c.body().0.starts_with(b": ssekit: stream open\nretry: "),
+        "the usual priming frame"
+    );
+    assert_eq!(s.metrics().streams_direct, 1, "still on the direct path");
+}

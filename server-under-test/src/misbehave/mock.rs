@@ -9,7 +9,30 @@ use super::{Misbehavior, Misbehaviors};
 /// The interval a silent think is measured against when heartbeats are off.
 const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(15);
 
+impl Misbehavior {
+    /// Whether this switch concerns only the mock endpoints.
+    fn mock_only(self) -> bool {
+        use Misbehavior::*;
+        matches!(
+            self,
+            BufferUntilDone
+                | NoDoneSentinel
+                | CutMidStream
+                | ErrorAsReset
+                | SilentThink
+                | NoSessionId
+                | DuplicateEventIds
+        )
+    }
+}
+
 impl Misbehaviors {
+    /// Whether `/stream` is served as by a well-behaved server (no switch, or mock ones only),
+    /// so it may keep the direct HTTP/1.1 path.
+    pub(crate) fn spares_streams(self) -> bool {
+        self.iter().all(Misbehavior::mock_only)
+    }
+
     /// Whether a finite mock stream is held back and written whole, in one piece, at its end.
     pub(crate) fn mock_holds_stream(self) -> bool {
         self.has(Misbehavior::BufferUntilDone)
@@ -90,5 +113,10 @@ mod tests {
         let dup = on(Misbehavior::DuplicateEventIds);
         let ids: Vec<_> = (1..=4).map(|s| dup.mock_event_id("s1", s)).collect();
         assert_eq!(ids, ["1", "1", "3", "3"]);
+        assert!(dup.spares_streams() && Misbehaviors::none().spares_streams());
+        assert!(
+            !Misbehaviors::from_list(&[Misbehavior::SilentThink, Misbehavior::NoIds])
+                .spares_streams()
+        );
     }
 }
