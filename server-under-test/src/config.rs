@@ -79,6 +79,23 @@ pub struct ServeArgs {
     /// topic, so all nodes see one order).
     #[arg(long, value_name = "KEY", default_value = "ssekit:events")]
     pub redis_key: String,
+    /// Mock endpoints: milliseconds between generated tokens.
+    #[arg(long, value_name = "N", default_value_t = 20, value_parser = clap::value_parser!(u64).range(0..=600_000))]
+    pub mock_token_ms: u64,
+    /// Mock endpoints: milliseconds the model "thinks" before its first token (heartbeat
+    /// comments fill the silence when heartbeats are on).
+    #[arg(long, value_name = "N", default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=600_000))]
+    pub mock_think_ms: u64,
+    /// Mock endpoints: tokens per answer.
+    #[arg(long, value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub mock_tokens: u32,
+    /// Mock endpoints: fail every generation after N tokens (an error event, or the switch
+    /// `error-as-reset`); off by default.
+    #[arg(long, value_name = "N")]
+    pub mock_fail_after: Option<u32>,
+    /// Mock MCP endpoint: answer `GET /mcp` with 405 (no server-to-client stream).
+    #[arg(long)]
+    pub mock_no_get_stream: bool,
 }
 
 fn parse_secs(s: &str) -> Result<f64, String> {
@@ -135,6 +152,37 @@ pub struct Config {
     pub redis_maxlen: u64,
     /// Key of the Redis Stream.
     pub redis_key: String,
+    /// The mock LLM and MCP endpoints' generator.
+    pub mock: MockConfig,
+}
+
+/// How the mock endpoints (`/v1/chat/completions`, `/v1/messages`, `/mcp`) generate answers.
+/// A request may override the first four with query parameters of the same names
+/// (`tokens`, `token_ms`, `think_ms`, `fail_after`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MockConfig {
+    /// Tokens per answer.
+    pub tokens: u32,
+    /// Pause before each token.
+    pub token_every: Duration,
+    /// Pause before the first token.
+    pub think: Duration,
+    /// Fail after this many tokens.
+    pub fail_after: Option<u32>,
+    /// `GET /mcp` opens the server-to-client stream (else 405).
+    pub mcp_get_stream: bool,
+}
+
+impl Default for MockConfig {
+    fn default() -> Self {
+        MockConfig {
+            tokens: 16,
+            token_every: Duration::from_millis(20),
+            think: Duration::ZERO,
+            fail_after: None,
+            mcp_get_stream: true,
+        }
+    }
 }
 
 impl Default for Config {
@@ -160,6 +208,7 @@ impl Default for Config {
             redis: None,
             redis_maxlen: 100_000,
             redis_key: "ssekit:events".to_owned(),
+            mock: MockConfig::default(),
         }
     }
 }
@@ -195,6 +244,13 @@ impl From<ServeArgs> for Config {
             redis: a.redis,
             redis_maxlen: a.redis_maxlen,
             redis_key: a.redis_key,
+            mock: MockConfig {
+                tokens: a.mock_tokens,
+                token_every: Duration::from_millis(a.mock_token_ms),
+                think: Duration::from_millis(a.mock_think_ms),
+                fail_after: a.mock_fail_after,
+                mcp_get_stream: !a.mock_no_get_stream,
+            },
             ..Config::default()
         }
     }
@@ -294,6 +350,27 @@ mod tests {
         assert_eq!(r.redis.as_deref(), Some("redis://127.0.0.1:6390"));
         assert_eq!((r.redis_maxlen, r.redis_key.as_str()), (500, "k"));
         assert_eq!(c.redis, None);
+        assert_eq!(c.mock, MockConfig::default());
+        let m = config(&[
+            "--mock-token-ms",
+            "5",
+            "--mock-think-ms",
+            "700",
+            "--mock-tokens",
+            "3",
+            "--mock-fail-after",
+            "2",
+            "--mock-no-get-stream",
+        ])
+        .mock;
+        assert_eq!(
+            (m.tokens, m.fail_after, m.mcp_get_stream),
+            (3, Some(2), false)
+        );
+        assert_eq!(
+            (m.token_every, m.think),
+            (Duration::from_millis(5), Duration::from_millis(700))
+        );
     }
 
     #[test]

@@ -14,6 +14,8 @@
 //! - `direct` (private): plain HTTP/1.1 `GET /stream` requests served without hyper's
 //!   per-connection buffers (idle streams stay small); everything else goes to hyper.
 //! - [`misbehave`]: [`Misbehavior`], the only place where rules are broken.
+//! - `mock` (private): mock OpenAI, Anthropic and MCP endpoints that answer a POST with a
+//!   finite event stream, for the runner's request-initiated checks.
 //! - [`metrics`]: [`MetricsSnapshot`] and its Prometheus text.
 //! - `broker` (private): `--redis`, several nodes sharing one Redis Stream (fan-out, replay,
 //!   ids that any node can resume).
@@ -41,11 +43,12 @@ mod http;
 mod hub;
 pub mod metrics;
 pub mod misbehave;
+mod mock;
 pub mod replay;
 pub mod server;
 mod stream;
 
-pub use config::{Config, ServeArgs};
+pub use config::{Config, MockConfig, ServeArgs};
 pub use error::{PublishError, ServerError};
 pub use metrics::MetricsSnapshot;
 pub use misbehave::{Misbehavior, Misbehaviors};

@@ -11,6 +11,7 @@ use ssekit_parser::{EncodeError, Message};
 
 use crate::replay::Resume;
 
+mod mock;
 mod raw_h2;
 
 /// One rule the server can break on purpose (`ssekit serve --misbehave NAME[,NAME]`).
@@ -77,6 +78,20 @@ pub enum Misbehavior {
     /// connection open with no more events (Flask's `MessageAnnouncer`: `queue.Queue(maxsize=5)`,
     /// evicted on `queue.Full`).
     LossyQueue,
+    /// Mock endpoints: a finite stream is held whole and sent in one write at its end (a burst).
+    BufferUntilDone,
+    /// Mock OpenAI endpoint: the stream ends without its `data: [DONE]` sentinel.
+    NoDoneSentinel,
+    /// Mock endpoints: the connection is cut in the middle of generation, inside an event.
+    CutMidStream,
+    /// Mock endpoints: a failure mid-generation cuts the connection instead of sending an error.
+    ErrorAsReset,
+    /// Mock endpoints: thinking is silent (no heartbeat) and lasts over two heartbeat intervals.
+    SilentThink,
+    /// Mock MCP endpoint: `initialize` assigns no `Mcp-Session-Id`, and session ids are ignored.
+    NoSessionId,
+    /// Mock MCP endpoint: event ids restart on every stream and every even one repeats.
+    DuplicateEventIds,
 }
 
 /// Events a subscriber may have waiting under `lossy-queue` (Flask's `maxsize=5`).
@@ -89,7 +104,7 @@ pub(crate) const LOSSY_QUEUE_PACE: std::time::Duration = std::time::Duration::fr
 
 /// A set of [`Misbehavior`]s (empty for a well-behaved server).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Misbehaviors(u32);
+pub struct Misbehaviors(u64);
 
 impl Misbehaviors {
     /// No rule is broken.
@@ -409,6 +424,13 @@ mod tests {
                 "shutdown-hangs",
                 "json-data",
                 "lossy-queue",
+                "buffer-until-done",
+                "no-done-sentinel",
+                "cut-mid-stream",
+                "error-as-reset",
+                "silent-think",
+                "no-session-id",
+                "duplicate-event-ids",
             ]
         );
     }

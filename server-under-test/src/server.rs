@@ -75,6 +75,7 @@ pub async fn start(config: Config) -> Result<ServerHandle, ServerError> {
         hub,
         metrics,
         broker,
+        mock_sessions: Default::default(),
     });
     let (stop, stopped) = watch::channel(false);
     if let Some(reader) = reader {
@@ -239,7 +240,7 @@ async fn serve(
         return;
     }
     // Misbehaviours change framing and headers in ways only the hyper path knows about.
-    let tcp = if app.config.direct_streams && app.config.misbehave.is_empty() {
+    let tcp = if app.config.direct_streams && app.config.misbehave.spares_streams() {
         match direct::serve(tcp, &app, &peer, HEADER_READ_TIMEOUT, &mut stopped).await {
             Taken::Declined(tcp) => tcp,
             Taken::Done => return,

@@ -23,6 +23,7 @@ use crate::config::Config;
 use crate::error::PublishError;
 use crate::hub::{ConnControl, Hub};
 use crate::metrics::Metrics;
+use crate::mock::MockRoute;
 
 pub(crate) use cors::Cors;
 
@@ -37,6 +38,8 @@ pub(crate) struct App {
     pub cors: Cors,
     /// `--redis`: the shared Redis Stream (publishing goes through it).
     pub broker: Option<Arc<Broker>>,
+    /// The mock MCP endpoint's sessions.
+    pub mock_sessions: crate::mock::Sessions,
 }
 
 impl App {
@@ -140,6 +143,9 @@ pub(crate) async fn handle(
     peer: Peer,
     req: Request<Incoming>,
 ) -> Result<Response<ResponseBody>, Infallible> {
+    if let Some(mock) = MockRoute::from_path(req.uri().path()) {
+        return Ok(handle_mock(&app, &peer, mock, req).await);
+    }
     let Some(route) = Route::from_path(req.uri().path()) else {
         return Ok(app
             .cors
@@ -169,11 +175,41 @@ pub(crate) async fn handle(
     Ok(res)
 }
 
+/// The mock OpenAI, Anthropic and MCP endpoints (`crate::mock`).
+async fn handle_mock(
+    app: &Arc<App>,
+    peer: &Peer,
+    mock: MockRoute,
+    req: Request<Incoming>,
+) -> Response<ResponseBody> {
+    if req.method() == Method::OPTIONS {
+        let mut res = app.cors.options(&req, mock.allow());
+        mock.cors_headers(res.headers_mut());
+        return res;
+    }
+    if !mock.allows(req.method()) {
+        let mut res = text(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method not allowed; see the Allow header\n",
+        );
+        res.headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static(mock.allow()));
+        return app.cors.apply(&req, res);
+    }
+    let req_headers = req.headers().clone();
+    let mut res = mock.handle(app, peer, req).await;
+    app.cors.decorate(&req_headers, res.headers_mut());
+    mock.cors_headers(res.headers_mut());
+    res
+}
+
 const INDEX: &str = "ssekit reference SSE server\n\
 GET  /stream[?topic=T&lastEventId=ID]  text/event-stream\n\
 POST /publish  {\"topic\"?, \"event\"?, \"data\"} or an array of them\n\
 GET  /poll?after=ID&timeout=S  long-poll JSON\n\
-GET  /healthz  /metrics  /gone\n";
+GET  /healthz  /metrics  /gone\n\
+POST /v1/chat/completions  /v1/messages  mock OpenAI / Anthropic streams\n\
+POST|GET|DELETE /mcp  mock MCP server (Streamable HTTP)\n";
 
 /// `200 ok`; in `--redis` mode `503` while Redis is unreachable (publishing fails then).
 fn health(app: &App) -> Response<ResponseBody> {
