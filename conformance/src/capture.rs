@@ -86,24 +86,43 @@ struct Scan {
     offset: u64,
 }
 
-/// A compressed body is judged as a browser reads it: decoded. Whether the compressor flushes
-/// each event is H07's question, not the framing checks'.
+/// Decoded bytes are handed on in pieces of at most this many, so what one read decodes to
+/// never sits in memory whole.
+const DECODE_PIECE: usize = 32 * 1024;
+/// Decoded bytes allowed per encoded byte (plus [`DECODE_SLACK`]) before decoding stops: event
+/// streams compress maybe 5-50 fold, so past this the body is a decompression bomb, and judging
+/// it would only burn time.
+const MAX_EXPANSION: u64 = 1024;
+const DECODE_SLACK: u64 = 1 << 20;
+/// The zstd window a browser accepts (Chromium: 8 MiB; RFC 8878 §3.1.1.1.2 asks decoders for at
+/// least that much): a frame asking for more fails here as it would there, and the decoder's
+/// memory stays at that.
+const ZSTD_WINDOW_LOG_MAX: u32 = 23;
+
+type BrotliState = brotli_decompressor::BrotliState<
+    brotli_decompressor::StandardAlloc,
+    brotli_decompressor::StandardAlloc,
+    brotli_decompressor::StandardAlloc,
+>;
+
+/// A compressed body is judged as a browser reads it: decoded, in every coding a browser
+/// accepts (`Accept-Encoding: gzip, deflate, br, zstd`). Each read is decoded as far as its
+/// bytes go, so an event reaches the judge in the read that completed it and per-event timing
+/// stays measurable. Whether the compressor flushes each event is H07's question, not the
+/// framing checks'.
 enum Decoding {
     Identity,
     Gzip(GzDecoder<Vec<u8>>),
     Deflate(ZlibDecoder<Vec<u8>>),
+    Brotli(Box<BrotliState>),
+    Zstd(Box<zstd::stream::raw::Decoder<'static>>),
     /// The body did not decode; nothing more is judged.
     Failed,
 }
 
 impl std::fmt::Debug for Decoding {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Decoding::Identity => "identity",
-            Decoding::Gzip(_) => "gzip",
-            Decoding::Deflate(_) => "deflate",
-            Decoding::Failed => "failed",
-        })
+        f.write_str(self.name())
     }
 }
 
@@ -112,30 +131,157 @@ impl Decoding {
         match encoding.map(|e| e.trim().to_ascii_lowercase()).as_deref() {
             Some("gzip" | "x-gzip") => Decoding::Gzip(GzDecoder::new(Vec::new())),
             Some("deflate") => Decoding::Deflate(ZlibDecoder::new(Vec::new())),
+            Some("br") => Decoding::Brotli(Box::new(BrotliState::new(
+                Default::default(),
+                Default::default(),
+                Default::default(),
+            ))),
+            Some("zstd") => {
+                zstd_decoder().map_or(Decoding::Failed, |d| Decoding::Zstd(Box::new(d)))
+            }
             _ => Decoding::Identity,
         }
     }
 
-    /// Decodes what `bytes` completes; `Err` once the body turns out not to be valid.
-    fn decode(&mut self, bytes: &[u8]) -> Result<Option<Vec<u8>>, String> {
-        let out = match self {
-            Decoding::Identity => return Ok(None),
-            Decoding::Failed => return Ok(Some(Vec::new())),
-            Decoding::Gzip(d) => d
-                .write_all(bytes)
-                .and_then(|()| d.flush())
-                .map(|()| d.get_mut()),
-            Decoding::Deflate(d) => d
-                .write_all(bytes)
-                .and_then(|()| d.flush())
-                .map(|()| d.get_mut()),
+    fn name(&self) -> &'static str {
+        match self {
+            Decoding::Identity => "identity",
+            Decoding::Gzip(_) => "gzip",
+            Decoding::Deflate(_) => "deflate",
+            Decoding::Brotli(_) => "br",
+            Decoding::Zstd(_) => "zstd",
+            Decoding::Failed => "failed",
+        }
+    }
+
+    /// Decodes what `bytes` completes, handing it to `sink` in pieces of at most
+    /// [`DECODE_PIECE`] bytes. `Ok(false)`: identity, `bytes` are the body itself. `Err` once the
+    /// body turns out not to be valid or decodes past the sink's budget; nothing is decoded
+    /// after that.
+    fn decode(&mut self, bytes: &[u8], sink: &mut Sink<'_>) -> Result<bool, String> {
+        let out = sink;
+        let done = match self {
+            Decoding::Identity => return Ok(false),
+            Decoding::Failed => return Ok(true),
+            Decoding::Gzip(d) => write_decode(d, GzDecoder::get_mut, bytes, out),
+            Decoding::Deflate(d) => write_decode(d, ZlibDecoder::get_mut, bytes, out),
+            Decoding::Brotli(state) => brotli_decode(state, bytes, out),
+            Decoding::Zstd(d) => zstd_decode(d, bytes, out),
         };
-        match out {
-            Ok(buf) => Ok(Some(std::mem::take(buf))),
-            Err(e) => {
-                *self = Decoding::Failed;
-                Err(format!("the {self:?} body does not decode: {e}"))
+        done.map(|()| true).map_err(|e| {
+            let why = format!("the {} body does not decode: {e}", self.name());
+            *self = Decoding::Failed;
+            why
+        })
+    }
+}
+
+/// Where decoded pieces go, with what is left of the body's expansion budget.
+struct Sink<'a> {
+    out: &'a mut dyn FnMut(&[u8]),
+    left: u64,
+}
+
+impl Sink<'_> {
+    fn put(&mut self, piece: &[u8]) -> Result<(), String> {
+        let Some(left) = self.left.checked_sub(piece.len() as u64) else {
+            return Err(format!(
+                "it expands over {MAX_EXPANSION} times its size (a decompression bomb?); \
+                 the rest was not judged"
+            ));
+        };
+        self.left = left;
+        (self.out)(piece);
+        Ok(())
+    }
+}
+
+fn zstd_decoder() -> std::io::Result<zstd::stream::raw::Decoder<'static>> {
+    let mut d = zstd::stream::raw::Decoder::new()?;
+    d.set_parameter(zstd::stream::raw::DParameter::WindowLogMax(
+        ZSTD_WINDOW_LOG_MAX,
+    ))?;
+    Ok(d)
+}
+
+/// gzip and deflate through flate2's writers: each `write` call decodes into the writer's own
+/// 32 KiB buffer and moves the previous one into ours, so draining after each call keeps
+/// memory bounded; `flush` then pushes out what the consumed bytes complete.
+fn write_decode<W: Write>(
+    d: &mut W,
+    inner: fn(&mut W) -> &mut Vec<u8>,
+    mut bytes: &[u8],
+    out: &mut Sink<'_>,
+) -> Result<(), String> {
+    while !bytes.is_empty() {
+        let n = d.write(bytes).map_err(|e| e.to_string())?;
+        drain(inner(d), out)?;
+        if n == 0 {
+            return Err(format!("{} bytes after the end of the stream", bytes.len()));
+        }
+        bytes = &bytes[n..];
+    }
+    d.flush().map_err(|e| e.to_string())?;
+    drain(inner(d), out)?;
+    Ok(())
+}
+
+fn drain(buf: &mut Vec<u8>, out: &mut Sink<'_>) -> Result<(), String> {
+    for piece in buf.chunks(DECODE_PIECE) {
+        out.put(piece)?;
+    }
+    buf.clear();
+    Ok(())
+}
+
+fn brotli_decode(state: &mut BrotliState, bytes: &[u8], out: &mut Sink<'_>) -> Result<(), String> {
+    use brotli_decompressor::{BrotliDecompressStream, BrotliResult};
+    let mut piece = [0u8; DECODE_PIECE];
+    let (mut available_in, mut input_offset, mut total_out) = (bytes.len(), 0, 0);
+    loop {
+        let (mut available_out, mut output_offset) = (piece.len(), 0);
+        let result = BrotliDecompressStream(
+            &mut available_in,
+            &mut input_offset,
+            bytes,
+            &mut available_out,
+            &mut output_offset,
+            &mut piece,
+            &mut total_out,
+            state,
+        );
+        out.put(&piece[..output_offset])?;
+        match result {
+            BrotliResult::NeedsMoreOutput => continue,
+            BrotliResult::NeedsMoreInput => return Ok(()),
+            BrotliResult::ResultSuccess if available_in == 0 => return Ok(()),
+            BrotliResult::ResultSuccess => {
+                return Err(format!("{available_in} bytes after the end of the stream"))
             }
+            BrotliResult::ResultFailure => {
+                return Err(format!("{:?}", state.error_code));
+            }
+        }
+    }
+}
+
+fn zstd_decode(
+    d: &mut zstd::stream::raw::Decoder<'static>,
+    mut bytes: &[u8],
+    out: &mut Sink<'_>,
+) -> Result<(), String> {
+    use zstd::stream::raw::Operation;
+    let mut piece = vec![0u8; DECODE_PIECE];
+    loop {
+        let status = d
+            .run_on_buffers(bytes, &mut piece)
+            .map_err(|e| e.to_string())?;
+        out.put(&piece[..status.bytes_written])?;
+        bytes = &bytes[status.bytes_read..];
+        // A full output buffer may mean more is waiting; otherwise all that the input
+        // completes is out.
+        if bytes.is_empty() && status.bytes_written < piece.len() {
+            return Ok(());
         }
     }
 }
@@ -182,8 +328,10 @@ pub struct Capture {
     pub invalid_utf8_at: Option<u64>,
     /// Stream offset of a BOM after byte 0.
     pub bom_mid_stream_at: Option<u64>,
-    /// Total body bytes.
+    /// Total body bytes (as received, before any content coding is undone).
     pub bytes: u64,
+    /// Body bytes after undoing the content coding (0 for identity).
+    pub decoded: u64,
     /// How it ended.
     pub end: End,
     /// When the runner stopped watching (for gap measurements up to that instant).
@@ -231,6 +379,7 @@ impl Capture {
             invalid_utf8_at: None,
             bom_mid_stream_at: None,
             bytes: 0,
+            decoded: 0,
             end: End::Open,
             watched_until: None,
         }
@@ -246,11 +395,29 @@ impl Capture {
                 value: bytes.len(),
             });
         }
-        match self.decoding.decode(bytes) {
-            Ok(None) => self.judge(at, bytes),
-            Ok(Some(decoded)) => self.judge(at, &decoded),
-            Err(e) if self.errors.len() < MAX_NOTES => self.errors.push(e),
-            Err(_) => {}
+        // Taken out while it runs, so each decoded piece can be judged as it comes.
+        let mut decoding = std::mem::replace(&mut self.decoding, Decoding::Failed);
+        let left = (MAX_EXPANSION * self.bytes + DECODE_SLACK).saturating_sub(self.decoded);
+        let mut judge = |piece: &[u8]| {
+            self.decoded += piece.len() as u64;
+            self.judge(at, piece);
+        };
+        let mut sink = Sink {
+            out: &mut judge,
+            left,
+        };
+        let result = decoding.decode(bytes, &mut sink);
+        self.decoding = decoding;
+        match result {
+            Ok(false) => self.judge(at, bytes),
+            Ok(true) => {}
+            Err(e) => self.note(e),
+        }
+    }
+
+    fn note(&mut self, error: String) {
+        if self.errors.len() < MAX_NOTES {
+            self.errors.push(error);
         }
     }
 
@@ -468,6 +635,99 @@ mod tests {
             "{:?}",
             bad.errors
         );
+    }
+
+    const EVENTS: [&str; 3] = [
+        "data: one\n\n",
+        "id: 2\ndata: two é\n\n",
+        ": c\ndata: three\n\n",
+    ];
+
+    /// Compresses each event and flushes after it, as an SSE server must; returns the body and
+    /// where each event's bytes end in it.
+    fn flushed<W: Write>(mut w: W, inner: fn(&mut W) -> &mut Vec<u8>) -> (Vec<u8>, Vec<usize>) {
+        let mut ends = Vec::new();
+        for event in EVENTS {
+            w.write_all(event.as_bytes()).unwrap();
+            w.flush().unwrap();
+            ends.push(inner(&mut w).len());
+        }
+        (std::mem::take(inner(&mut w)), ends)
+    }
+
+    /// Feeds `body` 3 bytes per read: each event must be out by the read that completes its
+    /// flushed bytes, and the whole stream decoded.
+    fn decodes_per_read(coding: &str, (body, ends): (Vec<u8>, Vec<usize>)) {
+        let now = Instant::now();
+        let mut c = Capture::starting(now, now);
+        c.decoding = Decoding::for_encoding(Some(coding));
+        for (i, piece) in body.chunks(3).enumerate() {
+            c.push(now, piece);
+            let fed = (i * 3 + piece.len()).min(body.len());
+            let due = ends.iter().filter(|&&end| end <= fed).count();
+            assert!(
+                c.events.len() >= due,
+                "{coding}: {fed} bytes fed, {due} events due, {} out",
+                c.events.len()
+            );
+        }
+        assert_eq!(c.errors, Vec::<String>::new(), "{coding}");
+        let data: Vec<&str> = c.events.iter().map(|e| e.value.data.as_str()).collect();
+        assert_eq!(data, ["one", "two é", "three"], "{coding}");
+        assert_eq!(
+            c.bytes,
+            body.len() as u64,
+            "{coding}: raw bytes are still counted"
+        );
+        assert_eq!(c.decoded, EVENTS.concat().len() as u64, "{coding}");
+    }
+
+    #[test]
+    fn every_coding_a_browser_accepts_decodes_per_read() {
+        use flate2::write::{GzEncoder, ZlibEncoder};
+        use flate2::Compression;
+        let gz = GzEncoder::new(Vec::new(), Compression::default());
+        decodes_per_read("gzip", flushed(gz, GzEncoder::get_mut));
+        let zlib = ZlibEncoder::new(Vec::new(), Compression::default());
+        decodes_per_read("deflate", flushed(zlib, ZlibEncoder::get_mut));
+        let br = brotli::CompressorWriter::new(Vec::new(), 4096, 5, 22);
+        decodes_per_read("br", flushed(br, brotli::CompressorWriter::get_mut));
+        let zstd = zstd::stream::write::Encoder::new(Vec::new(), 3).unwrap();
+        decodes_per_read("zstd", flushed(zstd, zstd::stream::write::Encoder::get_mut));
+    }
+
+    #[test]
+    fn bodies_that_do_not_decode_are_noted_once() {
+        for coding in ["gzip", "deflate", "br", "zstd"] {
+            let now = Instant::now();
+            let mut c = Capture::starting(now, now);
+            c.decoding = Decoding::for_encoding(Some(coding));
+            c.push(now, b"data: not compressed at all\n\n");
+            c.push(now, b"data: more\n\n");
+            assert!(c.events.is_empty(), "{coding}");
+            assert_eq!(c.errors.len(), 1, "{coding}: {:?}", c.errors);
+            assert!(
+                c.errors[0].contains(&format!("the {coding} body does not decode")),
+                "{:?}",
+                c.errors
+            );
+        }
+    }
+
+    #[test]
+    fn a_decompression_bomb_stops_decoding() {
+        // 64 MiB of one byte: a few KiB of zstd, far past the 1024-fold budget.
+        let bomb = zstd::stream::encode_all(&vec![b'a'; 64 << 20][..], 19).unwrap();
+        assert!(bomb.len() < 64 << 10, "{}", bomb.len());
+        let now = Instant::now();
+        let mut c = Capture::starting(now, now);
+        c.decoding = Decoding::for_encoding(Some("zstd"));
+        for piece in bomb.chunks(1024) {
+            c.push(now, piece);
+        }
+        assert!(c.decoded <= MAX_EXPANSION * bomb.len() as u64 + DECODE_SLACK);
+        assert_eq!(c.errors.len(), 1, "{:?}", c.errors);
+        assert!(c.errors[0].contains("decompression bomb"), "{:?}", c.errors);
     }
 
     fn capture(chunks: &[&[u8]]) -> Capture {
