@@ -36,7 +36,11 @@ fn in_pieces(lens: &[u8; 8], stream: &[u8], reply: &mut Vec<u8>) -> Got {
     let mut reader = HeadReader::default();
     let mut at = 0;
     for i in 0.. {
-        let len = if one_at_a_time { 1 } else { usize::from(lens[i % 8]) };
+        let len = if one_at_a_time {
+            1
+        } else {
+            usize::from(lens[i % 8])
+        };
         let end = (at + len).min(stream.len());
         let got = reader.feed(&stream[at..end], reply);
         at = end;
@@ -51,7 +55,10 @@ fn check_bounds(got: &Got, reply: &[u8], fed: usize) {
     assert!(reply.len() <= fed, "reply {} > fed {fed}", reply.len());
     match got {
         Ok(Some(fields)) => {
-            let size: usize = fields.iter().map(|f| f.name.len() + f.value.len() + 32).sum();
+            let size: usize = fields
+                .iter()
+                .map(|f| f.name.len() + f.value.len() + 32)
+                .sum();
             assert!(size <= MAX_HEADER_LIST);
         }
         Ok(None) => {}
