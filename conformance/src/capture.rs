@@ -154,21 +154,19 @@ impl Decoding {
         }
     }
 
-    /// Decodes what `bytes` completes, handing it to `sink` in pieces of at most
-    /// [`DECODE_PIECE`] bytes. `Ok(false)`: identity, `bytes` are the body itself. `Err` once the
-    /// body turns out not to be valid or decodes past the sink's budget; nothing is decoded
-    /// after that.
-    fn decode(&mut self, bytes: &[u8], sink: &mut Sink<'_>) -> Result<bool, String> {
-        let out = sink;
+    /// Decodes what `bytes` completes, handing it to `out` in pieces of at most
+    /// [`DECODE_PIECE`] bytes. `Err` once the body turns out not to be valid or decodes past
+    /// the sink's budget; nothing is decoded after that.
+    fn decode(&mut self, bytes: &[u8], out: &mut Sink<'_>) -> Result<(), String> {
         let done = match self {
-            Decoding::Identity => return Ok(false),
-            Decoding::Failed => return Ok(true),
+            Decoding::Identity => out.put(bytes),
+            Decoding::Failed => return Ok(()),
             Decoding::Gzip(d) => write_decode(d, GzDecoder::get_mut, bytes, out),
             Decoding::Deflate(d) => write_decode(d, ZlibDecoder::get_mut, bytes, out),
             Decoding::Brotli(state) => brotli_decode(state, bytes, out),
             Decoding::Zstd(d) => zstd_decode(d, bytes, out),
         };
-        done.map(|()| true).map_err(|e| {
+        done.map_err(|e| {
             let why = format!("the {} body does not decode: {e}", self.name());
             *self = Decoding::Failed;
             why
@@ -193,6 +191,80 @@ impl Sink<'_> {
         self.left = left;
         (self.out)(piece);
         Ok(())
+    }
+}
+
+/// A response body's content coding undone read by read, exactly as [`Capture`] does it: for
+/// checks that read compressed bodies themselves (H07). Every coding a browser accepts (gzip,
+/// deflate, br, zstd); each read decoded as far as its bytes go; memory bounded; decoding
+/// stops past a 1024-fold expansion.
+///
+/// ```
+/// use std::io::Write;
+/// use ssekit_conformance::capture::BodyDecoder;
+///
+/// let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+/// gz.write_all(b"data: hi\n\n")?;
+/// gz.flush()?; // what an SSE server does after each event
+/// let mut decoder = BodyDecoder::new("gzip").expect("a coding browsers accept");
+/// let mut text = Vec::new();
+/// decoder.decode(gz.get_ref(), &mut |piece| text.extend_from_slice(piece)).unwrap();
+/// assert_eq!(text, b"data: hi\n\n");
+/// assert!(BodyDecoder::new("identity").is_none());
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct BodyDecoder {
+    coding: Decoding,
+    encoded: u64,
+    decoded: u64,
+}
+
+impl std::fmt::Debug for BodyDecoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "BodyDecoder({})", self.coding.name())
+    }
+}
+
+impl BodyDecoder {
+    /// A decoder for `Content-Encoding: coding`; `None` for identity and for codings no
+    /// browser accepts (their bytes are the body as far as the runner can tell).
+    pub fn new(coding: &str) -> Option<Self> {
+        match Decoding::for_encoding(Some(coding)) {
+            Decoding::Identity => None,
+            coding => Some(BodyDecoder {
+                coding,
+                encoded: 0,
+                decoded: 0,
+            }),
+        }
+    }
+
+    /// Decodes what `bytes` completes, handing it to `out` in pieces of at most 32 KiB. `Err`
+    /// (once) when the body turns out not to be valid or to expand over 1024-fold; nothing is
+    /// decoded after that.
+    pub fn decode(&mut self, bytes: &[u8], out: &mut dyn FnMut(&[u8])) -> Result<(), String> {
+        self.encoded += bytes.len() as u64;
+        let left = (MAX_EXPANSION * self.encoded + DECODE_SLACK).saturating_sub(self.decoded);
+        let decoded = &mut self.decoded;
+        let mut counted = |piece: &[u8]| {
+            *decoded += piece.len() as u64;
+            out(piece);
+        };
+        let mut sink = Sink {
+            out: &mut counted,
+            left,
+        };
+        self.coding.decode(bytes, &mut sink)
+    }
+
+    /// Decoded bytes so far.
+    pub fn decoded(&self) -> u64 {
+        self.decoded
+    }
+
+    /// The coding's name (`gzip`, `deflate`, `br`, `zstd`; `failed` once it failed).
+    pub fn name(&self) -> &'static str {
+        self.coding.name()
     }
 }
 
@@ -291,7 +363,8 @@ fn zstd_decode(
 pub struct Capture {
     parser: Parser,
     scan: Scan,
-    decoding: Decoding,
+    /// The content coding being undone; `None` for identity.
+    decoding: Option<BodyDecoder>,
     /// When the request was sent.
     pub sent_at: Instant,
     /// When the head arrived.
@@ -346,7 +419,7 @@ impl Capture {
             .headers
             .get(http::header::CONTENT_ENCODING)
             .and_then(|v| v.to_str().ok());
-        capture.decoding = Decoding::for_encoding(encoding);
+        capture.decoding = encoding.and_then(BodyDecoder::new);
         capture
     }
 
@@ -359,7 +432,7 @@ impl Capture {
         Capture {
             parser: Parser::new().report_ignored(true).with_limits(limits),
             scan: Scan::default(),
-            decoding: Decoding::Identity,
+            decoding: None,
             sent_at,
             head_at,
             first_byte: None,
@@ -395,23 +468,16 @@ impl Capture {
                 value: bytes.len(),
             });
         }
+        let Some(mut decoder) = self.decoding.take() else {
+            self.judge(at, bytes);
+            return;
+        };
         // Taken out while it runs, so each decoded piece can be judged as it comes.
-        let mut decoding = std::mem::replace(&mut self.decoding, Decoding::Failed);
-        let left = (MAX_EXPANSION * self.bytes + DECODE_SLACK).saturating_sub(self.decoded);
-        let mut judge = |piece: &[u8]| {
-            self.decoded += piece.len() as u64;
-            self.judge(at, piece);
-        };
-        let mut sink = Sink {
-            out: &mut judge,
-            left,
-        };
-        let result = decoding.decode(bytes, &mut sink);
-        self.decoding = decoding;
-        match result {
-            Ok(false) => self.judge(at, bytes),
-            Ok(true) => {}
-            Err(e) => self.note(e),
+        let result = decoder.decode(bytes, &mut |piece| self.judge(at, piece));
+        self.decoded = decoder.decoded();
+        self.decoding = Some(decoder);
+        if let Err(e) = result {
+            self.note(e);
         }
     }
 
@@ -617,7 +683,7 @@ mod tests {
         let body = gz.finish().unwrap();
         let now = Instant::now();
         let mut c = Capture::starting(now, now);
-        c.decoding = Decoding::for_encoding(Some("gzip"));
+        c.decoding = BodyDecoder::new("gzip");
         let (a, b) = body.split_at(body.len() / 2);
         c.push(now, a);
         c.push(now, b);
@@ -627,7 +693,7 @@ mod tests {
         assert_eq!(c.bytes, body.len() as u64, "raw bytes are still counted");
 
         let mut bad = Capture::starting(now, now);
-        bad.decoding = Decoding::for_encoding(Some("gzip"));
+        bad.decoding = BodyDecoder::new("gzip");
         bad.push(now, b"data: not gzip\n\n");
         assert!(bad.events.is_empty());
         assert!(
@@ -660,7 +726,7 @@ mod tests {
     fn decodes_per_read(coding: &str, (body, ends): (Vec<u8>, Vec<usize>)) {
         let now = Instant::now();
         let mut c = Capture::starting(now, now);
-        c.decoding = Decoding::for_encoding(Some(coding));
+        c.decoding = BodyDecoder::new(coding);
         for (i, piece) in body.chunks(3).enumerate() {
             c.push(now, piece);
             let fed = (i * 3 + piece.len()).min(body.len());
@@ -701,7 +767,7 @@ mod tests {
         for coding in ["gzip", "deflate", "br", "zstd"] {
             let now = Instant::now();
             let mut c = Capture::starting(now, now);
-            c.decoding = Decoding::for_encoding(Some(coding));
+            c.decoding = BodyDecoder::new(coding);
             c.push(now, b"data: not compressed at all\n\n");
             c.push(now, b"data: more\n\n");
             assert!(c.events.is_empty(), "{coding}");
@@ -721,7 +787,7 @@ mod tests {
         assert!(bomb.len() < 64 << 10, "{}", bomb.len());
         let now = Instant::now();
         let mut c = Capture::starting(now, now);
-        c.decoding = Decoding::for_encoding(Some("zstd"));
+        c.decoding = BodyDecoder::new("zstd");
         for piece in bomb.chunks(1024) {
             c.push(now, piece);
         }
