@@ -260,8 +260,14 @@ pub async fn check_target(target: Target, args: &CheckArgs) -> Result<Report, Ru
         .map_or(0, |d| d.as_secs());
     if let Err(reason) = ctx.baseline().await {
         // Nothing listening is "could not run"; a server that accepts and then stalls is judged
-        // (H01 fails) instead.
-        let unreachable = ["cannot connect", "unsupported URL", "the TCP connection"];
+        // (H01 fails) instead. So is a proxy that will not carry the request: not the server's
+        // fault.
+        let unreachable = [
+            "cannot connect",
+            "unsupported URL",
+            "the TCP connection",
+            "the proxy ",
+        ];
         if unreachable.iter().any(|u| reason.contains(u)) {
             return Err(RunError::Unreachable {
                 url: description,
