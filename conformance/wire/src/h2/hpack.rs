@@ -61,6 +61,14 @@ pub fn encode(fields: &[Field]) -> Vec<u8> {
 }
 
 /// Decodes one response header block into `decoder`'s connection state.
+///
+/// ```
+/// use ssekit_wire::h2::hpack::{decode, decoder, Field, HpackError};
+/// let mut d = decoder();
+/// assert_eq!(decode(&mut d, &[0x88]).unwrap(), [Field::new(":status", "200")]);
+/// // An index past both tables is an error, not a panic.
+/// assert!(matches!(decode(&mut d, &[0xff, 0x80, 0x01]), Err(HpackError::Decode(_))));
+/// ```
 pub fn decode(decoder: &mut Decoder<'_>, block: &[u8]) -> Result<Vec<Field>, HpackError> {
     let mut fields = Vec::new();
     let mut size = 0usize;
