@@ -86,24 +86,43 @@ struct Scan {
     offset: u64,
 }
 
-/// A compressed body is judged as a browser reads it: decoded. Whether the compressor flushes
-/// each event is H07's question, not the framing checks'.
+/// Decoded bytes are handed on in pieces of at most this many, so what one read decodes to
+/// never sits in memory whole.
+const DECODE_PIECE: usize = 32 * 1024;
+/// Decoded bytes allowed per encoded byte (plus [`DECODE_SLACK`]) before decoding stops: event
+/// streams compress maybe 5-50 fold, so past this the body is a decompression bomb, and judging
+/// it would only burn time.
+const MAX_EXPANSION: u64 = 1024;
+const DECODE_SLACK: u64 = 1 << 20;
+/// The zstd window a browser accepts (Chromium: 8 MiB; RFC 8878 §3.1.1.1.2 asks decoders for at
+/// least that much): a frame asking for more fails here as it would there, and the decoder's
+/// memory stays at that.
+const ZSTD_WINDOW_LOG_MAX: u32 = 23;
+
+type BrotliState = brotli_decompressor::BrotliState<
+    brotli_decompressor::StandardAlloc,
+    brotli_decompressor::StandardAlloc,
+    brotli_decompressor::StandardAlloc,
+>;
+
+/// A compressed body is judged as a browser reads it: decoded, in every coding a browser
+/// accepts (`Accept-Encoding: gzip, deflate, br, zstd`). Each read is decoded as far as its
+/// bytes go, so an event reaches the judge in the read that completed it and per-event timing
+/// stays measurable. Whether the compressor flushes each event is H07's question, not the
+/// framing checks'.
 enum Decoding {
     Identity,
     Gzip(GzDecoder<Vec<u8>>),
     Deflate(ZlibDecoder<Vec<u8>>),
+    Brotli(Box<BrotliState>),
+    Zstd(Box<zstd::stream::raw::Decoder<'static>>),
     /// The body did not decode; nothing more is judged.
     Failed,
 }
 
 impl std::fmt::Debug for Decoding {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Decoding::Identity => "identity",
-            Decoding::Gzip(_) => "gzip",
-            Decoding::Deflate(_) => "deflate",
-            Decoding::Failed => "failed",
-        })
+        f.write_str(self.name())
     }
 }
 
@@ -112,30 +131,229 @@ impl Decoding {
         match encoding.map(|e| e.trim().to_ascii_lowercase()).as_deref() {
             Some("gzip" | "x-gzip") => Decoding::Gzip(GzDecoder::new(Vec::new())),
             Some("deflate") => Decoding::Deflate(ZlibDecoder::new(Vec::new())),
+            Some("br") => Decoding::Brotli(Box::new(BrotliState::new(
+                Default::default(),
+                Default::default(),
+                Default::default(),
+            ))),
+            Some("zstd") => {
+                zstd_decoder().map_or(Decoding::Failed, |d| Decoding::Zstd(Box::new(d)))
+            }
             _ => Decoding::Identity,
         }
     }
 
-    /// Decodes what `bytes` completes; `Err` once the body turns out not to be valid.
-    fn decode(&mut self, bytes: &[u8]) -> Result<Option<Vec<u8>>, String> {
-        let out = match self {
-            Decoding::Identity => return Ok(None),
-            Decoding::Failed => return Ok(Some(Vec::new())),
-            Decoding::Gzip(d) => d
-                .write_all(bytes)
-                .and_then(|()| d.flush())
-                .map(|()| d.get_mut()),
-            Decoding::Deflate(d) => d
-                .write_all(bytes)
-                .and_then(|()| d.flush())
-                .map(|()| d.get_mut()),
+    fn name(&self) -> &'static str {
+        match self {
+            Decoding::Identity => "identity",
+            Decoding::Gzip(_) => "gzip",
+            Decoding::Deflate(_) => "deflate",
+            Decoding::Brotli(_) => "br",
+            Decoding::Zstd(_) => "zstd",
+            Decoding::Failed => "failed",
+        }
+    }
+
+    /// Decodes what `bytes` completes, handing it to `out` in pieces of at most
+    /// [`DECODE_PIECE`] bytes. `Err` once the body turns out not to be valid or decodes past
+    /// the sink's budget; nothing is decoded after that.
+    fn decode(&mut self, bytes: &[u8], out: &mut Sink<'_>) -> Result<(), String> {
+        let done = match self {
+            Decoding::Identity => out.put(bytes),
+            Decoding::Failed => return Ok(()),
+            Decoding::Gzip(d) => write_decode(d, GzDecoder::get_mut, bytes, out),
+            Decoding::Deflate(d) => write_decode(d, ZlibDecoder::get_mut, bytes, out),
+            Decoding::Brotli(state) => brotli_decode(state, bytes, out),
+            Decoding::Zstd(d) => zstd_decode(d, bytes, out),
         };
-        match out {
-            Ok(buf) => Ok(Some(std::mem::take(buf))),
-            Err(e) => {
-                *self = Decoding::Failed;
-                Err(format!("the {self:?} body does not decode: {e}"))
+        done.map_err(|e| {
+            let why = format!("the {} body does not decode: {e}", self.name());
+            *self = Decoding::Failed;
+            why
+        })
+    }
+}
+
+/// Where decoded pieces go, with what is left of the body's expansion budget.
+struct Sink<'a> {
+    out: &'a mut dyn FnMut(&[u8]),
+    left: u64,
+}
+
+impl Sink<'_> {
+    fn put(&mut self, piece: &[u8]) -> Result<(), String> {
+        let Some(left) = self.left.checked_sub(piece.len() as u64) else {
+            return Err(format!(
+                "it expands over {MAX_EXPANSION} times its size (a decompression bomb?); \
+                 the rest was not judged"
+            ));
+        };
+        self.left = left;
+        (self.out)(piece);
+        Ok(())
+    }
+}
+
+/// A response body's content coding undone read by read, exactly as [`Capture`] does it: for
+/// checks that read compressed bodies themselves (H07). Every coding a browser accepts (gzip,
+/// deflate, br, zstd); each read decoded as far as its bytes go; memory bounded; decoding
+/// stops past a 1024-fold expansion.
+///
+/// ```
+/// use std::io::Write;
+/// use ssekit_conformance::capture::BodyDecoder;
+///
+/// let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+/// gz.write_all(b"data: hi\n\n")?;
+/// gz.flush()?; // what an SSE server does after each event
+/// let mut decoder = BodyDecoder::new("gzip").expect("a coding browsers accept");
+/// let mut text = Vec::new();
+/// decoder.decode(gz.get_ref(), &mut |piece| text.extend_from_slice(piece)).unwrap();
+/// assert_eq!(text, b"data: hi\n\n");
+/// assert!(BodyDecoder::new("identity").is_none());
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct BodyDecoder {
+    coding: Decoding,
+    encoded: u64,
+    decoded: u64,
+}
+
+impl std::fmt::Debug for BodyDecoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "BodyDecoder({})", self.coding.name())
+    }
+}
+
+impl BodyDecoder {
+    /// A decoder for `Content-Encoding: coding`; `None` for identity and for codings no
+    /// browser accepts (their bytes are the body as far as the runner can tell).
+    pub fn new(coding: &str) -> Option<Self> {
+        match Decoding::for_encoding(Some(coding)) {
+            Decoding::Identity => None,
+            coding => Some(BodyDecoder {
+                coding,
+                encoded: 0,
+                decoded: 0,
+            }),
+        }
+    }
+
+    /// Decodes what `bytes` completes, handing it to `out` in pieces of at most 32 KiB. `Err`
+    /// (once) when the body turns out not to be valid or to expand over 1024-fold; nothing is
+    /// decoded after that.
+    pub fn decode(&mut self, bytes: &[u8], out: &mut dyn FnMut(&[u8])) -> Result<(), String> {
+        self.encoded += bytes.len() as u64;
+        let left = (MAX_EXPANSION * self.encoded + DECODE_SLACK).saturating_sub(self.decoded);
+        let decoded = &mut self.decoded;
+        let mut counted = |piece: &[u8]| {
+            *decoded += piece.len() as u64;
+            out(piece);
+        };
+        let mut sink = Sink {
+            out: &mut counted,
+            left,
+        };
+        self.coding.decode(bytes, &mut sink)
+    }
+
+    /// Decoded bytes so far.
+    pub fn decoded(&self) -> u64 {
+        self.decoded
+    }
+
+    /// The coding's name (`gzip`, `deflate`, `br`, `zstd`; `failed` once it failed).
+    pub fn name(&self) -> &'static str {
+        self.coding.name()
+    }
+}
+
+fn zstd_decoder() -> std::io::Result<zstd::stream::raw::Decoder<'static>> {
+    let mut d = zstd::stream::raw::Decoder::new()?;
+    d.set_parameter(zstd::stream::raw::DParameter::WindowLogMax(
+        ZSTD_WINDOW_LOG_MAX,
+    ))?;
+    Ok(d)
+}
+
+/// gzip and deflate through flate2's writers: each `write` call decodes into the writer's own
+/// 32 KiB buffer and moves the previous one into ours, so draining after each call keeps
+/// memory bounded; `flush` then pushes out what the consumed bytes complete.
+fn write_decode<W: Write>(
+    d: &mut W,
+    inner: fn(&mut W) -> &mut Vec<u8>,
+    mut bytes: &[u8],
+    out: &mut Sink<'_>,
+) -> Result<(), String> {
+    while !bytes.is_empty() {
+        let n = d.write(bytes).map_err(|e| e.to_string())?;
+        drain(inner(d), out)?;
+        if n == 0 {
+            return Err(format!("{} bytes after the end of the stream", bytes.len()));
+        }
+        bytes = &bytes[n..];
+    }
+    d.flush().map_err(|e| e.to_string())?;
+    drain(inner(d), out)?;
+    Ok(())
+}
+
+fn drain(buf: &mut Vec<u8>, out: &mut Sink<'_>) -> Result<(), String> {
+    for piece in buf.chunks(DECODE_PIECE) {
+        out.put(piece)?;
+    }
+    buf.clear();
+    Ok(())
+}
+
+fn brotli_decode(state: &mut BrotliState, bytes: &[u8], out: &mut Sink<'_>) -> Result<(), String> {
+    use brotli_decompressor::{BrotliDecompressStream, BrotliResult};
+    let mut piece = [0u8; DECODE_PIECE];
+    let (mut available_in, mut input_offset, mut total_out) = (bytes.len(), 0, 0);
+    loop {
+        let (mut available_out, mut output_offset) = (piece.len(), 0);
+        let result = BrotliDecompressStream(
+            &mut available_in,
+            &mut input_offset,
+            bytes,
+            &mut available_out,
+            &mut output_offset,
+            &mut piece,
+            &mut total_out,
+            state,
+        );
+        out.put(&piece[..output_offset])?;
+        match result {
+            BrotliResult::NeedsMoreOutput => continue,
+            BrotliResult::NeedsMoreInput => return Ok(()),
+            BrotliResult::ResultSuccess if available_in == 0 => return Ok(()),
+            BrotliResult::ResultSuccess => {
+                return Err(format!("{available_in} bytes after the end of the stream"))
             }
+            BrotliResult::ResultFailure => {
+                return Err(format!("{:?}", state.error_code));
+            }
+        }
+    }
+}
+
+fn zstd_decode(
+    d: &mut zstd::stream::raw::Decoder<'static>,
+    mut bytes: &[u8],
+    out: &mut Sink<'_>,
+) -> Result<(), String> {
+    use zstd::stream::raw::Operation;
+    let mut piece = vec![0u8; DECODE_PIECE];
+    loop {
+        let status = d
+            .run_on_buffers(bytes, &mut piece)
+            .map_err(|e| e.to_string())?;
+        out.put(&piece[..status.bytes_written])?;
+        bytes = &bytes[status.bytes_read..];
+        // A full output buffer may mean more is waiting; otherwise all that the input
+        // completes is out.
+        if bytes.is_empty() && status.bytes_written < piece.len() {
+            return Ok(());
         }
     }
 }
@@ -145,7 +363,8 @@ impl Decoding {
 pub struct Capture {
     parser: Parser,
     scan: Scan,
-    decoding: Decoding,
+    /// The content coding being undone; `None` for identity.
+    decoding: Option<BodyDecoder>,
     /// When the request was sent.
     pub sent_at: Instant,
     /// When the head arrived.
@@ -182,8 +401,10 @@ pub struct Capture {
     pub invalid_utf8_at: Option<u64>,
     /// Stream offset of a BOM after byte 0.
     pub bom_mid_stream_at: Option<u64>,
-    /// Total body bytes.
+    /// Total body bytes (as received, before any content coding is undone).
     pub bytes: u64,
+    /// Body bytes after undoing the content coding (0 for identity).
+    pub decoded: u64,
     /// How it ended.
     pub end: End,
     /// When the runner stopped watching (for gap measurements up to that instant).
@@ -198,7 +419,7 @@ impl Capture {
             .headers
             .get(http::header::CONTENT_ENCODING)
             .and_then(|v| v.to_str().ok());
-        capture.decoding = Decoding::for_encoding(encoding);
+        capture.decoding = encoding.and_then(BodyDecoder::new);
         capture
     }
 
@@ -211,7 +432,7 @@ impl Capture {
         Capture {
             parser: Parser::new().report_ignored(true).with_limits(limits),
             scan: Scan::default(),
-            decoding: Decoding::Identity,
+            decoding: None,
             sent_at,
             head_at,
             first_byte: None,
@@ -231,6 +452,7 @@ impl Capture {
             invalid_utf8_at: None,
             bom_mid_stream_at: None,
             bytes: 0,
+            decoded: 0,
             end: End::Open,
             watched_until: None,
         }
@@ -246,11 +468,22 @@ impl Capture {
                 value: bytes.len(),
             });
         }
-        match self.decoding.decode(bytes) {
-            Ok(None) => self.judge(at, bytes),
-            Ok(Some(decoded)) => self.judge(at, &decoded),
-            Err(e) if self.errors.len() < MAX_NOTES => self.errors.push(e),
-            Err(_) => {}
+        let Some(mut decoder) = self.decoding.take() else {
+            self.judge(at, bytes);
+            return;
+        };
+        // Taken out while it runs, so each decoded piece can be judged as it comes.
+        let result = decoder.decode(bytes, &mut |piece| self.judge(at, piece));
+        self.decoded = decoder.decoded();
+        self.decoding = Some(decoder);
+        if let Err(e) = result {
+            self.note(e);
+        }
+    }
+
+    fn note(&mut self, error: String) {
+        if self.errors.len() < MAX_NOTES {
+            self.errors.push(error);
         }
     }
 
@@ -461,7 +694,7 @@ mod tests {
         let body = gz.finish().unwrap();
         let now = Instant::now();
         let mut c = Capture::starting(now, now);
-        c.decoding = Decoding::for_encoding(Some("gzip"));
+        c.decoding = BodyDecoder::new("gzip");
         let (a, b) = body.split_at(body.len() / 2);
         c.push(now, a);
         c.push(now, b);
@@ -471,7 +704,7 @@ mod tests {
         assert_eq!(c.bytes, body.len() as u64, "raw bytes are still counted");
 
         let mut bad = Capture::starting(now, now);
-        bad.decoding = Decoding::for_encoding(Some("gzip"));
+        bad.decoding = BodyDecoder::new("gzip");
         bad.push(now, b"data: not gzip\n\n");
         assert!(bad.events.is_empty());
         assert!(
@@ -479,6 +712,99 @@ mod tests {
             "{:?}",
             bad.errors
         );
+    }
+
+    const EVENTS: [&str; 3] = [
+        "data: one\n\n",
+        "id: 2\ndata: two é\n\n",
+        ": c\ndata: three\n\n",
+    ];
+
+    /// Compresses each event and flushes after it, as an SSE server must; returns the body and
+    /// where each event's bytes end in it.
+    fn flushed<W: Write>(mut w: W, inner: fn(&mut W) -> &mut Vec<u8>) -> (Vec<u8>, Vec<usize>) {
+        let mut ends = Vec::new();
+        for event in EVENTS {
+            w.write_all(event.as_bytes()).unwrap();
+            w.flush().unwrap();
+            ends.push(inner(&mut w).len());
+        }
+        (std::mem::take(inner(&mut w)), ends)
+    }
+
+    /// Feeds `body` 3 bytes per read: each event must be out by the read that completes its
+    /// flushed bytes, and the whole stream decoded.
+    fn decodes_per_read(coding: &str, (body, ends): (Vec<u8>, Vec<usize>)) {
+        let now = Instant::now();
+        let mut c = Capture::starting(now, now);
+        c.decoding = BodyDecoder::new(coding);
+        for (i, piece) in body.chunks(3).enumerate() {
+            c.push(now, piece);
+            let fed = (i * 3 + piece.len()).min(body.len());
+            let due = ends.iter().filter(|&&end| end <= fed).count();
+            assert!(
+                c.events.len() >= due,
+                "{coding}: {fed} bytes fed, {due} events due, {} out",
+                c.events.len()
+            );
+        }
+        assert_eq!(c.errors, Vec::<String>::new(), "{coding}");
+        let data: Vec<&str> = c.events.iter().map(|e| e.value.data.as_str()).collect();
+        assert_eq!(data, ["one", "two é", "three"], "{coding}");
+        assert_eq!(
+            c.bytes,
+            body.len() as u64,
+            "{coding}: raw bytes are still counted"
+        );
+        assert_eq!(c.decoded, EVENTS.concat().len() as u64, "{coding}");
+    }
+
+    #[test]
+    fn every_coding_a_browser_accepts_decodes_per_read() {
+        use flate2::write::{GzEncoder, ZlibEncoder};
+        use flate2::Compression;
+        let gz = GzEncoder::new(Vec::new(), Compression::default());
+        decodes_per_read("gzip", flushed(gz, GzEncoder::get_mut));
+        let zlib = ZlibEncoder::new(Vec::new(), Compression::default());
+        decodes_per_read("deflate", flushed(zlib, ZlibEncoder::get_mut));
+        let br = brotli::CompressorWriter::new(Vec::new(), 4096, 5, 22);
+        decodes_per_read("br", flushed(br, brotli::CompressorWriter::get_mut));
+        let zstd = zstd::stream::write::Encoder::new(Vec::new(), 3).unwrap();
+        decodes_per_read("zstd", flushed(zstd, zstd::stream::write::Encoder::get_mut));
+    }
+
+    #[test]
+    fn bodies_that_do_not_decode_are_noted_once() {
+        for coding in ["gzip", "deflate", "br", "zstd"] {
+            let now = Instant::now();
+            let mut c = Capture::starting(now, now);
+            c.decoding = BodyDecoder::new(coding);
+            c.push(now, b"data: not compressed at all\n\n");
+            c.push(now, b"data: more\n\n");
+            assert!(c.events.is_empty(), "{coding}");
+            assert_eq!(c.errors.len(), 1, "{coding}: {:?}", c.errors);
+            assert!(
+                c.errors[0].contains(&format!("the {coding} body does not decode")),
+                "{:?}",
+                c.errors
+            );
+        }
+    }
+
+    #[test]
+    fn a_decompression_bomb_stops_decoding() {
+        // 64 MiB of one byte: a few KiB of zstd, far past the 1024-fold budget.
+        let bomb = zstd::stream::encode_all(&vec![b'a'; 64 << 20][..], 19).unwrap();
+        assert!(bomb.len() < 64 << 10, "{}", bomb.len());
+        let now = Instant::now();
+        let mut c = Capture::starting(now, now);
+        c.decoding = BodyDecoder::new("zstd");
+        for piece in bomb.chunks(1024) {
+            c.push(now, piece);
+        }
+        assert!(c.decoded <= MAX_EXPANSION * bomb.len() as u64 + DECODE_SLACK);
+        assert_eq!(c.errors.len(), 1, "{:?}", c.errors);
+        assert!(c.errors[0].contains("decompression bomb"), "{:?}", c.errors);
     }
 
     fn capture(chunks: &[&[u8]]) -> Capture {

@@ -86,6 +86,14 @@ pub struct CheckArgs {
     /// Also trust the CA certificates in this PEM file for https:// URLs.
     #[arg(long, value_name = "FILE")]
     pub ca_cert: Option<PathBuf>,
+    /// Send every request through this HTTP forward proxy (http://host:port): absolute-form
+    /// for http:// targets, a CONNECT tunnel for https://. Without it, HTTP_PROXY,
+    /// HTTPS_PROXY, ALL_PROXY and NO_PROXY (or their lower-case forms) apply to URL targets.
+    #[arg(long, value_name = "URL")]
+    pub proxy: Option<String>,
+    /// Ignore the proxy environment variables (--proxy still applies).
+    #[arg(long)]
+    pub no_proxy: bool,
     /// No progress line on stderr.
     #[arg(long)]
     pub quiet: bool,
@@ -204,6 +212,9 @@ pub enum RunError {
     /// A bad `--method`, `--data` or `--content-type`.
     #[error("{0}")]
     Request(String),
+    /// `--proxy` or a proxy variable cannot be used.
+    #[error(transparent)]
+    Proxy(#[from] crate::proxy::ProxyError),
     /// A malformed `--header`.
     #[error("--header `{0}`: expected `Name: value` with a valid header name and value")]
     Header(String),
@@ -292,6 +303,7 @@ pub async fn build_target(args: &CheckArgs) -> Result<Target, RunError> {
         let pem = std::fs::read(path).map_err(|e| ca(e.to_string()))?;
         crate::tls::add_roots_pem(&pem).map_err(|e| ca(e.to_string()))?;
     }
+    configure_proxy(args)?;
     let Some(url) = &args.url else {
         let mut t = Target::embedded(target::embedded_config()).await?;
         t.headers = headers;
@@ -341,6 +353,22 @@ pub fn opts_of(args: &CheckArgs) -> Options {
     }
 }
 
+/// Sets the process-wide proxies: `--proxy`, plus the environment's variables unless
+/// `--no-proxy` or the target is the embedded server (a proxy set for the outside world has no
+/// business with a server this process started on loopback).
+fn configure_proxy(args: &CheckArgs) -> Result<(), RunError> {
+    let env = match (args.no_proxy, &args.url) {
+        (false, Some(_)) => crate::proxy::Env::Read,
+        _ => crate::proxy::Env::Ignore,
+    };
+    let var = |name: &str| match env {
+        crate::proxy::Env::Read => std::env::var(name).ok(),
+        crate::proxy::Env::Ignore => None,
+    };
+    crate::proxy::set(crate::proxy::Proxies::new(args.proxy.as_deref(), var)?);
+    Ok(())
+}
+
 /// Runs the checks the arguments select against `target` and returns the report.
 pub async fn check_target(target: Target, args: &CheckArgs) -> Result<Report, RunError> {
     let opts = opts_of(args);
@@ -361,8 +389,14 @@ pub async fn check_target(target: Target, args: &CheckArgs) -> Result<Report, Ru
         .map_or(0, |d| d.as_secs());
     if let Err(reason) = ctx.baseline().await {
         // Nothing listening is "could not run"; a server that accepts and then stalls is judged
-        // (H01 fails) instead.
-        let unreachable = ["cannot connect", "unsupported URL", "the TCP connection"];
+        // (H01 fails) instead. So is a proxy that will not carry the request: not the server's
+        // fault.
+        let unreachable = [
+            "cannot connect",
+            "unsupported URL",
+            "the TCP connection",
+            "the proxy ",
+        ];
         if unreachable.iter().any(|u| reason.contains(u)) {
             return Err(RunError::Unreachable {
                 url: description,

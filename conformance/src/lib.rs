@@ -8,6 +8,8 @@
 //!   - [`probe`]: the runner's own timed HTTP/1.1, HTTP/2 and raw clients;
 //!   - [`h2raw`]: a raw HTTP/2 client reading one response head as sent (H06 names the
 //!     connection-specific fields hyper rejects);
+//!   - [`proxy`]: forward proxies (`--proxy`, `HTTP_PROXY` and friends), absolute-form and
+//!     CONNECT;
 //!   - [`tls`]: rustls for `https://` targets (ALPN h2 / http/1.1, `--ca-cert`);
 //!   - [`capture`]: what one response body showed (strict parser plus a byte scanner);
 //!   - [`context`]: options, the shared baseline observation, what the run saw so far;
@@ -33,6 +35,7 @@ pub mod load;
 pub mod parse;
 pub mod probe;
 pub mod profiles;
+pub mod proxy;
 pub mod report;
 pub mod runner;
 pub mod target;

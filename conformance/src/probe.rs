@@ -16,6 +16,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
 
+use crate::proxy::{self, ProxyError, Route};
 use crate::tls::{self, Alpn, Io};
 
 /// Why a probe could not observe what it asked for.
@@ -44,12 +45,18 @@ pub enum ProbeError {
     /// A header value the runner was asked to send is not valid HTTP.
     #[error("invalid header: {0}")]
     Header(String),
+    /// The forward proxy could not be reached or would not carry the request.
+    #[error(transparent)]
+    Proxy(#[from] ProxyError),
 }
 
 impl ProbeError {
     /// True when the failure happened before any HTTP exchange (nothing listens).
     pub fn is_connect(&self) -> bool {
-        matches!(self, ProbeError::Connect { .. })
+        matches!(
+            self,
+            ProbeError::Connect { .. } | ProbeError::Proxy(ProxyError::Unreachable { .. })
+        )
     }
 }
 
@@ -256,11 +263,58 @@ pub fn authority(uri: &Uri) -> Result<(String, u16), ProbeError> {
     Ok((host, uri.port_u16().unwrap_or(default_port)))
 }
 
-/// Connects to the URL's host and, for `https://`, completes TLS offering the ALPN protocol
-/// that `proto` needs.
+/// Connects to the URL's host (or the forward proxy [`proxy::route`] names for it: a CONNECT
+/// tunnel for `https://`) and, for `https://`, completes TLS offering the ALPN protocol that
+/// `proto` needs. Through a proxy, an `http://` request must be written in absolute-form
+/// ([`request_target`]); h2c is refused with [`ProxyError::H2cThroughProxy`].
 pub async fn open(uri: &Uri, proto: Proto, timeout: Duration) -> Result<Box<dyn Io>, ProbeError> {
-    let tcp = connect(uri, timeout).await?;
+    let tcp = match proxy::route(uri) {
+        Route::Direct => connect(uri, timeout).await?,
+        Route::Proxy(p) => through(&p, uri, proto, timeout).await?,
+    };
     secure(tcp, uri, proto, timeout).await
+}
+
+/// A connection to `p` that carries requests for `uri`: as is for `http://` (absolute-form
+/// requests), a CONNECT tunnel for `https://`.
+async fn through(
+    p: &proxy::Proxy,
+    uri: &Uri,
+    proto: Proto,
+    timeout: Duration,
+) -> Result<TcpStream, ProbeError> {
+    let tls = uri.scheme_str() == Some("https");
+    if !tls && proto == Proto::H2c {
+        return Err(ProxyError::H2cThroughProxy { proxy: p.addr() }.into());
+    }
+    let mut tcp = match tcp_connect(&p.host, p.port, timeout).await {
+        Err(ProbeError::Connect { addr, source }) => {
+            return Err(ProxyError::Unreachable { addr, source }.into())
+        }
+        other => other?,
+    };
+    if tls {
+        let (host, port) = authority(uri)?;
+        proxy::tunnel(&mut tcp, p, &host, port, timeout).await?;
+    }
+    Ok(tcp)
+}
+
+/// The request-target an HTTP/1.1 request for `uri` is written with: origin-form (`/path`) on
+/// a direct connection or a tunnel, absolute-form (`http://host/path`) to a forward proxy.
+/// Also the `Proxy-Authorization` value that proxy wants, if any.
+pub fn request_target(uri: &Uri) -> (String, Option<String>) {
+    match proxy::route(uri) {
+        Route::Proxy(p) if uri.scheme_str() == Some("http") => {
+            let absolute = format!(
+                "http://{}{}",
+                uri.authority().map_or("", |a| a.as_str()),
+                path_and_query(uri)
+            );
+            (absolute, p.authorization)
+        }
+        _ => (path_and_query(uri).to_owned(), None),
+    }
 }
 
 /// Wraps an open TCP stream in TLS when the URL is `https://`.
@@ -281,11 +335,16 @@ pub async fn secure(
     Ok(tls::wrap(tcp, &host, alpn, timeout).await?)
 }
 
-/// Opens a TCP connection to the URL's host within `timeout`.
+/// Opens a TCP connection to the URL's host within `timeout` (never through a proxy: see
+/// [`open`]).
 pub async fn connect(uri: &Uri, timeout: Duration) -> Result<TcpStream, ProbeError> {
     let (host, port) = authority(uri)?;
+    tcp_connect(&host, port, timeout).await
+}
+
+async fn tcp_connect(host: &str, port: u16, timeout: Duration) -> Result<TcpStream, ProbeError> {
     let addr = format!("{host}:{port}");
-    let stream = tokio::time::timeout(timeout, TcpStream::connect((host.as_str(), port)))
+    let stream = tokio::time::timeout(timeout, TcpStream::connect((host, port)))
         .await
         .map_err(|_| ProbeError::Timeout(timeout, "the TCP connection"))?
         .map_err(|source| ProbeError::Connect { addr, source })?;
@@ -353,10 +412,14 @@ async fn finish(
 fn build(req: &Request, host_header: bool) -> Result<http::Request<Full<Bytes>>, ProbeError> {
     let mut builder = http::Request::builder().method(req.method.clone());
     if host_header {
-        let path = req.uri.path_and_query().map_or("/", |p| p.as_str());
-        builder = builder.uri(path);
+        // hyper writes the URI as given: absolute-form when it holds a scheme and authority.
+        let (target, proxy_auth) = request_target(&req.uri);
+        builder = builder.uri(target);
         if let Some(auth) = req.uri.authority() {
             builder = builder.header(http::header::HOST, auth.as_str());
+        }
+        if let Some(value) = proxy_auth {
+            builder = builder.header(http::header::PROXY_AUTHORIZATION, value);
         }
         builder = builder.version(Version::HTTP_11);
     } else {
@@ -469,8 +532,9 @@ pub async fn raw(
 ) -> Result<RawExchange, ProbeError> {
     // The window bounds the exchange; connecting gets its own, saner bound.
     let mut stream = open(uri, Proto::Http1, window.max(Duration::from_secs(2))).await?;
+    let request = via_proxy(uri, request);
     let started = Instant::now();
-    tokio::time::timeout(window, stream.write_all(request))
+    tokio::time::timeout(window, stream.write_all(&request))
         .await
         .map_err(|_| ProbeError::Timeout(window, "writing the request"))?
         .map_err(|e| ProbeError::Http(e.to_string()))?;
@@ -491,6 +555,35 @@ pub async fn raw(
         }
     }
     Ok(out)
+}
+
+/// A hand-written request as a forward proxy must get it: the request line's origin-form
+/// target made absolute, and `Proxy-Authorization` added after it when the proxy wants it.
+/// Unchanged on a direct connection or a tunnel, or when the target is not origin-form.
+fn via_proxy<'a>(uri: &Uri, request: &'a [u8]) -> std::borrow::Cow<'a, [u8]> {
+    let (target, auth) = request_target(uri);
+    if !target.starts_with("http://") {
+        return request.into();
+    }
+    let Some(line_end) = request.windows(2).position(|w| w == b"\r\n") else {
+        return request.into();
+    };
+    let line = String::from_utf8_lossy(&request[..line_end]);
+    let mut parts = line.splitn(3, ' ');
+    let (Some(method), Some(path), Some(version)) = (parts.next(), parts.next(), parts.next())
+    else {
+        return request.into();
+    };
+    if !path.starts_with('/') {
+        return request.into();
+    }
+    let origin = uri.authority().map_or("", |a| a.as_str());
+    let mut out = format!("{method} http://{origin}{path} {version}\r\n").into_bytes();
+    if let Some(value) = auth {
+        out.extend_from_slice(format!("Proxy-Authorization: {value}\r\n").as_bytes());
+    }
+    out.extend_from_slice(&request[line_end + 2..]);
+    out.into()
 }
 
 /// The origin-form request target (`/path?query`) of a URL.

@@ -5,6 +5,10 @@
 //! and a client joins those lines with LF. So CR and CRLF in data arrive as LF: the wire format
 //! has no way to carry a CR inside data. Event types and ids have no such escape: a line break
 //! in them, or U+0000 in an id, is refused.
+//!
+//! Other C0 controls (tab excepted) and DEL in an id do round-trip, but Chromium's EventSource
+//! will not reconnect with such a last event id (the stream ends in error), so they are refused
+//! too unless the caller opts in with [`Message::allow_controls_in_id`].
 
 use bytes::{BufMut, Bytes};
 
@@ -31,6 +35,17 @@ pub struct Message<'a> {
     id: Option<&'a str>,
     retry: Option<u64>,
     comment: Option<&'a str>,
+    id_controls: IdControls,
+}
+
+/// Whether an id may hold C0 controls (other than tab, CR, LF, NUL) and DEL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum IdControls {
+    /// Refused: Chromium will not reconnect with such an id.
+    #[default]
+    Refused,
+    /// Written as given ([`Message::allow_controls_in_id`]).
+    Allowed,
 }
 
 impl<'a> Message<'a> {
@@ -54,8 +69,42 @@ impl<'a> Message<'a> {
     }
 
     /// Sets the id; `""` clears the client's last event id.
+    ///
+    /// An id must be one line without U+0000. It should also be free of other C0 controls
+    /// (U+0001 to U+001F, tab excepted) and DEL: the format carries them, but Chromium's
+    /// EventSource will not reconnect with such a last event id, so the serializer refuses them
+    /// unless [`allow_controls_in_id`](Self::allow_controls_in_id) is called.
+    ///
+    /// ```
+    /// use ssekit_parser::{EncodeError, Message};
+    ///
+    /// let mut out = Vec::new();
+    /// Message::new("x").id("1700000000-7").encode(&mut out)?;
+    /// let escape = Message::new("x").id("7\u{1b}[0m");
+    /// assert_eq!(escape.encode(&mut out), Err(EncodeError::ControlInId(0x1b)));
+    /// # Ok::<(), EncodeError>(())
+    /// ```
     pub fn id(mut self, id: &'a str) -> Self {
         self.id = Some(id);
+        self
+    }
+
+    /// Lets the id hold C0 controls other than CR, LF and NUL, and DEL, which are refused by
+    /// default because Chromium's EventSource ends the stream in error instead of reconnecting
+    /// with such a last event id. For streams no browser reads (other clients keep such ids
+    /// as the spec says). CR, LF and NUL stay refused: they cannot round-trip.
+    ///
+    /// ```
+    /// use ssekit_parser::Message;
+    ///
+    /// let mut out = Vec::new();
+    /// Message::new("x").id("a\u{1}b").allow_controls_in_id().encode(&mut out)?;
+    /// assert_eq!(out, b"id: a\x01b\ndata: x\n\n");
+    /// assert!(Message::new("x").id("a\0b").allow_controls_in_id().encode(&mut out).is_err());
+    /// # Ok::<(), ssekit_parser::EncodeError>(())
+    /// ```
+    pub fn allow_controls_in_id(mut self) -> Self {
+        self.id_controls = IdControls::Allowed;
         self
     }
 
@@ -76,17 +125,10 @@ impl<'a> Message<'a> {
         if self.event.is_some_and(|t| has_line_break(t.as_bytes())) {
             return Err(EncodeError::LineBreakInEventType);
         }
-        if let Some(id) = self.id.map(str::as_bytes) {
-            // One pass for the common, valid id; which error it is only when one is found.
-            if has_forbidden(id, true) {
-                return Err(if has_line_break(id) {
-                    EncodeError::LineBreakInId
-                } else {
-                    EncodeError::NulInId
-                });
-            }
+        match self.id {
+            Some(id) => check_id(id.as_bytes(), self.id_controls),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     /// Validates, then appends the frame (ending with its blank line) to `buf`. Returns the
@@ -246,6 +288,55 @@ fn has_line_break(value: &[u8]) -> bool {
     has_forbidden(value, false)
 }
 
+/// CR and LF, then NUL, then (unless allowed) the other controls Chromium will not reconnect
+/// with. One pass over the common, valid id; which error it is only when a control is found.
+fn check_id(id: &[u8], controls: IdControls) -> Result<(), EncodeError> {
+    if !has_control(id) {
+        return Ok(());
+    }
+    if has_line_break(id) {
+        return Err(EncodeError::LineBreakInId);
+    }
+    if memchr::memchr(0, id).is_some() {
+        return Err(EncodeError::NulInId);
+    }
+    if controls == IdControls::Allowed {
+        return Ok(());
+    }
+    match id.iter().find(|&&b| is_browser_unsafe(b)) {
+        Some(&byte) => Err(EncodeError::ControlInId(byte)),
+        None => Ok(()),
+    }
+}
+
+/// A byte Chromium will not send back in `Last-Event-ID`: a C0 control other than tab, or DEL.
+/// (CR, LF and NUL are in this set too, but never reach it: they are refused first.)
+fn is_browser_unsafe(b: u8) -> bool {
+    (b < 0x20 && b != b'\t') || b == 0x7f
+}
+
+/// Whether `value` holds a byte below 0x20 or DEL (tab included: the exact check runs only on
+/// a hit). Word loads as in [`has_forbidden`], whatever the length: ids are short.
+fn has_control(value: &[u8]) -> bool {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    const DELS: u64 = u64::from_ne_bytes([0x7f; 8]);
+    // "Has a byte less than n" (n <= 128) and "has a zero byte" are exact as to whether any
+    // byte matches, which is all that is asked here.
+    let hit = |w: u64| {
+        let below = w.wrapping_sub(ONES * 0x20) & !w & HIGHS;
+        below | line::zero_bytes(w ^ DELS) != 0
+    };
+    let word = |b: &[u8]| u64::from_le_bytes(b.try_into().unwrap_or_default());
+    let half = |b: &[u8]| u64::from(u32::from_le_bytes(b.try_into().unwrap_or_default()));
+    let n = value.len();
+    match n {
+        0..=3 => value.iter().any(|&b| b < 0x20 || b == 0x7f),
+        4..=8 => hit(half(&value[..4]) | half(&value[n - 4..]) << 32),
+        _ => value.chunks_exact(8).map(word).any(hit) || hit(word(&value[n - 8..])),
+    }
+}
+
 /// Calls `f` with each line of `text`, splitting at LF, CR and CRLF as a parser would.
 fn for_each_line(text: &str, mut f: impl FnMut(&[u8])) {
     let mut rest = text.as_bytes();
@@ -338,10 +429,64 @@ mod tests {
             (Message::new("x").id("1\r"), EncodeError::LineBreakInId),
             (Message::new("x").id("1\0"), EncodeError::NulInId),
             (Message::new("x").id("\0\n"), EncodeError::LineBreakInId),
+            (Message::new("x").id("a\u{1}b"), EncodeError::ControlInId(1)),
+            (
+                Message::new("x").id("\u{7f}"),
+                EncodeError::ControlInId(0x7f),
+            ),
+            (
+                Message::new("x").id("long-id-with-escape-\u{1b}-at-21"),
+                EncodeError::ControlInId(0x1b),
+            ),
+            (
+                Message::new("x").id("\u{1}\0").allow_controls_in_id(),
+                EncodeError::NulInId,
+            ),
+            (
+                Message::new("x").id("\u{1}\r").allow_controls_in_id(),
+                EncodeError::LineBreakInId,
+            ),
         ] {
             assert_eq!(m.encode(&mut out), Err(e));
         }
         assert!(out.is_empty(), "nothing is written on error");
+    }
+
+    #[test]
+    fn controls_in_ids_are_allowed_only_when_asked() {
+        assert_eq!(enc(Message::new("x").id("a\tb")), "id: a\tb\ndata: x\n\n");
+        assert_eq!(
+            enc(Message::new("x").id("é\u{80}")),
+            "id: é\u{80}\ndata: x\n\n"
+        );
+        let m = Message::new("x").id("a\u{1f}\u{7f}").allow_controls_in_id();
+        assert_eq!(enc(m), "id: a\u{1f}\u{7f}\ndata: x\n\n");
+        let refused = Message::new("x").id("a\u{1f}").to_bytes();
+        assert_eq!(refused, Err(EncodeError::ControlInId(0x1f)));
+        let text = EncodeError::ControlInId(0x1f).to_string();
+        assert!(
+            text.contains("0x1f") && text.contains("allow_controls_in_id"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn the_control_check_is_exact() {
+        let plain = |v: &[u8]| v.iter().any(|&b| b < 0x20 || b == 0x7f);
+        for len in 0..=40 {
+            for at in 0..len {
+                for byte in [
+                    0, 0x01, 0x09, 0x1f, 0x20, 0x7e, 0x7f, 0x80, 0x9f, 0xff, b'x',
+                ] {
+                    let mut v = vec![b'a'; len];
+                    v[at] = byte;
+                    assert_eq!(has_control(&v), plain(&v), "{v:?}");
+                    // Neighbours that could borrow into a clean byte.
+                    v.iter_mut().filter(|b| **b == b'a').for_each(|b| *b = 0x20);
+                    assert_eq!(has_control(&v), plain(&v), "{v:?}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -59,6 +59,11 @@ pub enum EncodeError {
     LineBreakInId,
     /// The id holds U+0000: clients ignore such an `id` field, so resuming would break.
     NulInId,
+    /// The id holds this C0 control (other than tab, CR, LF and NUL, which have their own
+    /// rules) or DEL. The format allows it, but Chromium's EventSource never sends the
+    /// reconnect request with such a last event id: the stream ends in error instead.
+    /// [`Message::allow_controls_in_id`](crate::Message::allow_controls_in_id) opts in.
+    ControlInId(u8),
 }
 
 impl fmt::Display for EncodeError {
@@ -70,6 +75,15 @@ impl fmt::Display for EncodeError {
             EncodeError::LineBreakInId => "id contains CR or LF; ids must be a single line",
             EncodeError::NulInId => {
                 "id contains U+0000, which clients ignore; use an id without NUL characters"
+            }
+            EncodeError::ControlInId(byte) => {
+                return write!(
+                    f,
+                    "id contains control byte {byte:#04x}, so Chromium will not reconnect after \
+                     this event (the stream ends in error); use ids from a printable alphabet \
+                     (e.g. EPOCH-SEQ), or call Message::allow_controls_in_id() if no browser \
+                     reads this stream"
+                );
             }
         })
     }

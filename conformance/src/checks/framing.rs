@@ -293,6 +293,9 @@ fn f05(ctx: &Ctx) -> BoxFuture<'_, Finding> {
                 nul[0]
             ));
         }
+        if let Some(warning) = browser_unsafe_ids(captures(b)) {
+            return warning;
+        }
         if let Some(e) =
             b.a.events
                 .iter()
@@ -304,8 +307,38 @@ fn f05(ctx: &Ctx) -> BoxFuture<'_, Finding> {
             ));
         }
         let with_id = b.a.events.iter().filter(|e| !e.value.id.is_empty()).count();
-        Finding::pass(format!("{with_id} ids checked, none with NUL"))
+        Finding::pass(format!(
+            "{with_id} ids checked, none with NUL or control bytes"
+        ))
     }))
+}
+
+/// A warning for events whose id holds a byte Chromium will not send back (see
+/// [`browser_unsafe_byte`]), naming the first such byte and id.
+fn browser_unsafe_ids<'a>(captures: impl Iterator<Item = &'a Capture>) -> Option<Finding> {
+    let mut unsafe_ids = captures.flat_map(|c| c.events.iter()).filter_map(|e| {
+        let id = e.value.id.as_str();
+        browser_unsafe_byte(id).map(|byte| (id, byte))
+    });
+    let (id, byte) = unsafe_ids.next()?;
+    let more = unsafe_ids.count();
+    let also = match more {
+        0 => String::new(),
+        n => format!(" ({n} more event(s) like it)"),
+    };
+    let what = if byte == 0x7f { "DEL" } else { "a C0 control" };
+    Some(Finding::warn(format!(
+        "id \"{}\" holds byte {byte:#04x} ({what}){also}: Chromium will not reconnect with it as \
+         Last-Event-ID, the stream ends in error (readyState CLOSED); use ids from a printable \
+         alphabet (e.g. EPOCH-SEQ)",
+        show(id, 40)
+    )))
+}
+
+/// The first byte of `id` that Chromium's EventSource will not reconnect with: a C0 control
+/// other than tab, or DEL. (NUL never reaches an event's id: the parser ignores that line.)
+fn browser_unsafe_byte(id: &str) -> Option<u8> {
+    id.bytes().find(|&b| (b < 0x20 && b != b'\t') || b == 0x7f)
 }
 
 fn f06(ctx: &Ctx) -> BoxFuture<'_, Finding> {
@@ -525,5 +558,33 @@ mod tests {
         assert_eq!(split_seq("k3x9-17"), Some(("k3x9-", 17)));
         assert_eq!(split_seq("17"), None);
         assert_eq!(id_shape("123e4567-e89b-12d3-a456-426614174000"), "UUID");
+    }
+
+    fn capture_of(stream: &[u8]) -> Capture {
+        let now = std::time::Instant::now();
+        let mut c = Capture::starting(now, now);
+        c.push(now, stream);
+        c
+    }
+
+    #[test]
+    fn ids_chromium_will_not_reconnect_with_are_warned() {
+        assert_eq!(browser_unsafe_byte("1700000000-7"), None);
+        assert_eq!(browser_unsafe_byte("a\tb é"), None);
+        assert_eq!(browser_unsafe_byte("a\u{1b}[0m"), Some(0x1b));
+        assert_eq!(browser_unsafe_byte("x\u{7f}"), Some(0x7f));
+
+        let clean = capture_of(b"id: 1\ndata: a\n\nid: 2\tb\ndata: b\n\n");
+        assert!(browser_unsafe_ids(std::iter::once(&clean)).is_none());
+        let bad = capture_of(b"id: 1\x01x\ndata: a\n\ndata: b\n\nid: \x7f\ndata: c\n\n");
+        let finding = browser_unsafe_ids(std::iter::once(&bad)).unwrap();
+        assert_eq!(finding.verdict, crate::checks::Verdict::Warn);
+        let text = &finding.observed;
+        assert!(
+            text.contains(r#"id "1\u{1}x" holds byte 0x01 (a C0 control)"#),
+            "{text}"
+        );
+        assert!(text.contains("2 more event(s)"), "{text}");
+        assert!(text.contains("Chromium will not reconnect"), "{text}");
     }
 }

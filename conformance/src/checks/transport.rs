@@ -319,70 +319,9 @@ fn t02(ctx: &Ctx) -> BoxFuture<'_, Finding> {
     })
 }
 
-/// Result of validating an HTTP/1.1 response's chunked body.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Chunked {
-    /// Framing valid (chunks seen).
-    Valid(usize),
-    /// Not chunked: how the body is framed.
-    NotChunked(String),
-    /// A framing error.
-    Invalid(String),
-}
-
-/// Validates the chunked framing of a raw HTTP/1.1 response (possibly truncated at the end).
-pub fn validate_chunked(raw: &[u8]) -> Chunked {
-    let Some(head_end) = raw.windows(4).position(|w| w == b"\r\n\r\n") else {
-        return Chunked::Invalid("no complete response head".into());
-    };
-    let head = String::from_utf8_lossy(&raw[..head_end]).to_ascii_lowercase();
-    let chunked = head
-        .lines()
-        .any(|l| l.starts_with("transfer-encoding:") && l.contains("chunked"));
-    if !chunked {
-        let how = if head.contains("content-length:") {
-            "Content-Length"
-        } else {
-            "close-delimited"
-        };
-        return Chunked::NotChunked(how.into());
-    }
-    let mut rest = &raw[head_end + 4..];
-    let mut chunks = 0;
-    loop {
-        let Some(eol) = rest.windows(2).position(|w| w == b"\r\n") else {
-            return Chunked::Valid(chunks);
-        };
-        let line = String::from_utf8_lossy(&rest[..eol]).into_owned();
-        if line.contains(';') {
-            return Chunked::Invalid(format!("chunk extension: {}", show(&line, 40)));
-        }
-        let Ok(size) = usize::from_str_radix(line.trim(), 16) else {
-            return Chunked::Invalid(format!("bad chunk-size line {:?}", show(&line, 40)));
-        };
-        rest = &rest[eol + 2..];
-        if size == 0 {
-            let after = rest.strip_prefix(b"\r\n").unwrap_or(rest);
-            if !after.is_empty() && rest.len() > 2 {
-                return Chunked::Invalid(format!(
-                    "{} bytes after the terminating zero-length chunk",
-                    after.len()
-                ));
-            }
-            return Chunked::Valid(chunks);
-        }
-        if rest.len() < size + 2 {
-            return Chunked::Valid(chunks);
-        }
-        if &rest[size..size + 2] != b"\r\n" {
-            return Chunked::Invalid(format!(
-                "chunk {chunks} of {size} bytes not followed by CRLF"
-            ));
-        }
-        rest = &rest[size + 2..];
-        chunks += 1;
-    }
-}
+// The validator lives in the sans-I/O `ssekit-wire` crate (fuzzed there, see fuzz/); re-exported so
+// `checks::transport::{validate_chunked, Chunked}` keep working.
+pub use ssekit_wire::chunked::{validate_chunked, Chunked};
 
 fn raw_get(url: &http::Uri, version: &str, extra: &str) -> Vec<u8> {
     let host = url.authority().map_or("localhost", |a| a.as_str());
@@ -490,23 +429,5 @@ mod tests {
         let slow_server = ms(&[200, 201, 199, 200, 202]);
         assert_eq!(steady_delay(&slow_server, Duration::from_millis(190)), None);
         assert_eq!(steady_delay(&ms(&[200, 200]), Duration::ZERO), None);
-    }
-
-    #[test]
-    fn chunked_framing() {
-        let head = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n".to_vec();
-        let ok = [head.clone(), b"5\r\nhello\r\n3\r\nabc\r\n".to_vec()].concat();
-        assert_eq!(validate_chunked(&ok), Chunked::Valid(2));
-        let truncated = [head.clone(), b"5\r\nhel".to_vec()].concat();
-        assert_eq!(validate_chunked(&truncated), Chunked::Valid(0));
-        let ext = [head.clone(), b"5;x=y\r\nhello\r\n".to_vec()].concat();
-        assert!(matches!(validate_chunked(&ext), Chunked::Invalid(_)));
-        let early_end = [head.clone(), b"0\r\n\r\n5\r\nhello\r\n".to_vec()].concat();
-        assert!(matches!(validate_chunked(&early_end), Chunked::Invalid(_)));
-        let cl = b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello";
-        assert_eq!(
-            validate_chunked(cl),
-            Chunked::NotChunked("Content-Length".into())
-        );
     }
 }

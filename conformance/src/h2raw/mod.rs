@@ -2,12 +2,12 @@
 //! `h2` crate) rightly rejects a head with connection-specific fields as malformed and keeps no
 //! trace of the fields; H06 uses this client to name them.
 //!
-//! The work is sans-I/O ([`frame`], [`hpack`], [`head`]); this module only moves bytes, with
+//! The work is sans-I/O ([`frame`], [`hpack`], [`head`], in the `ssekit-wire` crate so the
+//! fuzz targets reach them without this crate's I/O stack); this module only moves bytes, with
 //! the whole exchange bounded by one timeout.
 
-pub mod frame;
-pub mod head;
 pub mod hpack;
+pub use ssekit_wire::h2::{frame, head};
 
 use std::time::Duration;
 

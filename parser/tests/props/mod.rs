@@ -226,7 +226,12 @@ impl Spec {
         match self.id.as_deref() {
             Some(id) if breaks(id) => Some(EncodeError::LineBreakInId),
             Some(id) if id.contains('\0') => Some(EncodeError::NulInId),
-            _ => None,
+            // Chromium will not reconnect with these (the serializer refuses them by default).
+            Some(id) => id
+                .bytes()
+                .find(|&b| (b < 0x20 && b != b'\t') || b == 0x7f)
+                .map(EncodeError::ControlInId),
+            None => None,
         }
     }
 

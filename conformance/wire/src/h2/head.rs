@@ -56,6 +56,23 @@ pub enum HeadError {
 }
 
 /// Reads frames until stream 1's final response head.
+///
+/// ```
+/// use ssekit_wire::h2::frame::{encode, END_HEADERS, HEADERS, SETTINGS};
+/// use ssekit_wire::h2::head::HeadReader;
+/// use ssekit_wire::h2::hpack::Field;
+///
+/// let mut server = Vec::new();
+/// encode(&mut server, SETTINGS, 0, 0, &[]);
+/// encode(&mut server, HEADERS, END_HEADERS, 1, &[0x88]); // `:status: 200`, indexed
+/// let mut reader = HeadReader::default();
+/// let mut reply = Vec::new();
+/// // Bytes may arrive in any pieces: nothing until the head is complete.
+/// assert_eq!(reader.feed(&server[..12], &mut reply), Ok(None));
+/// let head = reader.feed(&server[12..], &mut reply).unwrap();
+/// assert_eq!(head, Some(vec![Field::new(":status", "200")]));
+/// assert_eq!(reply, [0, 0, 0, SETTINGS, 1, 0, 0, 0, 0]); // the SETTINGS acknowledgement
+/// ```
 pub struct HeadReader {
     input: Vec<u8>,
     fed: usize,

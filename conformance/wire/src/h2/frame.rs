@@ -56,6 +56,15 @@ pub struct FrameHeader {
 }
 
 /// The frame header at the start of `bytes`, or `None` while fewer than 9 bytes are there.
+///
+/// ```
+/// use ssekit_wire::h2::frame::{encode, parse_header, PING};
+/// let mut out = Vec::new();
+/// encode(&mut out, PING, 0, 0, &[0; 8]);
+/// let h = parse_header(&out).unwrap();
+/// assert_eq!((h.kind, h.len, h.stream), (PING, 8, 0));
+/// assert_eq!(parse_header(&out[..8]), None);
+/// ```
 pub fn parse_header(bytes: &[u8]) -> Option<FrameHeader> {
     let head: &[u8; HEADER_LEN] = bytes.get(..HEADER_LEN)?.try_into().ok()?;
     Some(FrameHeader {
@@ -106,6 +115,13 @@ pub enum FrameError {
 
 /// The header block fragment of a HEADERS payload, without its pad length, priority fields and
 /// padding.
+///
+/// ```
+/// use ssekit_wire::h2::frame::{header_fragment, FrameError, PADDED};
+/// // Pad length 2, the fragment [0x88], then two bytes of padding.
+/// assert_eq!(header_fragment(PADDED, &[2, 0x88, 0, 0]), Ok(&[0x88u8][..]));
+/// assert_eq!(header_fragment(PADDED, &[9, 0x88]), Err(FrameError::BadPadding));
+/// ```
 pub fn header_fragment(flags: u8, payload: &[u8]) -> Result<&[u8], FrameError> {
     let mut rest = payload;
     let mut pad = 0usize;

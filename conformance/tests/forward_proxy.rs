@@ -1,0 +1,303 @@
+//! `ssekit check` through an HTTP forward proxy: a small one run here on 127.0.0.1 that
+//! forwards absolute-form requests and opens CONNECT tunnels, and logs each request line.
+//! `http://` targets must arrive in absolute-form, `https://` ones through CONNECT (with ALPN
+//! h2 inside), h2c checks must SKIP with the reason, and a proxy refusing CONNECT is named.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
+
+const SSEKIT: &str = env!("CARGO_BIN_EXE_ssekit");
+
+type Log = Arc<Mutex<Vec<String>>>;
+
+/// Whether the proxy opens tunnels.
+#[derive(Clone, Copy, PartialEq)]
+enum Connect {
+    Allow,
+    Refuse,
+}
+
+/// A forward proxy on 127.0.0.1:0; returns its port and the request lines it received.
+async fn forward_proxy(connect: Connect) -> (u16, Log) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let log = Log::default();
+    let seen = log.clone();
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            tokio::spawn(serve(client, connect, seen.clone()));
+        }
+    });
+    (port, log)
+}
+
+/// One client connection: one request line decides where the connection goes, then bytes are
+/// copied both ways (enough for the runner, which opens a connection per request).
+async fn serve(client: TcpStream, connect: Connect, log: Log) {
+    let mut client = BufReader::new(client);
+    let mut line = String::new();
+    if client.read_line(&mut line).await.is_err() {
+        return;
+    }
+    log.lock().unwrap().push(line.trim_end().to_owned());
+    let mut parts = line.split_whitespace();
+    let (Some(method), Some(target), Some(version)) = (parts.next(), parts.next(), parts.next())
+    else {
+        return;
+    };
+    if method == "CONNECT" {
+        // Skip the CONNECT head's fields.
+        let mut field = String::new();
+        while client.read_line(&mut field).await.is_ok_and(|n| n > 2) {
+            field.clear();
+        }
+        if connect == Connect::Refuse {
+            let _ = client
+                .get_mut()
+                .write_all(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
+                .await;
+            return;
+        }
+        let Ok(mut upstream) = TcpStream::connect(target).await else {
+            return;
+        };
+        let _ = client
+            .get_mut()
+            .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            .await;
+        let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+        return;
+    }
+    // Absolute-form only: origin-form is what a client forgetting the proxy would send.
+    let Some(rest) = target.strip_prefix("http://") else {
+        let _ = client
+            .get_mut()
+            .write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+            .await;
+        return;
+    };
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let Ok(mut upstream) = TcpStream::connect(authority).await else {
+        return;
+    };
+    let path = if path.is_empty() { "/" } else { path };
+    let first = format!("{method} {path} {version}\r\n");
+    if upstream.write_all(first.as_bytes()).await.is_err() {
+        return;
+    }
+    let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+}
+
+/// TLS (ALPN h2, http/1.1) on 127.0.0.1:0 in front of `upstream`; returns the port and the CA.
+async fn tls_front(upstream: SocketAddr) -> (u16, String) {
+    let rcgen::CertifiedKey { cert, key_pair } =
+        rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("certificate");
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key_pair.serialize_der()));
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("protocol versions")
+        .with_no_client_auth()
+        .with_single_cert(vec![cert.der().clone()], key)
+        .expect("server config");
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    let acceptor = TlsAcceptor::from(Arc::new(config));
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(Ok(mut tls)) =
+                    tokio::time::timeout(Duration::from_secs(5), acceptor.accept(tcp)).await
+                else {
+                    return;
+                };
+                let Ok(mut up) = TcpStream::connect(upstream).await else {
+                    return;
+                };
+                let _ = tokio::io::copy_bidirectional(&mut tls, &mut up).await;
+            });
+        }
+    });
+    (port, cert.pem())
+}
+
+/// Runs `ssekit check ARGS` with `env` set (and every proxy variable cleared first); returns
+/// the exit code, the JSON report and stderr.
+fn check(args: &[&str], env: &[(&str, &str)]) -> (i32, Value, String) {
+    let dir = std::env::temp_dir().join(format!(
+        "ssekit-proxy-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos())
+    ));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let json: PathBuf = dir.join("r.json");
+    let mut cmd = Command::new(SSEKIT);
+    for var in ["http_proxy", "https_proxy", "all_proxy", "no_proxy"] {
+        cmd.env_remove(var).env_remove(var.to_ascii_uppercase());
+    }
+    let mut child = cmd
+        .envs(env.iter().copied())
+        .arg("check")
+        .args(args)
+        .arg("--quiet")
+        .arg("--json")
+        .arg(&json)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("ssekit runs");
+    let started = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break s;
+        }
+        if started.elapsed() > Duration::from_secs(90) {
+            let _ = child.kill();
+            panic!("ssekit check did not finish in 90 s");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    if let Some(mut err) = child.stderr.take() {
+        let _ = std::io::Read::read_to_string(&mut err, &mut stderr);
+    }
+    let report = std::fs::read_to_string(&json)
+        .map(|t| serde_json::from_str(&t).expect("JSON"))
+        .unwrap_or(Value::Null);
+    let _ = std::fs::remove_dir_all(&dir);
+    (status.code().unwrap_or(-1), report, stderr)
+}
+
+fn only(ids: &[&'static str]) -> Vec<&'static str> {
+    ids.iter().flat_map(|id| ["--only", id]).collect()
+}
+
+fn lines(log: &Log) -> Vec<String> {
+    log.lock().unwrap().clone()
+}
+
+#[test]
+fn http_targets_go_in_absolute_form_and_h2c_skips() {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let config = ssekit_server::Config {
+        tick: Some(Duration::from_millis(200)),
+        heartbeat: Some(Duration::from_secs(1)),
+        ..ssekit_server::Config::default()
+    };
+    let server = runtime
+        .block_on(ssekit_server::start(config))
+        .expect("server");
+    let (port, log) = runtime.block_on(forward_proxy(Connect::Allow));
+    let proxy = format!("http://127.0.0.1:{port}");
+    let origin = format!("http://{}", server.local_addr());
+    let url = format!("{origin}/stream");
+    let publish = format!("{origin}/publish");
+    let ids = ["H01", "T03", "F07", "H06", "T02"];
+    let mut args = vec![url.as_str(), "--publish", &publish, "--proxy", &proxy];
+    args.extend(only(&ids));
+    let (code, report, stderr) = check(&args, &[]);
+    for id in ["H01", "T03", "F07"] {
+        let status = common::status(&report, id);
+        assert!(status.starts_with("PASS"), "{id}: {status}\n{stderr}");
+    }
+    for id in ["H06", "T02"] {
+        let status = common::status(&report, id);
+        assert!(
+            status.starts_with("SKIP") && status.contains("forward proxy"),
+            "{id}: {status}"
+        );
+    }
+    assert_eq!(code, 0, "{stderr}");
+    let seen = lines(&log);
+    assert!(
+        seen.iter().any(|l| l.starts_with(&format!("GET {url}"))),
+        "{seen:?}"
+    );
+    assert!(
+        seen.iter()
+            .any(|l| l.starts_with(&format!("POST {publish}"))),
+        "{seen:?}"
+    );
+    assert!(seen.iter().all(|l| l.contains(" http://")), "{seen:?}");
+
+    // The environment's proxy applies to URL targets; NO_PROXY and --no-proxy bypass it.
+    let before = lines(&log).len();
+    let env_proxy = [("HTTP_PROXY", proxy.as_str())];
+    let (_, report, _) = check(&[url.as_str(), "--only", "H01"], &env_proxy);
+    assert!(common::status(&report, "H01").starts_with("PASS"));
+    let after_env = lines(&log).len();
+    assert!(after_env > before, "HTTP_PROXY was not used");
+    let bypass = [("http_proxy", proxy.as_str()), ("no_proxy", "127.0.0.1")];
+    let (_, report, _) = check(&[url.as_str(), "--only", "H01"], &bypass);
+    assert!(common::status(&report, "H01").starts_with("PASS"));
+    let args = [url.as_str(), "--only", "H01", "--no-proxy"];
+    let (_, report, _) = check(&args, &env_proxy);
+    assert!(common::status(&report, "H01").starts_with("PASS"));
+    assert_eq!(
+        lines(&log).len(),
+        after_env,
+        "NO_PROXY / --no-proxy ignored"
+    );
+    runtime.block_on(server.shutdown());
+}
+
+#[test]
+fn https_targets_tunnel_with_connect() {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let config = ssekit_server::Config {
+        tick: Some(Duration::from_millis(200)),
+        heartbeat: Some(Duration::from_secs(1)),
+        ..ssekit_server::Config::default()
+    };
+    let server = runtime
+        .block_on(ssekit_server::start(config))
+        .expect("server");
+    let (tls_port, ca) = runtime.block_on(tls_front(server.local_addr()));
+    let ca_file = std::env::temp_dir().join(format!("ssekit-proxy-ca-{}.pem", std::process::id()));
+    std::fs::write(&ca_file, ca).expect("write CA");
+    let ca_arg = ca_file.to_string_lossy().into_owned();
+    let url = format!("https://localhost:{tls_port}/stream");
+
+    let (port, log) = runtime.block_on(forward_proxy(Connect::Allow));
+    let env = [("HTTPS_PROXY", format!("127.0.0.1:{port}"))];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut args = vec![url.as_str(), "--ca-cert", &ca_arg];
+    args.extend(only(&["H01", "H06"]));
+    let (code, report, stderr) = check(&args, &env);
+    for id in ["H01", "H06"] {
+        let status = common::status(&report, id);
+        assert!(status.starts_with("PASS"), "{id}: {status}\n{stderr}");
+    }
+    assert!(common::status(&report, "H06").contains("ALPN"));
+    assert_eq!(code, 0);
+    let seen = lines(&log);
+    let connect = format!("CONNECT localhost:{tls_port} HTTP/1.1");
+    assert!(seen.iter().all(|l| *l == connect), "{seen:?}");
+
+    // A proxy that refuses CONNECT is named with the status it answered; the run could not
+    // happen (exit 2), which is not the server's fault.
+    let (refusing, _) = runtime.block_on(forward_proxy(Connect::Refuse));
+    let proxy = format!("http://127.0.0.1:{refusing}");
+    let args = [url.as_str(), "--ca-cert", &ca_arg, "--proxy", &proxy];
+    let (code, report, stderr) = check(&[&args[..], &only(&["H01"])].concat(), &[]);
+    let said = format!("{stderr} {report}");
+    assert!(said.contains("answered 403 Forbidden"), "{said}");
+    assert_eq!(code, 2, "{said}");
+    let _ = std::fs::remove_file(&ca_file);
+    runtime.block_on(server.shutdown());
+}
