@@ -1,6 +1,5 @@
 //! The zoo: `ssekit check` against real SSE servers and proxies its authors did not write, each
-//! verdict compared with the one the table `tests/zoo/expected.tsv` (and its parts,
-//! `tests/zoo/*/expected-*.tsv`) says is right.
+//! verdict compared with the one the table `tests/zoo/expected.tsv` says is right.
 //!
 //! A runner that only ever meets its own reference server can agree with itself and still be
 //! wrong about the servers people deploy. Each case is a bash script `tests/zoo/cases/<case>.sh`
@@ -104,35 +103,12 @@ struct Row {
 
 const HEADER: [&str; 6] = ["case", "check", "status", "cause", "reason", "state"];
 
-/// The rows of `expected.tsv` and of its parts, `*/expected-*.tsv` (a group of cases kept in
-/// its own folder, such as the proxies, so that the groups' authors never edit the same file).
+/// The rows of `expected.tsv`: one table for every case, apps and proxies alike.
 fn read_tables() -> Vec<Row> {
-    let mut parts = Vec::new();
-    let entries = std::fs::read_dir(ZOO).expect("read tests/zoo");
-    for dir in entries.filter_map(Result::ok).map(|e| e.path()) {
-        let Ok(inner) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for path in inner.filter_map(Result::ok).map(|e| e.path()) {
-            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            if name.starts_with("expected-") && name.ends_with(".tsv") {
-                parts.push(path.strip_prefix(ZOO).unwrap_or(&path).to_path_buf());
-            }
-        }
-    }
-    parts.sort();
-    let files = std::iter::once(PathBuf::from("expected.tsv")).chain(parts);
-    let mut rows = Vec::new();
-    for (i, file) in files.enumerate() {
-        let name = file.display().to_string();
-        let text = std::fs::read_to_string(Path::new(ZOO).join(file))
-            .unwrap_or_else(|e| panic!("read tests/zoo/{name}: {e}"));
-        // The main table must start with the header; in a part it is optional.
-        let table =
-            parse_table(&name, &text, i == 0).unwrap_or_else(|e| panic!("tests/zoo/{name}: {e}"));
-        rows.extend(table);
-    }
-    rows
+    let text = std::fs::read_to_string(Path::new(ZOO).join("expected.tsv"))
+        .unwrap_or_else(|e| panic!("read tests/zoo/expected.tsv: {e}"));
+    parse_table("expected.tsv", &text, true)
+        .unwrap_or_else(|e| panic!("tests/zoo/expected.tsv: {e}"))
 }
 
 fn parse_table(file: &str, text: &str, header_required: bool) -> Result<Vec<Row>, String> {
