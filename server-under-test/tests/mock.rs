@@ -923,13 +923,26 @@ async fn mcp_no_session_id_and_duplicate_event_ids() {
 
 // --- cross-checks with the official Python clients ---------------------------------------------
 
+/// The Python with the pinned clients: the zoo's venv (`conformance/tests/zoo/setup.sh`
+/// installs `openai` and `anthropic` there from its hashed requirements), else `python3`.
+fn python() -> String {
+    let venv = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../conformance/tests/zoo/.venv/bin/python"
+    );
+    match std::path::Path::new(venv).exists() {
+        true => venv.to_owned(),
+        false => "python3".to_owned(),
+    }
+}
+
 /// Runs `tests/clients/SCRIPT` against the server; `None` (SKIP) without python3 or the
 /// client package.
 async fn python_client(script: &str, addr: SocketAddr, query: Value) -> Option<Value> {
     let script = format!("{}/tests/clients/{script}", env!("CARGO_MANIFEST_DIR"));
     let base = format!("http://{addr}");
     let run = tokio::task::spawn_blocking(move || {
-        std::process::Command::new("python3")
+        std::process::Command::new(python())
             .args([&script, &base, &query.to_string()])
             .output()
     });
