@@ -4,6 +4,9 @@
 //! cuts idle streams between events), and each test asserts the cause the report names, that
 //! the checks which depend on the stream SKIP with it, and that the run stays within budget.
 
+mod common;
+
+use common::result as status;
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -139,16 +142,6 @@ async fn check(url: String, only: &[&str], heartbeat_max: u64) -> (Report, Durat
         .expect("the run is possible");
     (report, started.elapsed())
 }
-
-fn status(report: &Report, id: &str) -> (Status, String) {
-    let r = report
-        .results
-        .iter()
-        .find(|r| r.check.id == id)
-        .unwrap_or_else(|| panic!("{id} did not run"));
-    (r.status, r.observed.clone())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn compression_that_holds_the_stream_fails_h01_and_names_it() {
     let url = server(Behaviour::HoldsCompressed).await;

@@ -4,6 +4,9 @@
 //! instead of an error event, a silent "thinking" pause), and each test asserts the P check
 //! that must name it.
 
+mod common;
+
+use common::expect;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -126,25 +129,6 @@ async fn check(shape: Shape) -> Report {
         .expect("the run finishes")
         .expect("the run is possible")
 }
-
-fn status(report: &Report, id: &str) -> (Status, String) {
-    let r = report
-        .results
-        .iter()
-        .find(|r| r.check.id == id)
-        .unwrap_or_else(|| panic!("{id} did not run"));
-    (r.status, r.observed.clone())
-}
-
-fn expect(report: &Report, id: &str, want: Status, naming: &str) {
-    let (got, observed) = status(report, id);
-    assert_eq!(got, want, "{id}: {observed}");
-    assert!(
-        observed.contains(naming),
-        "{id} should name {naming:?}: {observed}"
-    );
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_good_completion_stream_passes_and_feed_checks_skip() {
     let r = check(Shape::Good).await;

@@ -1,6 +1,9 @@
 //! Proves the checks: for every misbehaviour switch of the reference server, the runner reports
 //! FAIL (MUST) or WARN (SHOULD) on the matching check; the healthy server passes every check.
 
+mod common;
+
+use common::result as status;
 use std::time::Duration;
 
 use ssekit_conformance::check_command::{check_target, CheckArgs};
@@ -29,16 +32,6 @@ async fn run(misbehave: &[Misbehavior], only: &[&str]) -> Report {
         .expect("the run is possible");
     report
 }
-
-fn status(report: &Report, id: &str) -> (Status, String) {
-    let r = report
-        .results
-        .iter()
-        .find(|r| r.check.id == id)
-        .unwrap_or_else(|| panic!("{id} did not run"));
-    (r.status, r.observed.clone())
-}
-
 /// `healthy_server_passes_every_check` shows each of these checks passing without the switch.
 async fn expect(m: Misbehavior, only: &[&str], id: &str, want: Status) {
     let report = run(&[m], only).await;

@@ -2,6 +2,9 @@
 //! tag whatever the hook did to the data, so delivery is never failed for events that arrived,
 //! and only F07 judges byte-exactness. Each switch is shown against the checks it concerns.
 
+mod common;
+
+use common::result as status;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -34,16 +37,6 @@ async fn run(misbehave: &[Misbehavior], only: &[&str]) -> Report {
         .expect("the run finishes in time")
         .expect("the run is possible")
 }
-
-fn status(report: &Report, id: &str) -> (Status, String) {
-    let r = report
-        .results
-        .iter()
-        .find(|r| r.check.id == id)
-        .unwrap_or_else(|| panic!("{id} did not run"));
-    (r.status, r.observed.clone())
-}
-
 /// `data: "…"` (the express tutorial's `JSON.stringify`): every event arrives, so T01, S01 and
 /// S04 pass and say once that the hook re-encodes; F07 flags the alteration.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

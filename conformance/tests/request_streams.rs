@@ -2,6 +2,9 @@
 //! the healthy streams pass, and every mock misbehaviour switch is caught by the P check
 //! whose rule it breaks, with the cause in the check's text.
 
+mod common;
+
+use common::expect;
 use std::time::Duration;
 
 use ssekit_conformance::check_command::{build_target, check_target, CheckArgs, ProfileArg};
@@ -40,21 +43,6 @@ async fn check(switches: &[Misbehavior], profile: ProfileArg, path: &str) -> Rep
         .expect("the run finishes")
         .expect("the run is possible")
 }
-
-fn expect(report: &Report, id: &str, want: Status, naming: &str) {
-    let r = report
-        .results
-        .iter()
-        .find(|r| r.check.id == id)
-        .unwrap_or_else(|| panic!("{id} did not run"));
-    assert_eq!(r.status, want, "{id}: {}", r.observed);
-    assert!(
-        r.observed.contains(naming),
-        "{id} should name {naming:?}: {}",
-        r.observed
-    );
-}
-
 const OPENAI: &str = "/v1/chat/completions";
 const ANTHROPIC: &str = "/v1/messages";
 

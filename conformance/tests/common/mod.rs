@@ -6,6 +6,8 @@ use std::process::ChildStdout;
 use std::time::Duration;
 
 use serde_json::Value;
+use ssekit_conformance::checks::Status;
+use ssekit_conformance::report::Report;
 
 /// The first line a child prints (its address or port), waiting at most 10 s for it.
 pub fn first_line(stdout: ChildStdout, what: &str) -> String {
@@ -30,4 +32,24 @@ pub fn status(report: &Value, id: &str) -> String {
         c["status"].as_str().unwrap_or("?"),
         c["observed"].as_str().unwrap_or("")
     )
+}
+
+/// The status and observed text of check `id` in an in-process run's report.
+pub fn result(report: &Report, id: &str) -> (Status, String) {
+    let r = report
+        .results
+        .iter()
+        .find(|r| r.check.id == id)
+        .unwrap_or_else(|| panic!("{id} did not run"));
+    (r.status, r.observed.clone())
+}
+
+/// Asserts check `id` has status `want` and names `naming` in its observed text.
+pub fn expect(report: &Report, id: &str, want: Status, naming: &str) {
+    let (got, observed) = result(report, id);
+    assert_eq!(got, want, "{id}: {observed}");
+    assert!(
+        observed.contains(naming),
+        "{id} should name {naming:?}: {observed}"
+    );
 }
