@@ -329,6 +329,14 @@ pub async fn build_target(args: &CheckArgs) -> Result<Target, RunError> {
     Ok(t)
 }
 
+/// Whether the target lets the runner publish.
+fn publishing(target: &Target) -> runner::Publishing {
+    match target.publish {
+        Some(_) => runner::Publishing::Hook,
+        None => runner::Publishing::None,
+    }
+}
+
 /// The runner's options the arguments describe.
 pub fn opts_of(args: &CheckArgs) -> Options {
     let protocol = args.protocol();
@@ -412,7 +420,8 @@ pub async fn check_target(target: Target, args: &CheckArgs) -> Result<Report, Ru
     };
     // The bound announced at the start covers the baseline and every check; a browser
     // session comes on top of it.
-    let deadline = started + browser_started.elapsed() + runner::budget(&opts_of(args));
+    let deadline =
+        started + browser_started.elapsed() + runner::budget(&ctx.opts, publishing(&ctx.target));
     let mut results = runner::run(&ctx, &selected, args.quiet, deadline).await;
     let browser = browser.map(|(rows, mut section)| {
         results.extend(rows);
@@ -492,7 +501,7 @@ async fn check(args: &CheckArgs) -> Result<Report, RunError> {
             } else {
                 "full"
             },
-            runner::budget(&opts_of(args)).as_secs()
+            runner::budget(&opts_of(args), publishing(&target)).as_secs()
         );
     }
     let report = check_target(target, args).await?;

@@ -86,11 +86,25 @@ impl Progress {
     }
 }
 
+/// Whether the runner can make the server publish (`--publish`, or the embedded server).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Publishing {
+    /// Active checks run.
+    Hook,
+    /// Passive checks only.
+    None,
+}
+
 /// How long the whole run may take at most, stated up front.
-pub fn budget(opts: &Options) -> Duration {
+pub fn budget(opts: &Options, publishing: Publishing) -> Duration {
     let idle_watch = opts.heartbeat_max + Duration::from_secs(5);
+    // A publish hook runs the active checks (T01, S01's two runs, S04, F07, the id pumps).
+    let quick = match publishing {
+        Publishing::Hook => Duration::from_secs(35),
+        Publishing::None => Duration::from_secs(25),
+    };
     let base = match opts.profile {
-        Profile::Quick => Duration::from_secs(25).max(idle_watch),
+        Profile::Quick => quick.max(idle_watch),
         Profile::Full => Duration::from_secs(150).max(idle_watch),
     };
     match opts.lifetime {
