@@ -4,6 +4,12 @@
 //! (notifications and requests of its own, then the response to the client's request, after
 //! which it should close the stream). Event ids, when present, are unique per stream so a
 //! client can resume with `Last-Event-ID`.
+//!
+//! A session comes first: `initialize` (answered as JSON or as a stream), then
+//! `notifications/initialized`; the server may assign an `Mcp-Session-Id` that every later
+//! request carries, with `MCP-Protocol-Version`. [`open_session`] is the profile's only I/O
+//! (the runner calls it once, before the baseline); [`judge`] and [`judge_session`] (P08's
+//! rules) only read what was observed.
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
@@ -170,7 +176,7 @@ pub async fn open_session(
     if !answer.status.is_success() {
         return Err(SetupError::Refused {
             status: answer.status,
-            body: crate::checks::show(&messages.join(" "), 200),
+            body: crate::checks::show(messages.join(" ").trim(), 200),
         });
     }
     let result = initialize_result(&messages).map_err(|why| SetupError::NoResult {
@@ -345,7 +351,9 @@ pub fn judge_session(p: &SessionProbe) -> (Vec<String>, Vec<String>) {
         },
         None => notes.push("no Mcp-Session-Id on initialize (MAY)".into()),
     }
-    if p.initialized != Some(StatusCode::ACCEPTED) {
+    if p.initialized == Some(StatusCode::ACCEPTED) {
+        notes.push("notifications/initialized 202".into());
+    } else {
         problems.push(format!(
             "notifications/initialized was answered {}: for a notification \"the server MUST return \
              HTTP status code 202 Accepted with no body\" (Sending Messages to the Server)",
@@ -362,7 +370,9 @@ pub fn judge_session(p: &SessionProbe) -> (Vec<String>, Vec<String>) {
                 .into(),
         );
     }
-    if p.id.is_some() && p.without_id != Some(StatusCode::BAD_REQUEST) {
+    if p.id.is_some() && p.without_id == Some(StatusCode::BAD_REQUEST) {
+        notes.push("400 without the session id".into());
+    } else if p.id.is_some() {
         problems.push(format!(
             "a request without the Mcp-Session-Id header was answered {}: \"Servers that require a \
              session ID SHOULD respond to requests without an Mcp-Session-Id header (other than \
@@ -370,7 +380,9 @@ pub fn judge_session(p: &SessionProbe) -> (Vec<String>, Vec<String>) {
             show(p.without_id)
         ));
     }
-    if p.bad_version != Some(StatusCode::BAD_REQUEST) {
+    if p.bad_version == Some(StatusCode::BAD_REQUEST) {
+        notes.push("400 for an unsupported MCP-Protocol-Version".into());
+    } else {
         problems.push(format!(
             "a request with MCP-Protocol-Version: 1999-01-01 was answered {}: \"If the server \
              receives a request with an invalid or unsupported MCP-Protocol-Version, it MUST \
@@ -499,5 +511,103 @@ mod tests {
         let all = j.problems.join(" | ");
         assert!(all.contains("repeats"), "{all}");
         assert!(all.contains("without the JSON-RPC response"), "{all}");
+    }
+
+    #[test]
+    fn the_initialize_result_is_found_in_json_or_in_events() {
+        let json = [r#"{"jsonrpc":"2.0","id":1,"result":{"protocolVersion":"2025-03-26"}}"#.into()];
+        let r = initialize_result(&json).unwrap();
+        assert_eq!(r["protocolVersion"], "2025-03-26");
+        let events = [
+            r#"{"jsonrpc":"2.0","method":"notifications/message","params":{}}"#.into(),
+            r#"{"jsonrpc":"2.0","id":1,"result":{}}"#.into(),
+        ];
+        assert!(initialize_result(&events).is_ok());
+        let refused = [r#"{"jsonrpc":"2.0","id":1,"error":{"code":-32600,"message":"no"}}"#.into()];
+        assert!(initialize_result(&refused)
+            .unwrap_err()
+            .contains("with an error"));
+        let html = ["<html>".to_owned()];
+        assert!(initialize_result(&html)
+            .unwrap_err()
+            .contains("no JSON-RPC response"));
+    }
+
+    #[test]
+    fn session_ids_are_visible_ascii_and_bind_later_requests() {
+        assert_eq!(id_problem(b"a1-B~"), None);
+        assert!(id_problem(b"a b").unwrap().contains("0x20"));
+        let h = session_headers(Some("abc"), VERSION);
+        assert_eq!(h[SESSION_HEADER], "abc");
+        assert_eq!(h[VERSION_HEADER], VERSION);
+        let h = session_headers(Some("bad\nvalue"), "2025-03-26");
+        assert!(h.get(SESSION_HEADER).is_none());
+        assert_eq!(h[VERSION_HEADER], "2025-03-26");
+    }
+
+    fn healthy() -> SessionProbe {
+        SessionProbe {
+            id: Some("s1".into()),
+            initialized: Some(StatusCode::ACCEPTED),
+            without_id: Some(StatusCode::BAD_REQUEST),
+            bad_version: Some(StatusCode::BAD_REQUEST),
+            get: Some((StatusCode::OK, "text/event-stream".into())),
+            delete: Some(StatusCode::NO_CONTENT),
+            after_delete: Some(StatusCode::NOT_FOUND),
+            shared_ids: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_healthy_session_breaks_no_rule() {
+        let (problems, notes) = judge_session(&healthy());
+        assert!(problems.is_empty(), "{problems:?}");
+        assert!(
+            notes.join("; ").contains("DELETE 204, then 404"),
+            "{notes:?}"
+        );
+        let closed = SessionProbe {
+            get: Some((StatusCode::METHOD_NOT_ALLOWED, String::new())),
+            delete: Some(StatusCode::METHOD_NOT_ALLOWED),
+            after_delete: None,
+            ..healthy()
+        };
+        assert!(judge_session(&closed).0.is_empty());
+    }
+
+    #[test]
+    fn each_broken_rule_is_named_with_its_words() {
+        let broken = SessionProbe {
+            initialized: Some(StatusCode::OK),
+            without_id: Some(StatusCode::OK),
+            bad_version: Some(StatusCode::OK),
+            get: Some((StatusCode::OK, "application/json".into())),
+            after_delete: Some(StatusCode::OK),
+            shared_ids: vec!["1".into()],
+            ..healthy()
+        };
+        let all = judge_session(&broken).0.join(" | ");
+        for words in [
+            "202 Accepted",
+            "without an Mcp-Session-Id header",
+            "unsupported MCP-Protocol-Version",
+            "Content-Type: text/event-stream in response to this HTTP GET",
+            "HTTP 404 Not Found",
+            "globally unique across all streams",
+        ] {
+            assert!(all.contains(words), "{words}: {all}");
+        }
+        let stateless = SessionProbe {
+            id: None,
+            ..healthy()
+        };
+        let all = judge_session(&stateless).0.join(" | ");
+        assert!(all.contains("no Mcp-Session-Id"), "{all}");
+    }
+
+    #[test]
+    fn shared_ids_are_listed_once_in_order() {
+        let got = shared_ids(["1", "1", "3", "", "s1-2"], ["3", "1", ""]);
+        assert_eq!(got, ["1", "3"]);
     }
 }
