@@ -2,6 +2,7 @@
 //! observation (two subscribers read side by side, taken once), and what the run saw so far
 //! (every status code, every stream the server ended).
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -177,6 +178,7 @@ pub struct Ctx {
     pub nonce: String,
     baseline: OnceCell<Result<Baseline, String>>,
     mcp: OnceCell<Result<mcp::Session, String>>,
+    mcp_requests: AtomicU64,
     stall: OnceCell<Stall>,
     idle: OnceCell<Result<Capture, String>>,
     statuses: Mutex<Vec<(String, StatusCode)>>,
@@ -198,6 +200,7 @@ impl Ctx {
             nonce,
             baseline: OnceCell::new(),
             mcp: OnceCell::new(),
+            mcp_requests: AtomicU64::new(0),
             stall: OnceCell::new(),
             idle: OnceCell::new(),
             statuses: Mutex::new(Vec::new()),
@@ -229,9 +232,14 @@ impl Ctx {
             .target
             .opening
             .apply(Request::sse(url, &self.target.headers));
-        // Under --profile mcp every request after the handshake belongs to its session.
+        // Under --profile mcp every request after the handshake belongs to its session, and
+        // every one after the baseline's has a JSON-RPC id of its own.
         if let Some(Ok(session)) = self.mcp.get() {
             req.headers.extend(session.headers.clone());
+            let n = self.mcp_requests.fetch_add(1, Ordering::Relaxed);
+            if let Some(body) = (n > 0).then(|| mcp::renumbered(&req.body, n)).flatten() {
+                req.body = body.into();
+            }
         }
         match self.opts.shape {
             Shape::Browser => req,

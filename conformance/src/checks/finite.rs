@@ -468,6 +468,7 @@ async fn session_probe(
     }
     let (get, ids) = server_stream(ctx, &with(&run.headers)).await;
     p.get = get;
+    p.get_events = ids.len();
     if let Ok(b) = ctx.baseline().await {
         let posted = b.a.events.iter().map(|e| e.value.id.as_str());
         p.shared_ids = mcp::shared_ids(posted, ids.iter().map(String::as_str));

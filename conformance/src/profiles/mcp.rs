@@ -249,6 +249,29 @@ pub fn session_headers(id: Option<&str>, version: &str) -> HeaderMap {
     headers
 }
 
+/// The stream request's body with a JSON-RPC id and progress token of its own (`None` when
+/// the body is no JSON-RPC request): a client never reuses an id within a session (it "MUST
+/// NOT have been previously used by the requestor within the same session"), and servers
+/// route each response and progress notification by them, so concurrent copies of one
+/// request (P07) would steal each other's answers.
+pub fn renumbered(body: &[u8], n: u64) -> Option<Vec<u8>> {
+    let mut message: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let fresh = serde_json::Value::from(format!("ssekit-check-{n}"));
+    let obj = message.as_object_mut()?;
+    if !obj.contains_key("id") || !obj.contains_key("method") {
+        return None;
+    }
+    obj.insert("id".into(), fresh.clone());
+    let token = obj
+        .get_mut("params")
+        .and_then(|p| p.get_mut("_meta"))
+        .and_then(|m| m.get_mut("progressToken"));
+    if let Some(token) = token {
+        *token = fresh;
+    }
+    serde_json::to_vec(&message).ok()
+}
+
 /// The `Content-Type` of an answer (empty when there is none).
 pub fn content_type(headers: &HeaderMap) -> &str {
     headers
@@ -331,6 +354,8 @@ pub struct SessionProbe {
     pub bad_version: Option<StatusCode>,
     /// `GET` with the run's session: status and `Content-Type`.
     pub get: Option<(StatusCode, String)>,
+    /// Events the GET stream carried in its short window.
+    pub get_events: usize,
     /// `DELETE` with its own session.
     pub delete: Option<StatusCode>,
     /// A request naming the session after the `DELETE` ended it.
@@ -360,15 +385,17 @@ pub fn judge_session(p: &SessionProbe) -> (Vec<String>, Vec<String>) {
             show(p.initialized)
         ));
     }
-    let get_stream = matches!(&p.get, Some((s, _)) if *s == StatusCode::OK);
-    if p.id.is_none() && get_stream {
-        problems.push(
-            "initialize assigned no Mcp-Session-Id, yet the server opens a server-to-client stream \
-             on GET: without the session header nothing ties that stream, its resumption \
-             (Last-Event-ID) or its cancellation to one client (assign an Mcp-Session-Id whenever \
-             the server keeps per-client state, as the MCP SDKs do)"
-                .into(),
-        );
+    // A stateless server may open an empty GET stream; one that carries messages without a
+    // session sends them to whichever client opens it.
+    if p.id.is_none() && p.get_events > 0 {
+        problems.push(format!(
+            "initialize assigned no Mcp-Session-Id, yet the GET stream carried {} server \
+             message(s): without the session header nothing ties them, their resumption \
+             (Last-Event-ID) or their cancellation to one client, so every client that opens GET \
+             gets them (assign an Mcp-Session-Id whenever the server keeps per-client state, as \
+             the MCP SDKs do in their stateful mode)",
+            p.get_events
+        ));
     }
     if p.id.is_some() && p.without_id == Some(StatusCode::BAD_REQUEST) {
         notes.push("400 without the session id".into());
@@ -552,6 +579,7 @@ mod tests {
             without_id: Some(StatusCode::BAD_REQUEST),
             bad_version: Some(StatusCode::BAD_REQUEST),
             get: Some((StatusCode::OK, "text/event-stream".into())),
+            get_events: 2,
             delete: Some(StatusCode::NO_CONTENT),
             after_delete: Some(StatusCode::NOT_FOUND),
             shared_ids: Vec::new(),
@@ -599,9 +627,15 @@ mod tests {
         }
         let stateless = SessionProbe {
             id: None,
+            get_events: 0,
             ..healthy()
         };
-        let all = judge_session(&stateless).0.join(" | ");
+        assert!(judge_session(&stateless).0.is_empty());
+        let shared = SessionProbe {
+            get_events: 3,
+            ..stateless
+        };
+        let all = judge_session(&shared).0.join(" | ");
         assert!(all.contains("no Mcp-Session-Id"), "{all}");
     }
 
@@ -609,5 +643,16 @@ mod tests {
     fn shared_ids_are_listed_once_in_order() {
         let got = shared_ids(["1", "1", "3", "", "s1-2"], ["3", "1", ""]);
         assert_eq!(got, ["1", "3"]);
+    }
+
+    #[test]
+    fn later_requests_get_ids_and_progress_tokens_of_their_own() {
+        let body = br#"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"count","_meta":{"progressToken":"p1"}}}"#;
+        let v: serde_json::Value = serde_json::from_slice(&renumbered(body, 3).unwrap()).unwrap();
+        assert_eq!(v["id"], "ssekit-check-3");
+        assert_eq!(v["params"]["_meta"]["progressToken"], "ssekit-check-3");
+        assert_eq!(v["params"]["name"], "count");
+        assert_eq!(renumbered(INITIALIZED.as_bytes(), 3), None);
+        assert_eq!(renumbered(b"not json", 3), None);
     }
 }
