@@ -28,7 +28,6 @@ async fn check(config: Config, data: Option<&str>) -> Report {
         quiet: true,
         timeout: Duration::from_secs(3),
         stream_max: Duration::from_secs(10),
-        only: vec!["H".into(), "F".into(), "P".into()],
         ..CheckArgs::default()
     };
     let target = build_target(&args).await.expect("the target is valid");
