@@ -2,6 +2,7 @@
 //! observation (two subscribers read side by side, taken once), and what the run saw so far
 //! (every status code, every stream the server ended).
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -11,7 +12,7 @@ use tokio::sync::OnceCell;
 use crate::capture::Capture;
 use crate::diagnosis::Close;
 use crate::probe::{self, ProbeError, Request, Response, BROWSER_ACCEPT_ENCODING};
-use crate::profiles::Protocol;
+use crate::profiles::{mcp, Protocol};
 use crate::target::Target;
 
 /// How long and how hard the runner works.
@@ -176,6 +177,8 @@ pub struct Ctx {
     /// A run-unique token for the runner's own payloads.
     pub nonce: String,
     baseline: OnceCell<Result<Baseline, String>>,
+    mcp: OnceCell<Result<mcp::Session, String>>,
+    mcp_requests: AtomicU64,
     stall: OnceCell<Stall>,
     idle: OnceCell<Result<Capture, String>>,
     statuses: Mutex<Vec<(String, StatusCode)>>,
@@ -196,6 +199,8 @@ impl Ctx {
             opts,
             nonce,
             baseline: OnceCell::new(),
+            mcp: OnceCell::new(),
+            mcp_requests: AtomicU64::new(0),
             stall: OnceCell::new(),
             idle: OnceCell::new(),
             statuses: Mutex::new(Vec::new()),
@@ -223,10 +228,19 @@ impl Ctx {
 
     /// An `EventSource`-like request to `url` with the user's headers, in the run's [`Shape`].
     pub fn sse_request_to(&self, url: Uri) -> Request {
-        let req = self
+        let mut req = self
             .target
             .opening
             .apply(Request::sse(url, &self.target.headers));
+        // Under --profile mcp every request after the handshake belongs to its session, and
+        // every one after the baseline's has a JSON-RPC id of its own.
+        if let Some(Ok(session)) = self.mcp.get() {
+            req.headers.extend(session.headers.clone());
+            let n = self.mcp_requests.fetch_add(1, Ordering::Relaxed);
+            if let Some(body) = (n > 0).then(|| mcp::renumbered(&req.body, n)).flatten() {
+                req.body = body.into();
+            }
+        }
         match self.opts.shape {
             Shape::Browser => req,
             Shape::Bare => req.bare(),
@@ -283,12 +297,31 @@ impl Ctx {
             .map_err(Clone::clone)
     }
 
+    /// The MCP session opened before the baseline (`--profile mcp` only; `None` otherwise),
+    /// or why it could not be opened. Opened once, on first use.
+    pub async fn mcp_session(&self) -> Option<Result<&mcp::Session, String>> {
+        if self.opts.protocol != Some(Protocol::Mcp) {
+            return None;
+        }
+        let opened = self
+            .mcp
+            .get_or_init(|| async {
+                mcp::open_session(&self.target.url, &self.target.headers, self.timeout())
+                    .await
+                    .map_err(|e| e.to_string())
+            })
+            .await;
+        Some(opened.as_ref().map_err(Clone::clone))
+    }
+
     /// Why the stream never opened, when the request got no answer at all (a response that
-    /// came, whatever its status, is the checks' to judge). Checks that need a stream SKIP
+    /// came, whatever its status, is the checks' to judge), or why there is no stream to judge
+    /// (an MCP server that answered with JSON, as it may). Checks that need a stream SKIP
     /// with this cause instead of each waiting out its own timeout.
     pub async fn blocked(&self) -> Option<String> {
         match self.baseline().await {
             Err(reason) => Some(reason),
+            Ok(b) if self.answered_json(b) => Some(mcp::JSON_ANSWER.into()),
             Ok(_) => match self.compression_stall().await {
                 Stall::Compressed(cause) => Some(cause.clone()),
                 Stall::None(_) => None,
@@ -307,6 +340,12 @@ impl Ctx {
                 }
             })
             .await
+    }
+
+    /// True when an MCP server answered the stream request with one JSON body (allowed):
+    /// narrow on purpose, only under `--profile mcp` and only for a 200 `application/json`.
+    pub fn answered_json(&self, b: &Baseline) -> bool {
+        self.opts.protocol == Some(Protocol::Mcp) && b.streaming() && mcp::answered_json(&b.headers)
     }
 
     async fn judge_compression(&self, b: &Baseline) -> Stall {
@@ -363,6 +402,9 @@ impl Ctx {
     }
 
     async fn take_baseline(&self) -> Result<Baseline, String> {
+        if let Some(Err(why)) = self.mcp_session().await {
+            return Err(why);
+        }
         let (url, redirects, first) = match self.follow(self.target.url.clone()).await {
             Ok(found) => found,
             Err(e) => return Err(self.why_no_head(e).await),

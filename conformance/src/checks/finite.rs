@@ -6,13 +6,14 @@
 
 use std::time::{Duration, Instant};
 
-use http::StatusCode;
+use http::{Method, StatusCode};
 
 use super::{show, Basis, Check, Finding, Level, Phase};
 use crate::capture::Capture;
 use crate::context::{Baseline, Ctx, Lifetime};
 use crate::diagnosis::{secs, Close};
-use crate::profiles::{Judgement, Protocol};
+use crate::probe::{self, Request};
+use crate::profiles::{mcp, Judgement, Protocol};
 use crate::target::BoxFuture;
 
 /// The P group.
@@ -94,6 +95,17 @@ pub fn checks() -> Vec<Check> {
             fix: "Serve streams concurrently (async handlers or enough workers); never hold a lock across a generation.",
             phase: Phase::Main,
             run: p07,
+        },
+        Check {
+            id: "P08",
+            level: Level::Should,
+            basis: Basis::Practice,
+            title: "MCP Streamable HTTP session (--profile mcp)",
+            reference: "MCP 2025-06-18 Basic: Transports, Streamable HTTP: Session Management; Protocol Version Header; Listening for Messages from the Server; Resumability and Redelivery",
+            browser: "MCP clients that cannot tell a missing, ended or unknown session (400, 404) start no new session and fail every later call; clashing event ids resume the wrong stream.",
+            fix: "Answer 400 without Mcp-Session-Id or with an unsupported MCP-Protocol-Version, 404 for an ended session, 202 to notifications, text/event-stream or 405 to GET; keep event ids unique across the session's streams.",
+            phase: Phase::Main,
+            run: p08,
         },
     ]
 }
@@ -390,6 +402,104 @@ fn p07(ctx: &Ctx) -> BoxFuture<'_, Finding> {
             slow.join(", ")
         ))
     })
+}
+
+/// P08: the session rules, judged with a session of its own (it ends it with DELETE) and,
+/// for the server-to-client stream, the run's session (whose POST stream the baseline read).
+fn p08(ctx: &Ctx) -> BoxFuture<'_, Finding> {
+    Box::pin(async move {
+        let run = match ctx.mcp_session().await {
+            None => return Finding::skip("MCP only (--profile mcp)"),
+            Some(Err(e)) => {
+                return Finding::skip(format!(
+                    "the MCP session could not be set up (see H01): {e}"
+                ))
+            }
+            Some(Ok(run)) => run,
+        };
+        let probe = match session_probe(ctx, run).await {
+            Ok(p) => p,
+            Err(e) => {
+                return Finding::skip(format!("a second MCP session could not be set up: {e}"))
+            }
+        };
+        let (problems, notes) = mcp::judge_session(&probe);
+        if problems.is_empty() {
+            return Finding::pass(notes.join("; "));
+        }
+        // Not `show`: the rules' quotes stay readable; server data in them is already shown.
+        Finding::violation(format!("{} ({})", problems.join("; "), notes.join("; ")))
+    })
+}
+
+/// P08's own requests: each status, and the ids a GET stream shares with the POST stream.
+async fn session_probe(
+    ctx: &Ctx,
+    run: &mcp::Session,
+) -> Result<mcp::SessionProbe, mcp::SetupError> {
+    let (url, headers, timeout) = (&ctx.target.url, &ctx.target.headers, ctx.timeout());
+    let own = mcp::open_session(url, headers, timeout).await?;
+    let with = |extra: &http::HeaderMap| {
+        let mut h = headers.clone();
+        h.extend(extra.clone());
+        h
+    };
+    let status = |req| async move { probe::send(req, timeout).await.ok().map(|r| r.status) };
+    let list = r#"{"jsonrpc":"2.0","id":3,"method":"tools/list"}"#;
+    let mut p = mcp::SessionProbe {
+        id: own.id.clone(),
+        initialized: own.initialized,
+        bad_version: status(mcp::post(
+            url,
+            &with(&mcp::session_headers(own.id.as_deref(), "1999-01-01")),
+            list,
+        ))
+        .await,
+        ..Default::default()
+    };
+    if own.id.is_some() {
+        let version_only = mcp::session_headers(None, &own.version);
+        p.without_id = status(mcp::post(url, &with(&version_only), list)).await;
+        let delete = Request::new(Method::DELETE, url.clone(), &with(&own.headers));
+        p.delete = status(delete).await;
+        if p.delete.is_some_and(|s| s.is_success()) {
+            p.after_delete = status(mcp::post(url, &with(&own.headers), list)).await;
+        }
+    }
+    let (get, ids) = server_stream(ctx, &with(&run.headers)).await;
+    p.get = get;
+    p.get_events = ids.len();
+    if let Ok(b) = ctx.baseline().await {
+        let posted = b.a.events.iter().map(|e| e.value.id.as_str());
+        p.shared_ids = mcp::shared_ids(posted, ids.iter().map(String::as_str));
+    }
+    Ok(p)
+}
+
+/// GETs the server-to-client stream with `headers` and reads a few of its events (1.5 s at
+/// most): its status and `Content-Type`, and the ids it showed.
+async fn server_stream(
+    ctx: &Ctx,
+    headers: &http::HeaderMap,
+) -> (Option<(StatusCode, String)>, Vec<String>) {
+    let mut req = Request::new(Method::GET, ctx.target.url.clone(), headers);
+    req.headers.insert(
+        http::header::ACCEPT,
+        http::HeaderValue::from_static("text/event-stream"),
+    );
+    let Ok(mut r) = probe::send(req, ctx.timeout()).await else {
+        return (None, Vec::new());
+    };
+    let head = (r.status, mcp::content_type(&r.headers).to_ascii_lowercase());
+    if r.status != StatusCode::OK {
+        return (Some(head), Vec::new());
+    }
+    let mut c = Capture::new(&r);
+    let window = Duration::from_millis(1500).min(ctx.timeout());
+    c.read_until(&mut r, Instant::now() + window, |c| c.events.len() >= 4)
+        .await;
+    let ids = c.events.iter().map(|e| e.value.id.clone()).collect();
+    (Some(head), ids)
 }
 
 #[cfg(test)]

@@ -256,6 +256,12 @@ fn h02(ctx: &Ctx) -> BoxFuture<'_, Finding> {
     Box::pin(async move {
         match ctx.baseline().await {
             Err(e) => Finding::skip(format!("no response: {e}")),
+            // MCP lets a server answer any POST with JSON instead of a stream: not a wrong type.
+            Ok(b) if ctx.answered_json(b) => Finding::pass(format!(
+                "Content-Type: {}: MCP Streamable HTTP lets the server answer a POST with one \
+                 JSON body instead of a stream (Sending Messages to the Server)",
+                values(&b.headers, "content-type")[0]
+            )),
             Ok(b) => match content_type_problem(&b.headers) {
                 Some(problem) => Finding::violation(problem),
                 None => Finding::pass(format!(

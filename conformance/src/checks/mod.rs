@@ -285,8 +285,8 @@ mod tests {
             );
         }
         // 56 checks of the H F I R K T S C L groups, H14 (compression that holds the stream)
-        // and the 7 P checks of streams opened by a request.
-        assert_eq!(checks.len(), 64);
+        // and the 8 P checks of streams opened by a request (P08: MCP sessions).
+        assert_eq!(checks.len(), 65);
     }
 
     #[test]

@@ -8,7 +8,8 @@
 //! - [`mcp`]: MCP Streamable HTTP (protocol revision 2025-06-18).
 //!
 //! Judging is sans-I/O: a profile reads captured events and returns problems; the P checks
-//! (`checks/finite.rs`) send the requests.
+//! (`checks/finite.rs`) send the requests. The one exception is MCP's session set-up
+//! ([`mcp::open_session`]), which must happen before the stream request can be sent.
 
 use ssekit_parser::OwnedEvent;
 
