@@ -385,7 +385,7 @@ pub async fn check_target(target: Target, args: &CheckArgs) -> Result<Report, Ru
         skip: args.skip.clone(),
     }
     .apply(checks::all())?;
-    // A feed is never judged as a finite stream: the P rows would only say so, 7 times.
+    // A feed is never judged as a finite stream: the P rows would only say so, once each.
     if opts.lifetime == Lifetime::Endless && args.only.is_empty() {
         selected.retain(|c| c.group() != "P");
     }
