@@ -314,16 +314,20 @@ impl Ctx {
         Some(opened.as_ref().map_err(Clone::clone))
     }
 
-    /// Why the stream never opened, when the request got no answer at all (a response that
+    /// Why the checks that need the stream cannot judge it, in a sentence that names the
+    /// check reporting it: no answer at all (H01), a compressor holding it (H14), or an MCP
+    /// server answering JSON. When the request got no answer at all (a response that
     /// came, whatever its status, is the checks' to judge), or why there is no stream to judge
     /// (an MCP server that answered with JSON, as it may). Checks that need a stream SKIP
     /// with this cause instead of each waiting out its own timeout.
     pub async fn blocked(&self) -> Option<String> {
         match self.baseline().await {
-            Err(reason) => Some(reason),
+            Err(reason) => Some(format!("the stream never opened (see H01): {reason}")),
             Ok(b) if self.answered_json(b) => Some(mcp::JSON_ANSWER.into()),
             Ok(_) => match self.compression_stall().await {
-                Stall::Compressed(cause) => Some(cause.clone()),
+                Stall::Compressed(cause) => Some(format!(
+                    "the stream opened but delivers nothing to a browser (see H14): {cause}"
+                )),
                 Stall::None(_) => None,
             },
         }

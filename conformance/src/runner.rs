@@ -155,7 +155,7 @@ async fn run_one(ctx: &Ctx, check: Check, deadline: Instant) -> CheckResult {
     };
     let finding = match (blocked, endless_only(ctx, &check)) {
         (_, Some(reason)) => Finding::skip(reason),
-        (Some(cause), None) => Finding::skip(format!("the stream never opened (see H01): {cause}")),
+        (Some(cause), None) => Finding::skip(cause),
         (None, None) if left.is_zero() => Finding::skip(format!(
             "the run's announced bound was spent before this check could run; `--only {}` gives it \
              the whole run",

@@ -48,7 +48,7 @@ pub fn checks() -> Vec<Check> {
             title: "headers within 1 s of the request; time to the first event reported",
             reference: "MCP SEP-1699 (priming event); HTML §9.2.3 \"announce the connection\"",
             browser: "Until the head arrives the client cannot tell a slow model from a dead server, and proxies may give up.",
-            fix: "Send the head (and a comment or priming frame) at once, before the first token exists.",
+            fix: "Send the head (and a comment or priming frame) at once, before the first token exists; behind a proxy that holds it, turn the proxy's response buffering off (nginx `proxy_buffering off`, or `proxy_http_version 1.1` with the server's `X-Accel-Buffering: no`).",
             phase: Phase::Main,
             run: p03,
         },
@@ -241,7 +241,12 @@ pub fn burst(c: &Capture) -> Option<(usize, Duration)> {
             .rev()
             .find(|r| r.at < at)
             .map_or(c.head_at, |r| r.at);
-        let silence = at - before;
+        // Before the first read, the silence runs from the request: a proxy that holds the
+        // head as well as the body releases both at once.
+        let silence = match c.reads.first().is_some_and(|r| r.at < at) {
+            true => at - before,
+            false => at.saturating_duration_since(c.sent_at),
+        };
         // Most of the answer in one read after a silence a token generator never needs.
         if together * 2 >= c.events.len() && silence >= Duration::from_millis(500) {
             worst = Some(worst.map_or((together, silence), |w| w.max((together, silence))));
@@ -522,5 +527,10 @@ mod tests {
             b"data: a\n\ndata: b\n\ndata: c\n\ndata: d\n\ndata: [DONE]\n\n",
         );
         assert_eq!(burst(&held), Some((5, Duration::from_secs(2))));
+        // A proxy that holds the head too: head and every event in one read, 1.6 s late.
+        let late = t0 + Duration::from_millis(1600);
+        let mut all_at_once = Capture::starting(t0, late);
+        all_at_once.push(late, b"data: a\n\ndata: b\n\ndata: c\n\ndata: [DONE]\n\n");
+        assert_eq!(burst(&all_at_once), Some((4, Duration::from_millis(1600))));
     }
 }
