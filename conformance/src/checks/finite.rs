@@ -314,8 +314,10 @@ fn p04(ctx: &Ctx) -> BoxFuture<'_, Finding> {
 fn p05(ctx: &Ctx) -> BoxFuture<'_, Finding> {
     let limit = ctx.opts.heartbeat_max;
     Box::pin(on_finite(ctx, move |b| {
+        // The wait for the head counts too: a proxy's read timeout runs from the request.
         let longest = super::keepalive::gaps(&b.a)
             .into_iter()
+            .chain([b.time_to_head])
             .max()
             .unwrap_or_default();
         if longest > limit {
