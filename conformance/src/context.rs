@@ -115,6 +115,27 @@ pub struct Baseline {
 }
 
 impl Baseline {
+    /// A first look with one subscriber and nothing published: a response that did not open
+    /// a stream, or a finite stream (every request may start a paid generation).
+    fn alone(
+        url: Uri,
+        redirects: Vec<(StatusCode, String)>,
+        (status, headers, time_to_head): (StatusCode, HeaderMap, Duration),
+        a: Capture,
+    ) -> Self {
+        Baseline {
+            url,
+            redirects,
+            status,
+            headers,
+            time_to_head,
+            a,
+            b: None,
+            b_head: None,
+            published: Vec::new(),
+        }
+    }
+
     /// What shows a cache at work on the stream: an answer served from it (a hit, a positive
     /// `Age`), or a second subscriber held back while the first one was open. A cache that
     /// is merely in the path and stores nothing (a miss on a `no-store` stream) is no sign.
@@ -425,17 +446,12 @@ impl Ctx {
             let mut first = first;
             let deadline = Instant::now() + Duration::from_millis(500);
             a.read_until(&mut first, deadline, |_| false).await;
-            return Ok(Baseline {
+            return Ok(Baseline::alone(
                 url,
                 redirects,
-                status,
-                headers,
-                time_to_head,
+                (status, headers, time_to_head),
                 a,
-                b: None,
-                b_head: None,
-                published: Vec::new(),
-            });
+            ));
         }
         if self.opts.lifetime == Lifetime::Finite {
             return Ok(self.finite_baseline(url, redirects, first).await);
@@ -497,17 +513,7 @@ impl Ctx {
             (first.status, first.headers.clone(), first.time_to_head());
         let a = read_window(first, Instant::now() + self.opts.stream_max).await;
         self.record_end("baseline", &a);
-        Baseline {
-            url,
-            redirects,
-            status,
-            headers,
-            time_to_head,
-            a,
-            b: None,
-            b_head: None,
-            published: Vec::new(),
-        }
+        Baseline::alone(url, redirects, (status, headers, time_to_head), a)
     }
 
     /// The cause of a stream request that got no response head: when a browser's request
