@@ -38,6 +38,8 @@ enum Behaviour {
     /// With `Accept-Encoding: gzip`, sends the head and the gzip header, then holds every
     /// compressed byte (a compressor never flushed after the head was); identity flows.
     CompressesHeld,
+    /// Answers `Content-Encoding: br`, its compressor flushed after every heartbeat.
+    BrotliFlushed,
 }
 
 const GZIP_HEAD: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\
@@ -89,6 +91,7 @@ async fn serve_one(
     let gzip = text.contains("accept-encoding: gzip");
     match behaviour {
         Behaviour::Cached => s.write_all(CACHED_HEAD).await?,
+        Behaviour::BrotliFlushed => return brotli_heartbeats(s).await,
         Behaviour::CompressesHeld if gzip => {
             s.write_all(GZIP_HEAD).await?;
             // The 10-byte gzip member header, and nothing after it: the deflate data waits.
@@ -109,6 +112,25 @@ async fn serve_one(
             chunk(&mut s, b": hb\n\n").await?;
             tokio::time::sleep(Duration::from_millis(200)).await;
         },
+    }
+}
+
+/// A br stream whose compressor is flushed after each heartbeat, as a well-behaved
+/// compression middleware does.
+async fn brotli_heartbeats(mut s: TcpStream) -> std::io::Result<()> {
+    use std::io::Write;
+    s.write_all(
+        b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-store\r\n\
+          content-encoding: br\r\ntransfer-encoding: chunked\r\n\r\n",
+    )
+    .await?;
+    let mut br = brotli::CompressorWriter::new(Vec::new(), 4096, 5, 22);
+    loop {
+        br.write_all(b": hb\n\n")?;
+        br.flush()?;
+        let piece = std::mem::take(br.get_mut());
+        chunk(&mut s, &piece).await?;
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 
@@ -265,4 +287,19 @@ async fn a_compressed_stream_that_never_flushes_fails_h14() {
     }
     assert_eq!(report.exit_code(), 1);
     assert!(took < Duration::from_secs(15), "took {took:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flushed_brotli_stream_passes_h07_and_h14() {
+    let url = server(Behaviour::BrotliFlushed).await;
+    let (report, _) = check(url, &["H07", "H14", "F01"], 3).await;
+    let (h07, observed) = status(&report, "H07");
+    assert_eq!(h07, Status::Pass, "{observed}");
+    assert!(observed.starts_with("br, flushed"), "{observed}");
+    assert_eq!(status(&report, "H14").0, Status::Pass);
+    assert_eq!(
+        status(&report, "F01").0,
+        Status::Pass,
+        "the decoded body is judged"
+    );
 }

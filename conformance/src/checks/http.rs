@@ -1,6 +1,5 @@
 //! H: the HTTP response (status, headers, HTTP/2, compression, redirects, other methods).
 
-use std::io::Write;
 use std::time::{Duration, Instant};
 
 use http::{HeaderMap, Method, StatusCode};
@@ -492,16 +491,15 @@ fn h07(ctx: &Ctx) -> BoxFuture<'_, Finding> {
         let encoding = value(&r.headers, "content-encoding")
             .unwrap_or("identity")
             .to_ascii_lowercase();
-        let sink = Decoded::default();
-        let mut decoder: Box<dyn Write + Send> = match encoding.as_str() {
-            "identity" => return Finding::pass("identity encoding (no Content-Encoding)"),
-            "gzip" | "x-gzip" => Box::new(flate2::write::GzDecoder::new(sink.clone())),
-            "deflate" => Box::new(flate2::write::ZlibDecoder::new(sink.clone())),
-            other => {
-                return Finding::warn(format!(
-                    "Content-Encoding: {other}; the runner cannot decode it, so per-event flushing is unproven"
-                ))
-            }
+        if encoding == "identity" {
+            return Finding::pass("identity encoding (no Content-Encoding)");
+        }
+        // The capture's decoder: every coding a browser accepts, each read as far as it goes.
+        let Some(mut decoder) = crate::capture::BodyDecoder::new(&encoding) else {
+            return Finding::warn(format!(
+                "Content-Encoding: {encoding}, which no browser asked for (the request offered \
+                 gzip, deflate, br, zstd): browsers fail to read it"
+            ));
         };
         let marker = format!("ssekit-check {} h07", ctx.nonce);
         let budget = Duration::from_millis(250);
@@ -516,9 +514,14 @@ fn h07(ctx: &Ctx) -> BoxFuture<'_, Finding> {
         let deadline = started + window;
         while let Next::Data(read) = r.next(deadline).await {
             raw += read.bytes.len();
-            let _ = decoder.write_all(&read.bytes);
-            let _ = decoder.flush();
-            got = sink.0.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            let decoded = decoder.decode(&read.bytes, &mut |piece| {
+                if got.len() < 1 << 20 {
+                    got.extend_from_slice(piece);
+                }
+            });
+            if let Err(e) = decoded {
+                return Finding::violation(format!("Content-Encoding: {encoding}: {e}"));
+            }
             let seen = if ctx.target.publish.is_some() {
                 contains(&got, marker.as_bytes())
             } else {
@@ -550,23 +553,6 @@ fn h07(ctx: &Ctx) -> BoxFuture<'_, Finding> {
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)
-}
-
-/// Where a decoder writes: shared so the bytes can be read while the decoder is boxed.
-#[derive(Default, Clone)]
-struct Decoded(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl Write for Decoded {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let mut d = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        if d.len() < 1 << 20 {
-            d.extend_from_slice(buf);
-        }
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 fn h08(ctx: &Ctx) -> BoxFuture<'_, Finding> {
