@@ -3,35 +3,12 @@
 
 mod common;
 
-use common::result as status;
+use common::{result as status, run};
 use std::time::Duration;
 
-use ssekit_conformance::check_command::{check_target, CheckArgs};
 use ssekit_conformance::checks::Status;
-use ssekit_conformance::report::Report;
-use ssekit_conformance::target::{embedded_config, Target};
 use ssekit_server::Misbehavior;
 
-fn args(only: &[&str]) -> CheckArgs {
-    CheckArgs {
-        only: only.iter().map(|s| (*s).to_owned()).collect(),
-        timeout: Duration::from_secs(3),
-        heartbeat_max: Duration::from_secs(3),
-        quiet: true,
-        ..CheckArgs::default()
-    }
-}
-
-async fn run(misbehave: &[Misbehavior], only: &[&str]) -> Report {
-    let target = Target::embedded(embedded_config().with_misbehaviors(misbehave))
-        .await
-        .expect("embedded server starts");
-    let report = tokio::time::timeout(Duration::from_secs(90), check_target(target, &args(only)))
-        .await
-        .expect("the run finishes in time")
-        .expect("the run is possible");
-    report
-}
 /// `healthy_server_passes_every_check` shows each of these checks passing without the switch.
 async fn expect(m: Misbehavior, only: &[&str], id: &str, want: Status) {
     let report = run(&[m], only).await;

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::result as status;
+use common::{args, result as status, run};
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -12,31 +12,11 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::Instant;
 
-use ssekit_conformance::check_command::{check_target, CheckArgs};
+use ssekit_conformance::check_command::check_target;
 use ssekit_conformance::checks::Status;
-use ssekit_conformance::report::Report;
 use ssekit_conformance::target::{embedded_config, Publisher, Target};
 use ssekit_server::Misbehavior;
 
-fn args(only: &[&str]) -> CheckArgs {
-    CheckArgs {
-        only: only.iter().map(|s| (*s).to_owned()).collect(),
-        timeout: Duration::from_secs(3),
-        heartbeat_max: Duration::from_secs(3),
-        quiet: true,
-        ..CheckArgs::default()
-    }
-}
-
-async fn run(misbehave: &[Misbehavior], only: &[&str]) -> Report {
-    let target = Target::embedded(embedded_config().with_misbehaviors(misbehave))
-        .await
-        .expect("embedded server starts");
-    tokio::time::timeout(Duration::from_secs(90), check_target(target, &args(only)))
-        .await
-        .expect("the run finishes in time")
-        .expect("the run is possible")
-}
 /// `data: "…"` (the express tutorial's `JSON.stringify`): every event arrives, so T01, S01 and
 /// S04 pass and say once that the hook re-encodes; F07 flags the alteration.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

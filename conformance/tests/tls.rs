@@ -4,54 +4,15 @@
 
 mod common;
 
-use std::net::SocketAddr;
+use common::tls_front;
+
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 use serde_json::Value;
-use tokio::net::{TcpListener, TcpStream};
-use tokio_rustls::TlsAcceptor;
 
 const SSEKIT: &str = env!("CARGO_BIN_EXE_ssekit");
-
-/// Terminates TLS (ALPN h2, http/1.1) on 127.0.0.1:0 and forwards the bytes to `upstream`,
-/// which speaks HTTP/1.1 and h2c on one port. Returns the port and the CA certificate (PEM).
-async fn tls_front(upstream: SocketAddr) -> (u16, String) {
-    let rcgen::CertifiedKey { cert, key_pair } =
-        rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("certificate");
-    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key_pair.serialize_der()));
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .expect("protocol versions")
-        .with_no_client_auth()
-        .with_single_cert(vec![cert.der().clone()], key)
-        .expect("server config");
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    let acceptor = TlsAcceptor::from(Arc::new(config));
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    tokio::spawn(async move {
-        while let Ok((tcp, _)) = listener.accept().await {
-            let acceptor = acceptor.clone();
-            tokio::spawn(async move {
-                let Ok(Ok(mut tls)) =
-                    tokio::time::timeout(Duration::from_secs(5), acceptor.accept(tcp)).await
-                else {
-                    return;
-                };
-                let Ok(mut up) = TcpStream::connect(upstream).await else {
-                    return;
-                };
-                let _ = tokio::io::copy_bidirectional(&mut tls, &mut up).await;
-            });
-        }
-    });
-    (port, cert.pem())
-}
 
 fn check(args: &[&str]) -> (i32, Value) {
     let dir = std::env::temp_dir().join(format!(

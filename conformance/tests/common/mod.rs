@@ -5,9 +5,18 @@ use std::io::{BufRead, BufReader};
 use std::process::ChildStdout;
 use std::time::Duration;
 
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 use serde_json::Value;
+use ssekit_conformance::check_command::{check_target, CheckArgs};
 use ssekit_conformance::checks::Status;
 use ssekit_conformance::report::Report;
+use ssekit_conformance::target::{embedded_config, Target};
+use ssekit_server::Misbehavior;
+use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
 
 /// The first line a child prints (its address or port), waiting at most 10 s for it.
 pub fn first_line(stdout: ChildStdout, what: &str) -> String {
@@ -52,4 +61,62 @@ pub fn expect(report: &Report, id: &str, want: Status, naming: &str) {
         observed.contains(naming),
         "{id} should name {naming:?}: {observed}"
     );
+}
+
+/// `ssekit check` options for an in-process run of `only` with 3 s waits.
+pub fn args(only: &[&str]) -> CheckArgs {
+    CheckArgs {
+        only: only.iter().map(|s| (*s).to_owned()).collect(),
+        timeout: Duration::from_secs(3),
+        heartbeat_max: Duration::from_secs(3),
+        quiet: true,
+        ..CheckArgs::default()
+    }
+}
+
+/// The embedded reference server with `misbehave` switched on, checked with [`args`].
+pub async fn run(misbehave: &[Misbehavior], only: &[&str]) -> Report {
+    let target = Target::embedded(embedded_config().with_misbehaviors(misbehave))
+        .await
+        .expect("embedded server starts");
+    tokio::time::timeout(Duration::from_secs(90), check_target(target, &args(only)))
+        .await
+        .expect("the run finishes in time")
+        .expect("the run is possible")
+}
+
+/// Terminates TLS (ALPN h2, http/1.1) on 127.0.0.1:0 and forwards the bytes to `upstream`,
+/// which speaks HTTP/1.1 and h2c on one port. Returns the port and the CA certificate (PEM).
+pub async fn tls_front(upstream: SocketAddr) -> (u16, String) {
+    let rcgen::CertifiedKey { cert, key_pair } =
+        rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("certificate");
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key_pair.serialize_der()));
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("protocol versions")
+        .with_no_client_auth()
+        .with_single_cert(vec![cert.der().clone()], key)
+        .expect("server config");
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    let acceptor = TlsAcceptor::from(Arc::new(config));
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(Ok(mut tls)) =
+                    tokio::time::timeout(Duration::from_secs(5), acceptor.accept(tcp)).await
+                else {
+                    return;
+                };
+                let Ok(mut up) = TcpStream::connect(upstream).await else {
+                    return;
+                };
+                let _ = tokio::io::copy_bidirectional(&mut tls, &mut up).await;
+            });
+        }
+    });
+    (port, cert.pem())
 }
