@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 OUT=${1:-target/load}
 shift || true
 mkdir -p "$OUT"
-[ -n "${SKIP_BUILD:-}" ] || cargo build --release -q -p ssekit-conformance -p ssekit-axum-baseline
+[ -n "${SKIP_BUILD:-}" ] || cargo build --release -q -p ssekit -p ssekit-axum-baseline
 SSEKIT=target/release/ssekit
 AXUM=target/release/ssekit-axum-baseline
 # Both processes need one descriptor per connection; the hard limit caps what can be measured.

@@ -201,7 +201,7 @@ impl Sink<'_> {
 ///
 /// ```
 /// use std::io::Write;
-/// use ssekit_conformance::capture::BodyDecoder;
+/// use ssekit_check::capture::BodyDecoder;
 ///
 /// let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
 /// gz.write_all(b"data: hi\n\n")?;

@@ -17,116 +17,145 @@ use crate::runner::{self, Selection};
 use crate::target::{self, parse_url, Opening, Publisher, Target, TargetError};
 
 /// Arguments of `ssekit check`.
-#[derive(Debug, Clone, clap::Args)]
+#[derive(Debug, Clone)]
+#[cfg_attr(feature = "cli", derive(clap::Args))]
 pub struct CheckArgs {
     /// The SSE stream URL (http://…). Without it, the embedded reference server is started on
     /// 127.0.0.1:0 (ticker, heartbeats, every hook) and checked.
     pub url: Option<String>,
     /// Publish endpoint: the runner POSTs JSON {"event"?, "data"} there for active checks.
-    #[arg(long, value_name = "URL")]
+    #[cfg_attr(feature = "cli", arg(long, value_name = "URL"))]
     pub publish: Option<String>,
     /// Extra request header, e.g. `Authorization: Bearer x` (repeatable).
-    #[arg(long = "header", value_name = "K:V")]
+    #[cfg_attr(feature = "cli", arg(long = "header", value_name = "K:V"))]
     pub headers: Vec<String>,
     /// Run only these checks: ids (I03) or group letters (I). Repeatable.
-    #[arg(long, value_name = "ID")]
+    #[cfg_attr(feature = "cli", arg(long, value_name = "ID"))]
     pub only: Vec<String>,
     /// Skip these checks: ids or group letters. Repeatable.
-    #[arg(long, value_name = "ID")]
+    #[cfg_attr(feature = "cli", arg(long, value_name = "ID"))]
     pub skip: Vec<String>,
     /// Bound on each network wait, in seconds.
-    #[arg(long, value_name = "SECS", default_value = "5", value_parser = secs)]
+    #[cfg_attr(feature = "cli", arg(long, value_name = "SECS", default_value = "5", value_parser = secs))]
     pub timeout: Duration,
     /// Largest acceptable silence on an idle stream, in seconds (K01).
-    #[arg(long, value_name = "SECS", default_value = "30", value_parser = secs)]
+    #[cfg_attr(feature = "cli", arg(long, value_name = "SECS", default_value = "30", value_parser = secs))]
     pub heartbeat_max: Duration,
     /// Write the JSON report (schema ssekit-check/1) to FILE.
-    #[arg(long, value_name = "FILE")]
+    #[cfg_attr(feature = "cli", arg(long, value_name = "FILE"))]
     pub json: Option<PathBuf>,
     /// Write a JUnit XML report to FILE.
-    #[arg(long, value_name = "FILE")]
+    #[cfg_attr(feature = "cli", arg(long, value_name = "FILE"))]
     pub junit: Option<PathBuf>,
     /// quick: under 30 s on a healthy server; full: larger counts and a 75 s idle watch;
     /// openai, anthropic, mcp: the stream is opened by that protocol's POST and judged by its
     /// rules (combine with a depth: `--profile full,openai`).
-    #[arg(long, value_enum, value_delimiter = ',', default_value = "quick")]
+    #[cfg_attr(
+        feature = "cli",
+        arg(long, value_enum, value_delimiter = ',', default_value = "quick")
+    )]
     pub profile: Vec<ProfileArg>,
     /// The method that opens the stream (default GET; POST for the protocol profiles). A
     /// stream opened by anything but GET is expected to end (see --finite).
-    #[arg(long, value_name = "METHOD")]
+    #[cfg_attr(feature = "cli", arg(long, value_name = "METHOD"))]
     pub method: Option<String>,
     /// The request body that opens the stream: a string, or @FILE to read it from a file.
-    #[arg(long, value_name = "STRING|@FILE")]
+    #[cfg_attr(feature = "cli", arg(long, value_name = "STRING|@FILE"))]
     pub data: Option<String>,
     /// The body's Content-Type (default application/json when --data is given).
-    #[arg(long, value_name = "TYPE")]
+    #[cfg_attr(feature = "cli", arg(long, value_name = "TYPE"))]
     pub content_type: Option<String>,
     /// The stream is expected to end (as an LLM completion does): checks that need an endless
     /// stream, a publish hook or replay SKIP, and the P checks judge the finite stream.
-    #[arg(long)]
+    #[cfg_attr(feature = "cli", arg(long))]
     pub finite: bool,
     /// How long a finite stream may take to end, in seconds.
-    #[arg(long, value_name = "SECS", default_value = "30", value_parser = secs)]
+    #[cfg_attr(feature = "cli", arg(long, value_name = "SECS", default_value = "30", value_parser = secs))]
     pub stream_max: Duration,
     /// A URL that should tell clients to stop (expects 204), for H10.
-    #[arg(long, value_name = "URL")]
+    #[cfg_attr(feature = "cli", arg(long, value_name = "URL"))]
     pub gone_url: Option<String>,
     /// Long-poll endpoint (GET URL?after=ID&timeout=S -> {events, next}), for L01.
-    #[arg(long, value_name = "URL")]
+    #[cfg_attr(feature = "cli", arg(long, value_name = "URL"))]
     pub poll_url: Option<String>,
     /// Prometheus metrics URL (connection gauges for S02/S03).
-    #[arg(long, value_name = "URL")]
+    #[cfg_attr(feature = "cli", arg(long, value_name = "URL"))]
     pub metrics_url: Option<String>,
     /// The same stream on another instance of the deployment (S05: publish on one, receive on both).
-    #[arg(long, value_name = "URL")]
+    #[cfg_attr(feature = "cli", arg(long, value_name = "URL"))]
     pub also_url: Option<String>,
     /// A stream URL on which nothing is published (K01/K02); defaults to URL.
-    #[arg(long, value_name = "URL")]
+    #[cfg_attr(feature = "cli", arg(long, value_name = "URL"))]
     pub idle_url: Option<String>,
     /// Also trust the CA certificates in this PEM file for https:// URLs.
-    #[arg(long, value_name = "FILE")]
+    #[cfg_attr(feature = "cli", arg(long, value_name = "FILE"))]
     pub ca_cert: Option<PathBuf>,
     /// Send every request through this HTTP forward proxy (http://host:port): absolute-form
     /// for http:// targets, a CONNECT tunnel for https://. Without it, HTTP_PROXY,
     /// HTTPS_PROXY, ALL_PROXY and NO_PROXY (or their lower-case forms) apply to URL targets.
-    #[arg(long, value_name = "URL")]
+    #[cfg_attr(feature = "cli", arg(long, value_name = "URL"))]
     pub proxy: Option<String>,
     /// Ignore the proxy environment variables (--proxy still applies).
-    #[arg(long)]
+    #[cfg_attr(feature = "cli", arg(long))]
     pub no_proxy: bool,
     /// No progress line on stderr.
-    #[arg(long)]
+    #[cfg_attr(feature = "cli", arg(long))]
     pub quiet: bool,
     /// Send stream requests without `Accept-Encoding` (by default they carry a browser's
     /// `gzip, deflate, br, zstd`, so compression layers are judged as browsers meet them).
-    #[arg(long)]
+    #[cfg_attr(feature = "cli", arg(long))]
     pub bare_request: bool,
     /// Print every check (id, level, basis, title, source) as a Markdown table and exit.
-    #[arg(long)]
+    #[cfg_attr(feature = "cli", arg(long))]
     pub list_checks: bool,
     /// Exit 1 on a WARN too (a SHOULD violated), not only on a FAIL (a MUST violated).
-    #[arg(long)]
+    #[cfg_attr(feature = "cli", arg(long))]
     pub strict: bool,
     /// `--browser`, `--chromium`, `--with-credentials`.
-    #[command(flatten)]
+    #[cfg_attr(feature = "cli", command(flatten))]
     pub browser: BrowserArgs,
 }
 
 impl Default for CheckArgs {
-    /// `ssekit check` with no arguments: the embedded reference server, the quick profile and
-    /// clap's own defaults for everything else (so the two can never drift apart).
+    /// `ssekit check` with no arguments: the embedded reference server, the quick profile. A
+    /// test (feature `cli`) keeps this equal to the command line's defaults.
     fn default() -> Self {
-        #[derive(clap::Parser)]
-        struct Bare {
-            #[command(flatten)]
-            args: CheckArgs,
+        CheckArgs {
+            url: None,
+            publish: None,
+            headers: Vec::new(),
+            only: Vec::new(),
+            skip: Vec::new(),
+            timeout: Duration::from_secs(5),
+            heartbeat_max: Duration::from_secs(30),
+            json: None,
+            junit: None,
+            profile: vec![ProfileArg::Quick],
+            method: None,
+            data: None,
+            content_type: None,
+            finite: false,
+            stream_max: Duration::from_secs(30),
+            gone_url: None,
+            poll_url: None,
+            metrics_url: None,
+            also_url: None,
+            idle_url: None,
+            ca_cert: None,
+            proxy: None,
+            no_proxy: false,
+            quiet: false,
+            bare_request: false,
+            list_checks: false,
+            strict: false,
+            browser: BrowserArgs::default(),
         }
-        <Bare as clap::Parser>::parse_from(["ssekit-check"]).args
     }
 }
 
 /// A `--profile` value: a depth (quick, full) or a protocol.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum ProfileArg {
     /// Every check with short windows and small counts.
     Quick,
@@ -161,17 +190,18 @@ impl CheckArgs {
 }
 
 /// The real-browser options of `ssekit check` (off by default).
-#[derive(Debug, Clone, clap::Args)]
+#[derive(Debug, Clone)]
+#[cfg_attr(feature = "cli", derive(clap::Args))]
 pub struct BrowserArgs {
     /// Also ask a real browser: headless Chromium's EventSource, through a recording proxy
     /// (B01-B06, and where it disagrees with the runner).
-    #[arg(long = "browser")]
+    #[cfg_attr(feature = "cli", arg(long = "browser"))]
     pub enabled: bool,
     /// The Chromium executable for --browser.
-    #[arg(long, value_name = "PATH", default_value = crate::browser::chromium::DEFAULT_PATH)]
+    #[cfg_attr(feature = "cli", arg(long, value_name = "PATH", default_value = crate::browser::DEFAULT_CHROMIUM))]
     pub chromium: PathBuf,
     /// With --browser: `new EventSource(url, {withCredentials: true})`.
-    #[arg(long)]
+    #[cfg_attr(feature = "cli", arg(long))]
     pub with_credentials: bool,
 }
 
@@ -179,12 +209,13 @@ impl Default for BrowserArgs {
     fn default() -> Self {
         BrowserArgs {
             enabled: false,
-            chromium: crate::browser::chromium::DEFAULT_PATH.into(),
+            chromium: crate::browser::DEFAULT_CHROMIUM.into(),
             with_credentials: false,
         }
     }
 }
 
+#[cfg(feature = "cli")]
 fn secs(s: &str) -> Result<Duration, String> {
     let v: f64 = s
         .parse()
@@ -232,6 +263,9 @@ pub enum RunError {
     /// `--browser` was asked for but the browser is not there.
     #[error("--browser: no Chromium at {0}: install it (Debian: `apt-get install chromium`) or pass --chromium PATH")]
     NoBrowser(PathBuf),
+    /// `--browser` was asked of a build without the `browser` feature.
+    #[error("--browser: this ssekit was built without browser support; rebuild with the `browser` feature (`cargo install --path conformance/cli` has it)")]
+    BrowserNotBuilt,
     /// A report file could not be written.
     #[error("cannot write {path}: {source}")]
     Write {
@@ -488,6 +522,9 @@ fn write_file(path: &PathBuf, text: &str) -> Result<(), RunError> {
 }
 
 async fn check(args: &CheckArgs) -> Result<Report, RunError> {
+    if args.browser.enabled && !cfg!(feature = "browser") {
+        return Err(RunError::BrowserNotBuilt);
+    }
     if args.browser.enabled && !args.browser.chromium.exists() {
         return Err(RunError::NoBrowser(args.browser.chromium.clone()));
     }
@@ -568,5 +605,22 @@ pub fn run(args: CheckArgs) -> ExitCode {
             let _ = out.flush();
             ExitCode::from(report.exit_code())
         }
+    }
+}
+
+#[cfg(all(test, feature = "cli"))]
+mod tests {
+    use super::*;
+
+    /// `CheckArgs::default()` is what the command line gives with no arguments.
+    #[test]
+    fn default_is_the_command_lines_default() {
+        #[derive(clap::Parser)]
+        struct Bare {
+            #[command(flatten)]
+            args: CheckArgs,
+        }
+        let parsed = <Bare as clap::Parser>::parse_from(["ssekit-check"]).args;
+        assert_eq!(format!("{parsed:?}"), format!("{:?}", CheckArgs::default()));
     }
 }

@@ -16,7 +16,8 @@ use crate::profiles::{mcp, Protocol};
 use crate::target::Target;
 
 /// How long and how hard the runner works.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum Profile {
     /// Every check, with short windows and small counts: under 30 s against a healthy server.
     Quick,

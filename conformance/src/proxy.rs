@@ -100,7 +100,7 @@ impl Proxy {
     /// `http://` (as curl does).
     ///
     /// ```
-    /// use ssekit_conformance::proxy::Proxy;
+    /// use ssekit_check::proxy::Proxy;
     /// let p = Proxy::parse("http://squid.internal:3128", "--proxy").unwrap();
     /// assert_eq!((p.host.as_str(), p.port), ("squid.internal", 3128));
     /// assert!(Proxy::parse("socks5://127.0.0.1:1080", "ALL_PROXY").is_err());
@@ -277,7 +277,7 @@ impl Proxies {
     /// for an unset one; pass `|_| None` for `--no-proxy`).
     ///
     /// ```
-    /// use ssekit_conformance::proxy::{Proxies, Route};
+    /// use ssekit_check::proxy::{Proxies, Route};
     /// let env = |name: &str| match name {
     ///     "HTTPS_PROXY" => Some("http://squid:3128".to_owned()),
     ///     "NO_PROXY" => Some("localhost,.internal".to_owned()),

@@ -5,15 +5,15 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use ssekit_conformance::browser::cdp::Tab;
-use ssekit_conformance::browser::chromium::{Chromium, DEFAULT_PATH};
-use ssekit_conformance::browser::proxy::{End, Route};
-use ssekit_conformance::browser::{self, verdicts, BrowserOptions, Observation};
-use ssekit_conformance::check_command::{check_target, BrowserArgs, CheckArgs};
-use ssekit_conformance::checks::Status;
-use ssekit_conformance::report;
-use ssekit_conformance::runner::CheckResult;
-use ssekit_conformance::target::{embedded_config, Target};
+use ssekit_check::browser::cdp::Tab;
+use ssekit_check::browser::chromium::{Chromium, DEFAULT_PATH};
+use ssekit_check::browser::proxy::{End, Route};
+use ssekit_check::browser::{self, verdicts, BrowserOptions, Observation};
+use ssekit_check::check_command::{check_target, BrowserArgs, CheckArgs};
+use ssekit_check::checks::Status;
+use ssekit_check::report;
+use ssekit_check::runner::CheckResult;
+use ssekit_check::target::{embedded_config, Target};
 use ssekit_server::{Config, Misbehavior};
 
 /// One browser at a time: sessions time reconnect delays, so they should not fight for CPU.
@@ -491,7 +491,7 @@ async fn check_with_browser_adds_b_rows_and_a_browser_section() {
 /// clients that ask for HTML; the plain-text endpoint list otherwise.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn index_is_the_live_page_for_browsers_and_text_otherwise() {
-    use ssekit_conformance::probe::{send, Request};
+    use ssekit_check::probe::{send, Request};
     let server = ssekit_server::start(Config::default())
         .await
         .expect("starts");

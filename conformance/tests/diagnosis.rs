@@ -15,10 +15,10 @@ use tokio::sync::Semaphore;
 
 use std::sync::Arc;
 
-use ssekit_conformance::check_command::{check_target, CheckArgs};
-use ssekit_conformance::checks::Status;
-use ssekit_conformance::report::Report;
-use ssekit_conformance::target::Target;
+use ssekit_check::check_command::{check_target, CheckArgs};
+use ssekit_check::checks::Status;
+use ssekit_check::report::Report;
+use ssekit_check::target::Target;
 
 /// What the little server does with each connection.
 #[derive(Clone, Copy)]

@@ -12,10 +12,10 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use ssekit_conformance::check_command::{check_target, CheckArgs, ProfileArg};
-use ssekit_conformance::checks::Status;
-use ssekit_conformance::report::Report;
-use ssekit_conformance::target::{Opening, Target};
+use ssekit_check::check_command::{check_target, CheckArgs, ProfileArg};
+use ssekit_check::checks::Status;
+use ssekit_check::report::Report;
+use ssekit_check::target::{Opening, Target};
 
 /// How the endpoint answers.
 #[derive(Clone, Copy, PartialEq)]
@@ -120,7 +120,7 @@ async fn check(shape: Shape) -> Report {
     let mut target = Target::remote(url.parse().expect("url"), http::HeaderMap::new());
     target.opening = Opening {
         method: http::Method::POST,
-        body: ssekit_conformance::profiles::openai::DEFAULT_BODY.into(),
+        body: ssekit_check::profiles::openai::DEFAULT_BODY.into(),
         content_type: Some(http::HeaderValue::from_static("application/json")),
         accept: None,
     };

@@ -9,9 +9,9 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use ssekit_conformance::check_command::{build_target, check_target, CheckArgs, ProfileArg};
-use ssekit_conformance::checks::Status;
-use ssekit_conformance::report::Report;
+use ssekit_check::check_command::{build_target, check_target, CheckArgs, ProfileArg};
+use ssekit_check::checks::Status;
+use ssekit_check::report::Report;
 use ssekit_server::{Config, Misbehavior};
 
 /// A `count` call that streams: five progress notifications, then the response.

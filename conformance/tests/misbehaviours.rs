@@ -6,7 +6,7 @@ mod common;
 use common::{result as status, run};
 use std::time::Duration;
 
-use ssekit_conformance::checks::Status;
+use ssekit_check::checks::Status;
 use ssekit_server::Misbehavior;
 
 /// `healthy_server_passes_every_check` shows each of these checks passing without the switch.

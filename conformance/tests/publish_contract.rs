@@ -12,9 +12,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::Instant;
 
-use ssekit_conformance::check_command::check_target;
-use ssekit_conformance::checks::Status;
-use ssekit_conformance::target::{embedded_config, Publisher, Target};
+use ssekit_check::check_command::check_target;
+use ssekit_check::checks::Status;
+use ssekit_check::target::{embedded_config, Publisher, Target};
 use ssekit_server::Misbehavior;
 
 /// `data: "…"` (the express tutorial's `JSON.stringify`): every event arrives, so T01, S01 and

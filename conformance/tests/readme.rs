@@ -15,7 +15,7 @@ fn the_readme_lists_every_check_with_its_level_and_source() {
         + start;
     assert_eq!(
         &readme[start..end],
-        ssekit_conformance::check_command::checks_table(),
+        ssekit_check::check_command::checks_table(),
         "update the README with `ssekit check --list-checks`"
     );
 }

@@ -7,9 +7,9 @@ mod common;
 use common::expect;
 use std::time::Duration;
 
-use ssekit_conformance::check_command::{build_target, check_target, CheckArgs, ProfileArg};
-use ssekit_conformance::checks::Status;
-use ssekit_conformance::report::Report;
+use ssekit_check::check_command::{build_target, check_target, CheckArgs, ProfileArg};
+use ssekit_check::checks::Status;
+use ssekit_check::report::Report;
 use ssekit_server::{Config, Misbehavior};
 
 /// Starts `ssekit serve` in-process with 1 s heartbeats and `switches`; returns its base URL

@@ -1,4 +1,4 @@
-//! Command-line arguments ([`ServeArgs`]) and the plain settings the server runs with
+//! Command-line arguments (`ServeArgs`, feature `cli`) and the plain settings the server runs with
 //! ([`Config`]).
 
 use std::net::SocketAddr;
@@ -6,98 +6,110 @@ use std::time::Duration;
 
 use crate::misbehave::{Misbehavior, Misbehaviors};
 
-/// The arguments of `ssekit serve`.
-#[derive(Debug, Clone, clap::Args)]
+/// The arguments of `ssekit serve` (feature `cli`).
+#[cfg(feature = "cli")]
+#[derive(Debug, Clone)]
+#[cfg_attr(feature = "cli", derive(clap::Args))]
 pub struct ServeArgs {
     /// Address to listen on (port 0 picks a free port). HTTP/1.1 and HTTP/2 with prior
     /// knowledge (h2c) are both served on it.
-    #[arg(long, default_value = "127.0.0.1:8080")]
+    #[cfg_attr(feature = "cli", arg(long, default_value = "127.0.0.1:8080"))]
     pub addr: SocketAddr,
     /// Events kept for replay (`Last-Event-ID` resume and long-poll).
-    #[arg(long, value_name = "N", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    #[cfg_attr(feature = "cli", arg(long, value_name = "N", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=1_000_000)))]
     pub replay: u64,
     /// Bytes of encoded events kept for replay at most (the oldest go first).
-    #[arg(long, value_name = "BYTES", default_value_t = 64 << 20)]
+    #[cfg_attr(feature = "cli", arg(long, value_name = "BYTES", default_value_t = 64 << 20))]
     pub replay_bytes: u64,
     /// Seconds between heartbeat comments on idle streams (fractions allowed; 0 turns them off).
-    #[arg(long, value_name = "SECS", default_value_t = 15.0, value_parser = parse_secs)]
+    #[cfg_attr(feature = "cli", arg(long, value_name = "SECS", default_value_t = 15.0, value_parser = parse_secs))]
     pub heartbeat: f64,
     /// Publish a numbered `tick` event every N milliseconds (0: no ticker).
-    #[arg(long, value_name = "N", default_value_t = 0)]
+    #[cfg_attr(feature = "cli", arg(long, value_name = "N", default_value_t = 0))]
     pub tick_ms: u64,
     /// Base reconnection delay sent in `retry:`; each connection gets it plus up to 50% jitter.
-    #[arg(long, value_name = "N", default_value_t = 3000)]
+    #[cfg_attr(feature = "cli", arg(long, value_name = "N", default_value_t = 3000))]
     pub retry_ms: u64,
     /// Open event streams allowed at once (0: no cap). Over the cap a stream is answered with
     /// 200, a long `retry:` and a clean end, never with a 5xx (see the README).
-    #[arg(long, value_name = "N", default_value_t = 0)]
+    #[cfg_attr(feature = "cli", arg(long, value_name = "N", default_value_t = 0))]
     pub max_connections: usize,
     /// A subscriber further behind than this many bytes of events is closed at an event boundary.
-    #[arg(long, value_name = "BYTES", default_value_t = 1 << 20)]
+    #[cfg_attr(feature = "cli", arg(long, value_name = "BYTES", default_value_t = 1 << 20))]
     pub max_lag_bytes: u64,
     /// A subscriber further behind than this many events is closed at an event boundary (never
     /// more than `--replay`, so a closed subscriber can always resume).
-    #[arg(long, value_name = "N", default_value_t = 512)]
+    #[cfg_attr(feature = "cli", arg(long, value_name = "N", default_value_t = 512))]
     pub max_lag_events: u64,
     /// Bearer token required by `POST /publish`. Without it only loopback peers may publish.
-    #[arg(long, value_name = "TOKEN")]
+    #[cfg_attr(feature = "cli", arg(long, value_name = "TOKEN"))]
     pub publish_token: Option<String>,
     /// Token required by `/stream` and `/poll` (`Authorization: Bearer`, or cookie `ssekit_token`).
-    #[arg(long, value_name = "TOKEN")]
+    #[cfg_attr(feature = "cli", arg(long, value_name = "TOKEN"))]
     pub subscribe_token: Option<String>,
     /// Origin allowed to read the streams cross-origin, with credentials (repeatable; `*` allows
     /// any origin without credentials).
-    #[arg(long = "cors-origin", value_name = "ORIGIN")]
+    #[cfg_attr(feature = "cli", arg(long = "cors-origin", value_name = "ORIGIN"))]
     pub cors_origins: Vec<String>,
     /// Break one or more rules on purpose, to prove that a conformance check fails.
-    #[arg(long, value_name = "NAME[,NAME]", value_enum, value_delimiter = ',')]
+    #[cfg_attr(
+        feature = "cli",
+        arg(long, value_name = "NAME[,NAME]", value_enum, value_delimiter = ',')
+    )]
     pub misbehave: Vec<Misbehavior>,
     /// Serve HTTP/2 with prior knowledge (h2c) next to HTTP/1.1 on the same port, told apart
     /// by the connection preface. On by default; `--no-h2c` turns it off.
-    #[arg(long, default_value_t = true, overrides_with = "no_h2c")]
+    #[cfg_attr(
+        feature = "cli",
+        arg(long, default_value_t = true, overrides_with = "no_h2c")
+    )]
     pub h2c: bool,
     /// Serve only HTTP/1.1.
-    #[arg(long, overrides_with = "h2c")]
+    #[cfg_attr(feature = "cli", arg(long, overrides_with = "h2c"))]
     pub no_h2c: bool,
     /// Serve event streams through hyper like every other request, instead of the direct
     /// HTTP/1.1 path that keeps idle streams small (for comparison; responses are the same).
-    #[arg(long)]
+    #[cfg_attr(feature = "cli", arg(long))]
     pub hyper_streams: bool,
     /// Write one event per write instead of coalescing every event that is ready for a
     /// stream into one write (coalescing is on by default; this switch is for measuring it).
-    #[arg(long)]
+    #[cfg_attr(feature = "cli", arg(long))]
     pub no_coalesce: bool,
     /// Run as one node of several sharing this Redis (e.g. `redis://127.0.0.1:6379`): events
     /// are appended to a Redis Stream, which every node reads and which is also the replay log;
     /// ids are Redis stream ids. See "Running several nodes" in the README.
-    #[arg(long, value_name = "URL")]
+    #[cfg_attr(feature = "cli", arg(long, value_name = "URL"))]
     pub redis: Option<String>,
     /// With `--redis`: the stream is trimmed to about this many events (`XADD MAXLEN ~ N`).
-    #[arg(long, value_name = "N", default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..))]
+    #[cfg_attr(feature = "cli", arg(long, value_name = "N", default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..)))]
     pub redis_maxlen: u64,
     /// With `--redis`: the key of the Redis Stream shared by the nodes (one stream for every
     /// topic, so all nodes see one order).
-    #[arg(long, value_name = "KEY", default_value = "ssekit:events")]
+    #[cfg_attr(
+        feature = "cli",
+        arg(long, value_name = "KEY", default_value = "ssekit:events")
+    )]
     pub redis_key: String,
     /// Mock endpoints: milliseconds between generated tokens.
-    #[arg(long, value_name = "N", default_value_t = 20, value_parser = clap::value_parser!(u64).range(0..=600_000))]
+    #[cfg_attr(feature = "cli", arg(long, value_name = "N", default_value_t = 20, value_parser = clap::value_parser!(u64).range(0..=600_000)))]
     pub mock_token_ms: u64,
     /// Mock endpoints: milliseconds the model "thinks" before its first token (heartbeat
     /// comments fill the silence when heartbeats are on).
-    #[arg(long, value_name = "N", default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=600_000))]
+    #[cfg_attr(feature = "cli", arg(long, value_name = "N", default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=600_000)))]
     pub mock_think_ms: u64,
     /// Mock endpoints: tokens per answer.
-    #[arg(long, value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    #[cfg_attr(feature = "cli", arg(long, value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=100_000)))]
     pub mock_tokens: u32,
     /// Mock endpoints: fail every generation after N tokens (an error event, or the switch
     /// `error-as-reset`); off by default.
-    #[arg(long, value_name = "N")]
+    #[cfg_attr(feature = "cli", arg(long, value_name = "N"))]
     pub mock_fail_after: Option<u32>,
     /// Mock MCP endpoint: answer `GET /mcp` with 405 (no server-to-client stream).
-    #[arg(long)]
+    #[cfg_attr(feature = "cli", arg(long))]
     pub mock_no_get_stream: bool,
 }
 
+#[cfg(feature = "cli")]
 fn parse_secs(s: &str) -> Result<f64, String> {
     let v: f64 = s
         .parse()
@@ -221,6 +233,7 @@ impl Config {
     }
 }
 
+#[cfg(feature = "cli")]
 impl From<ServeArgs> for Config {
     fn from(a: ServeArgs) -> Self {
         let positive = |d: Duration| (!d.is_zero()).then_some(d);
@@ -256,14 +269,14 @@ impl From<ServeArgs> for Config {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "cli"))]
 mod tests {
     use super::*;
     use clap::Parser;
 
     #[derive(Parser)]
     struct Cli {
-        #[command(flatten)]
+        #[cfg_attr(feature = "cli", command(flatten))]
         serve: ServeArgs,
     }
 

@@ -5,7 +5,7 @@
 //! break one rule at a time on purpose.
 //!
 //! # Map of the crate
-//! - [`config`]: [`ServeArgs`] (the CLI) and [`Config`].
+//! - [`config`]: [`Config`], and `ServeArgs` (the command line, feature `cli`).
 //! - [`server`]: [`start`], [`ServerHandle`], [`run`]: listening, HTTP/1.1 + h2c, shutdown.
 //! - `http` (private): routes, headers, CORS, auth, the stream / publish / poll endpoints.
 //! - `hub` (private): the shared ring of pre-encoded frames and the subscriber cursors.
@@ -48,7 +48,9 @@ pub mod replay;
 pub mod server;
 mod stream;
 
-pub use config::{Config, MockConfig, ServeArgs};
+#[cfg(feature = "cli")]
+pub use config::ServeArgs;
+pub use config::{Config, MockConfig};
 pub use error::{PublishError, ServerError};
 pub use metrics::MetricsSnapshot;
 pub use misbehave::{Misbehavior, Misbehaviors};

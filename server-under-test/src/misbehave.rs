@@ -15,8 +15,9 @@ mod mock;
 mod raw_h2;
 
 /// One rule the server can break on purpose (`ssekit serve --misbehave NAME[,NAME]`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
-#[clap(rename_all = "kebab-case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
+#[cfg_attr(feature = "cli", clap(rename_all = "kebab-case"))]
 pub enum Misbehavior {
     /// `Content-Type: text/plain` on the stream: browsers fail the connection (HTML §9.2.2).
     WrongContentType,
@@ -64,7 +65,7 @@ pub enum Misbehavior {
     /// §8.2.2). HTTP/2 connections are then served by a small hand-written HTTP/2 responder.
     H2ConnectionHeader,
     /// `GET /gone` answers 200 with an immediate end instead of 204, so clients loop.
-    #[value(name = "eof-instead-of-204")]
+    #[cfg_attr(feature = "cli", value(name = "eof-instead-of-204"))]
     EofInsteadOf204,
     /// Publishing waits for the slowest subscriber, so one stalled client stops everyone.
     SlowConsumerBlocks,
@@ -92,6 +93,46 @@ pub enum Misbehavior {
     NoSessionId,
     /// Mock MCP endpoint: event ids restart on every stream and every even one repeats.
     DuplicateEventIds,
+}
+
+impl Misbehavior {
+    /// Every switch, in the order `--misbehave` lists them.
+    pub const ALL: [Misbehavior; 34] = [
+        Misbehavior::WrongContentType,
+        Misbehavior::NonUtf8Charset,
+        Misbehavior::Cacheable,
+        Misbehavior::ContentLength,
+        Misbehavior::Buffered,
+        Misbehavior::GzipNoFlush,
+        Misbehavior::NoHeartbeat,
+        Misbehavior::NoIds,
+        Misbehavior::DuplicateIds,
+        Misbehavior::NonMonotonicIds,
+        Misbehavior::IdWithNul,
+        Misbehavior::ReplayGap,
+        Misbehavior::ReplayDuplicate,
+        Misbehavior::ReplayIgnored,
+        Misbehavior::SilentReset,
+        Misbehavior::BadRetry,
+        Misbehavior::RetryZero,
+        Misbehavior::CrlfInEventName,
+        Misbehavior::InvalidUtf8,
+        Misbehavior::CutAtClose,
+        Misbehavior::ErrorOnLastEventId,
+        Misbehavior::H2ConnectionHeader,
+        Misbehavior::EofInsteadOf204,
+        Misbehavior::SlowConsumerBlocks,
+        Misbehavior::ShutdownHangs,
+        Misbehavior::JsonData,
+        Misbehavior::LossyQueue,
+        Misbehavior::BufferUntilDone,
+        Misbehavior::NoDoneSentinel,
+        Misbehavior::CutMidStream,
+        Misbehavior::ErrorAsReset,
+        Misbehavior::SilentThink,
+        Misbehavior::NoSessionId,
+        Misbehavior::DuplicateEventIds,
+    ];
 }
 
 /// Events a subscriber may have waiting under `lossy-queue` (Flask's `maxsize=5`).
@@ -129,8 +170,7 @@ impl Misbehaviors {
 
     /// The switches that are on.
     pub fn iter(self) -> impl Iterator<Item = Misbehavior> {
-        use clap::ValueEnum;
-        Misbehavior::value_variants()
+        Misbehavior::ALL
             .iter()
             .copied()
             .filter(move |m| self.has(*m))
@@ -385,11 +425,20 @@ pub(crate) use raw_h2::serve_if_preface as serve_raw_h2_if_preface;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::ValueEnum;
+
+    /// `ALL` is the command line's list: nothing left out, nothing twice.
+    #[cfg(feature = "cli")]
+    #[test]
+    fn all_is_the_command_lines_list() {
+        use clap::ValueEnum;
+        assert_eq!(Misbehavior::value_variants(), Misbehavior::ALL.as_slice());
+    }
 
     /// The names are an interface (the runner and scripts use them): pin them.
+    #[cfg(feature = "cli")]
     #[test]
     fn names_are_exactly_these() {
+        use clap::ValueEnum;
         let names: Vec<String> = Misbehavior::value_variants()
             .iter()
             .map(|m| m.to_possible_value().unwrap().get_name().to_owned())

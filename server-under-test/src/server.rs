@@ -404,16 +404,10 @@ async fn ticker(app: Arc<App>, every: Duration, mut stopped: watch::Receiver<boo
 
 /// `ssekit serve`: starts the server, prints its address, waits for SIGINT or SIGTERM and shuts
 /// down gracefully (a second signal exits at once).
-pub async fn run(args: crate::ServeArgs) -> std::process::ExitCode {
+/// Logs go to whatever `tracing` subscriber the caller installed.
+pub async fn run(config: Config) -> std::process::ExitCode {
     use std::process::ExitCode;
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .try_init();
-    let server = match start(args.into()).await {
+    let server = match start(config).await {
         Ok(s) => s,
         Err(e) => {
             eprintln!("ssekit serve: {e}");
@@ -436,9 +430,9 @@ pub async fn run(args: crate::ServeArgs) -> std::process::ExitCode {
 }
 
 /// Like [`run`], on a new multi-threaded tokio runtime (for a synchronous `main`).
-pub fn run_blocking(args: crate::ServeArgs) -> std::process::ExitCode {
+pub fn run_blocking(config: Config) -> std::process::ExitCode {
     match tokio::runtime::Runtime::new() {
-        Ok(rt) => rt.block_on(run(args)),
+        Ok(rt) => rt.block_on(run(config)),
         Err(e) => {
             eprintln!("ssekit serve: cannot start the async runtime: {e}");
             std::process::ExitCode::from(2)

@@ -11,7 +11,7 @@ use super::cdp::Cdp;
 use super::BrowserError;
 
 /// Where Debian's `chromium` package puts the browser.
-pub const DEFAULT_PATH: &str = "/usr/bin/chromium";
+pub const DEFAULT_PATH: &str = super::DEFAULT_CHROMIUM;
 
 /// The launch flags. Without the background-networking ones Chromium tries to reach outside
 /// hosts at start-up; QUIC and the sandbox are off because only loopback HTTP/1.1 is used and

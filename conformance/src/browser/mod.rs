@@ -3,11 +3,13 @@
 //! origin; the B checks compare what the browser did with what the server sent and with the
 //! runner's own verdicts.
 //!
-//! - [`chromium`]: launching the browser (fixed flags, fresh profile, DevTools port).
-//! - [`cdp`]: the handful of DevTools-protocol commands used, over a WebSocket.
+//! - `chromium` (feature `browser`): launching the browser (fixed flags, fresh profile,
+//!   DevTools port).
+//! - `cdp` (feature `browser`): the handful of DevTools-protocol commands used, over a WebSocket.
 //! - [`proxy`]: the probe page and the recording proxy (Last-Event-ID, status, events, retry).
-//! - [`session`]: one scripted session: open, publish, server-side close, reconnect; then a
-//!   cross-origin EventSource straight at the target, next to the runner's own CORS reading.
+//! - `drive` (feature `browser`): one scripted session: open, publish, server-side close,
+//!   reconnect; then a cross-origin EventSource straight at the target, next to the runner's own
+//!   CORS reading. [`session`] holds what it saw.
 //! - [`verdicts`]: the B checks (B01–B06) and the disagreements with the runner.
 
 use std::path::PathBuf;
@@ -18,11 +20,18 @@ use serde::Serialize;
 use crate::runner::CheckResult;
 use crate::target::Target;
 
+#[cfg(feature = "browser")]
 pub mod cdp;
+#[cfg(feature = "browser")]
 pub mod chromium;
+#[cfg(feature = "browser")]
+pub mod drive;
 pub mod proxy;
 pub mod session;
 pub mod verdicts;
+
+/// Where Debian installs Chromium (`--chromium` changes it).
+pub const DEFAULT_CHROMIUM: &str = "/usr/bin/chromium";
 
 pub use session::Observation;
 pub use verdicts::Disagreement;
@@ -39,6 +48,9 @@ pub enum BrowserError {
     /// A DevTools-protocol step failed.
     #[error("DevTools protocol: {0}")]
     Cdp(String),
+    /// This build of the runner has no browser driver.
+    #[error("this ssekit was built without browser support: rebuild with the `browser` feature (`cargo install --path conformance/cli` has it)")]
+    NotBuilt,
     /// The runner's publish failed during the session.
     #[error("publishing during the browser session failed: {0}")]
     Publish(String),
@@ -86,7 +98,14 @@ pub async fn run_on(
     page: Option<std::net::TcpListener>,
 ) -> (Vec<CheckResult>, BrowserReport) {
     let started = Instant::now();
-    match session::observe(target, types, opts, page).await {
+    #[cfg(feature = "browser")]
+    let observed = drive::observe(target, types, opts, page).await;
+    #[cfg(not(feature = "browser"))]
+    let observed = {
+        let _ = (target, types, opts, page);
+        Err(BrowserError::NotBuilt)
+    };
+    match observed {
         Ok(obs) => {
             let rows = verdicts::results(&obs, started.elapsed());
             let report = BrowserReport {

@@ -10,10 +10,10 @@ use std::sync::Arc;
 
 use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 use serde_json::Value;
-use ssekit_conformance::check_command::{check_target, CheckArgs};
-use ssekit_conformance::checks::Status;
-use ssekit_conformance::report::Report;
-use ssekit_conformance::target::{embedded_config, Target};
+use ssekit_check::check_command::{check_target, CheckArgs};
+use ssekit_check::checks::Status;
+use ssekit_check::report::Report;
+use ssekit_check::target::{embedded_config, Target};
 use ssekit_server::Misbehavior;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 fn vectors_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../vectors")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../vectors")
 }
 
 fn ssekit() -> Command {

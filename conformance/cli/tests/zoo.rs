@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 const SSEKIT: &str = env!("CARGO_BIN_EXE_ssekit");
-const ZOO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/zoo");
+const ZOO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/zoo");
 
 /// How long a case may take to start its servers and print `ARGS` (npm and Python imports are
 /// slow on a loaded 2-core machine, so this is generous).

@@ -2,6 +2,7 @@
 //! front of the reference server, trusting a self-signed CA given with `--ca-cert`; without it,
 //! the certificate is refused as a browser would refuse it.
 
+#[path = "../../tests/common/mod.rs"]
 mod common;
 
 use common::tls_front;

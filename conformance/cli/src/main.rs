@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use ssekit_conformance::parse::{parse_to_json_lines, read_input, Chunking};
+use ssekit::parse::{parse_to_json_lines, read_input, Chunking};
 
 #[derive(Parser)]
 #[command(name = "ssekit", version, about = "Server-Sent Events toolkit")]
@@ -28,18 +28,18 @@ enum Command {
     /// Run the reference SSE server (HTTP/1.1 and h2c) until SIGINT or SIGTERM.
     Serve(ssekit_server::ServeArgs),
     /// Check an SSE server over the network (with no URL: the embedded reference server).
-    Check(Box<ssekit_conformance::check_command::CheckArgs>),
+    Check(Box<ssekit_check::check_command::CheckArgs>),
     /// Load an SSE server on loopback: N streams, a timed publisher, stalled readers; reports
     /// delivery, missing/duplicate events, latency percentiles and the server's RSS.
-    Load(ssekit_conformance::load::LoadArgs),
+    Load(ssekit_load::LoadArgs),
 }
 
 fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Parse { file, chunk_size } => parse(file, chunk_size),
-        Command::Serve(args) => ssekit_server::run_blocking(args),
-        Command::Check(args) => ssekit_conformance::check_command::run(*args),
-        Command::Load(args) => ssekit_conformance::load::run(args),
+        Command::Serve(args) => ssekit::serve::run(args),
+        Command::Check(args) => ssekit_check::check_command::run(*args),
+        Command::Load(args) => ssekit::load::run(args),
     }
 }
 

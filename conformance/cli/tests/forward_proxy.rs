@@ -3,6 +3,7 @@
 //! `http://` targets must arrive in absolute-form, `https://` ones through CONNECT (with ALPN
 //! h2 inside), h2c checks must SKIP with the reason, and a proxy refusing CONNECT is named.
 
+#[path = "../../tests/common/mod.rs"]
 mod common;
 
 use common::tls_front;

@@ -5,7 +5,7 @@
 use std::process::Command;
 use std::time::Duration;
 
-use ssekit_conformance::load::{execute, report::Report, LoadArgs};
+use ssekit_load::{execute, report::Report, Endpoints, LoadArgs};
 
 fn args(connections: u64, duration: f64, rate: f64, stall: u64) -> LoadArgs {
     LoadArgs {
@@ -25,11 +25,18 @@ fn args(connections: u64, duration: f64, rate: f64, stall: u64) -> LoadArgs {
     }
 }
 
+/// Loads a reference server started in this process.
 async fn run(a: LoadArgs) -> Report {
-    tokio::time::timeout(Duration::from_secs(30), execute(a))
+    let server = ssekit_server::start(ssekit_server::Config::default())
+        .await
+        .expect("the reference server starts");
+    let endpoints = Endpoints::reference_server(server.local_addr(), std::process::id());
+    let report = tokio::time::timeout(Duration::from_secs(30), execute(a, endpoints))
         .await
         .expect("the load run stops by itself")
-        .expect("the load run starts")
+        .expect("the load run starts");
+    server.shutdown().await;
+    report
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,6 +1,7 @@
 //! The runner against servers it did not come with: a hand-written Python `http.server` SSE
 //! endpoint (tests/python_sse_server.py), and the CLI's contract (exit statuses, JSON, JUnit).
 
+#[path = "../../tests/common/mod.rs"]
 mod common;
 
 use std::process::{Child, Command, Stdio};

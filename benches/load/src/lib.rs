@@ -26,7 +26,6 @@ pub mod target;
 
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
-use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Duration;
@@ -51,56 +50,61 @@ const DRAIN_MAX: Duration = Duration::from_secs(5);
 const JOIN_MAX: Duration = Duration::from_secs(15);
 
 /// The arguments of `ssekit load`.
-#[derive(Debug, Clone, clap::Args)]
+#[derive(Debug, Clone)]
+#[cfg_attr(feature = "cli", derive(clap::Args))]
 pub struct LoadArgs {
     /// Event stream URL, `http://127.x.y.z:PORT/PATH` (loopback only). Without it, an embedded
     /// reference server is started and loaded (its RSS then includes the client's).
     pub url: Option<String>,
     /// Event streams to open.
-    #[arg(long, value_name = "N", default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    #[cfg_attr(feature = "cli", arg(long, value_name = "N", default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=1_000_000)))]
     pub connections: u64,
     /// Seconds to publish for (or to hold the connections idle without `--rate`).
-    #[arg(long, value_name = "SECS", default_value_t = 10.0, value_parser = parse_secs)]
+    #[cfg_attr(feature = "cli", arg(long, value_name = "SECS", default_value_t = 10.0, value_parser = parse_secs))]
     pub duration: f64,
     /// The server's publish endpoint (`POST` JSON `{"data": …}`), e.g. `http://127.0.0.1:8080/publish`.
     /// With the embedded server it is found by itself.
-    #[arg(long, value_name = "URL")]
+    #[cfg_attr(feature = "cli", arg(long, value_name = "URL"))]
     pub publish: Option<String>,
     /// Events per second to publish (0: as fast as the server answers). Without it nothing is
     /// published and the connections stay idle.
-    #[arg(long, value_name = "R", value_parser = parse_rate)]
+    #[cfg_attr(feature = "cli", arg(long, value_name = "R", value_parser = parse_rate))]
     pub rate: Option<f64>,
     /// Publishing connections at once, each waiting for its answer before the next request
     /// (more than 1 lifts the publish rate; events may then arrive slightly out of order,
     /// which is tolerated, not counted as gaps).
-    #[arg(long, value_name = "P", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=64))]
+    #[cfg_attr(feature = "cli", arg(long, value_name = "P", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=64)))]
     pub publishers: u64,
     /// Events per publish request: more than 1 sends a JSON array of that many events, which
     /// the reference server publishes at once (each stream then gets them in one write with
     /// coalescing). `--rate` still counts events.
-    #[arg(long, value_name = "B", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    #[cfg_attr(feature = "cli", arg(long, value_name = "B", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=10_000)))]
     pub batch: u64,
     /// Readers that stop reading after the response head (slow consumers).
-    #[arg(long, value_name = "K", default_value_t = 0)]
+    #[cfg_attr(feature = "cli", arg(long, value_name = "K", default_value_t = 0))]
     pub stall: u64,
     /// Source addresses to spread connections over, ~25 000 each (default: 127.0.0.1,
     /// 127.0.0.2, … as many as needed).
-    #[arg(long, value_name = "IP[,IP]", value_delimiter = ',')]
+    #[cfg_attr(
+        feature = "cli",
+        arg(long, value_name = "IP[,IP]", value_delimiter = ',')
+    )]
     pub sources: Vec<Ipv4Addr>,
     /// The server's process id, to report its resident memory (`/proc/PID/status`).
-    #[arg(long, value_name = "PID")]
+    #[cfg_attr(feature = "cli", arg(long, value_name = "PID"))]
     pub server_pid: Option<u32>,
     /// Extra bytes of padding in each event's data (the stamp itself is ~40 bytes).
-    #[arg(long, value_name = "BYTES", default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=1_000_000))]
+    #[cfg_attr(feature = "cli", arg(long, value_name = "BYTES", default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=1_000_000)))]
     pub pad: u64,
     /// Bound on opening all connections, queueing included (seconds).
-    #[arg(long, value_name = "SECS", default_value_t = 60.0, value_parser = parse_secs)]
+    #[cfg_attr(feature = "cli", arg(long, value_name = "SECS", default_value_t = 60.0, value_parser = parse_secs))]
     pub connect_timeout: f64,
     /// Also write the report as JSON (schema `ssekit-load/1`) to this file.
-    #[arg(long, value_name = "FILE")]
+    #[cfg_attr(feature = "cli", arg(long, value_name = "FILE"))]
     pub json: Option<PathBuf>,
 }
 
+#[cfg(feature = "cli")]
 fn parse_secs(s: &str) -> Result<f64, String> {
     let v: f64 = s
         .parse()
@@ -111,6 +115,7 @@ fn parse_secs(s: &str) -> Result<f64, String> {
     Ok(v)
 }
 
+#[cfg(feature = "cli")]
 fn parse_rate(s: &str) -> Result<f64, String> {
     let v: f64 = s.parse().map_err(|_| {
         format!("`{s}` is not a rate in events per second, e.g. 100 (0: as fast as possible)")
@@ -145,9 +150,9 @@ pub enum LoadError {
         /// Connections asked for.
         connections: u64,
     },
-    /// The embedded reference server did not start.
-    #[error("cannot start the embedded reference server: {0}")]
-    Embedded(#[from] ssekit_server::ServerError),
+    /// No `--url`: the caller starts a server and names its endpoints.
+    #[error("no URL to load: give the event stream URL (http://127.0.0.1:PORT/PATH)")]
+    NoUrl,
     /// The JSON report could not be written.
     #[error("cannot write the JSON report to {path}: {source}")]
     Json {
@@ -158,78 +163,52 @@ pub enum LoadError {
     },
 }
 
-/// Runs `ssekit load` and returns its exit status: 0 when every connection opened and every
-/// reader got every event exactly once, 1 when not, 2 when the run could not start.
-pub fn run(args: LoadArgs) -> ExitCode {
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("ssekit load: cannot start the async runtime: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let json = args.json.clone();
-    let report = match runtime.block_on(execute(args)) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("ssekit load: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    print!("{}", report.human());
-    if let Some(path) = json {
-        let text = serde_json::to_string_pretty(&report).unwrap_or_default();
-        if let Err(source) = std::fs::write(&path, text + "\n") {
-            eprintln!("ssekit load: {}", LoadError::Json { path, source });
-            return ExitCode::from(2);
-        }
-    }
-    ExitCode::from(report.exit_code)
+/// The endpoints under load, and the server process when it is known (for its RSS and CPU).
+#[derive(Debug, Clone)]
+pub struct Endpoints {
+    /// The event stream.
+    pub stream: LoopbackUrl,
+    /// Where events are published, if the run publishes.
+    pub publish: Option<LoopbackUrl>,
+    /// The server's process id.
+    pub pid: Option<u32>,
 }
 
-/// The endpoints under load, and the server process when it is known.
-struct Targets {
-    stream: LoopbackUrl,
-    publish: Option<LoopbackUrl>,
-    pid: Option<u32>,
-    embedded: Option<ssekit_server::ServerHandle>,
-}
-
-async fn targets(args: &LoadArgs) -> Result<Targets, LoadError> {
-    let Some(url) = &args.url else {
-        let server = ssekit_server::start(ssekit_server::Config::default()).await?;
-        let addr = server.local_addr();
-        return Ok(Targets {
-            stream: LoopbackUrl {
-                addr,
-                path: "/stream".into(),
-            },
-            publish: Some(LoopbackUrl {
-                addr,
-                path: "/publish".into(),
-            }),
-            pid: Some(std::process::id()),
-            embedded: Some(server),
-        });
-    };
-    let publish = args
-        .publish
-        .as_deref()
-        .map(LoopbackUrl::parse)
-        .transpose()?;
-    if args.rate.is_some() && publish.is_none() {
-        return Err(LoadError::RateWithoutPublish);
+impl Endpoints {
+    /// The endpoints `--url`, `--publish` and `--server-pid` name.
+    pub fn from_args(args: &LoadArgs) -> Result<Endpoints, LoadError> {
+        let url = args.url.as_deref().ok_or(LoadError::NoUrl)?;
+        let publish = args
+            .publish
+            .as_deref()
+            .map(LoopbackUrl::parse)
+            .transpose()?;
+        if args.rate.is_some() && publish.is_none() {
+            return Err(LoadError::RateWithoutPublish);
+        }
+        Ok(Endpoints {
+            stream: LoopbackUrl::parse(url)?,
+            publish,
+            pid: args.server_pid,
+        })
     }
-    Ok(Targets {
-        stream: LoopbackUrl::parse(url)?,
-        publish,
-        pid: args.server_pid,
-        embedded: None,
-    })
+
+    /// The routes of an `ssekit serve` listening on `addr` in process `pid`.
+    pub fn reference_server(addr: std::net::SocketAddr, pid: u32) -> Endpoints {
+        let at = |path: &str| LoopbackUrl {
+            addr,
+            path: path.into(),
+        };
+        Endpoints {
+            stream: at("/stream"),
+            publish: Some(at("/publish")),
+            pid: Some(pid),
+        }
+    }
 }
 
 /// Runs the load and returns the report.
-pub async fn execute(args: LoadArgs) -> Result<Report, LoadError> {
+pub async fn execute(args: LoadArgs, t: Endpoints) -> Result<Report, LoadError> {
     if args.stall > args.connections {
         return Err(LoadError::TooManyStalled {
             stall: args.stall,
@@ -238,7 +217,6 @@ pub async fn execute(args: LoadArgs) -> Result<Report, LoadError> {
     }
     let n = usize::try_from(args.connections).unwrap_or(usize::MAX);
     let nofile_limit = process::raise_nofile(args.connections + 1024);
-    let t = targets(&args).await?;
     let load_average = process::load_average();
     let rss_before = t.pid.and_then(process::rss_kib);
     let sources = target::sources(&args.sources, t.stream.addr, n);
@@ -327,9 +305,6 @@ pub async fn execute(args: LoadArgs) -> Result<Report, LoadError> {
                 result: Err("did not stop in time".into()),
             }),
         }
-    }
-    if let Some(server) = t.embedded {
-        server.shutdown().await;
     }
 
     let total_published = publishing.as_ref().map(|(o, _)| o.published);

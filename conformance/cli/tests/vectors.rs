@@ -3,17 +3,17 @@
 //! same JSON lines, which must equal both the hand-written `expected/NAME.jsonl` and the
 //! reviewed insta snapshot `snapshots/vectors__NAME.snap`.
 //!
-//! After changing the parser on purpose: `cargo insta test -p ssekit-conformance --test vectors`
+//! After changing the parser on purpose: `cargo insta test -p ssekit --test vectors`
 //! then `cargo insta review`.
 
 use std::io;
 use std::path::{Path, PathBuf};
 
-use ssekit_conformance::parse::{parse_to_json_lines, write_frame, Chunking};
+use ssekit::parse::{parse_to_json_lines, write_frame, Chunking};
 use ssekit_parser::Parser;
 
 fn vectors_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../vectors")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../vectors")
 }
 
 fn vector_names() -> Vec<String> {

@@ -3,6 +3,7 @@
 //! ignored, and gzip switched on for text/event-stream. Skips with a message when nginx is not
 //! installed. What nginx 1.22 does here is recorded in the README.
 
+#[path = "../../tests/common/mod.rs"]
 mod common;
 
 use std::path::{Path, PathBuf};
