@@ -1,7 +1,7 @@
 //! The `ssekit` command line and the libraries behind it.
 //!
 //! # Map of the crate
-//! - [`parse`]: `ssekit parse`, the parser's fixed JSON-lines contract (documented in the README).
+//! - [`parse`]: `ssekit parse`, the parser's fixed JSON-lines contract (documented in docs/parse.md).
 //! - `ssekit check [URL]`, the conformance runner for SSE servers:
 //!   - [`check_command`]: its arguments ([`check_command::CheckArgs`]) and exit statuses;
 //!   - [`target`]: what is checked, and its hooks; starts the embedded reference server;
