@@ -552,7 +552,7 @@ async fn check(args: &CheckArgs) -> Result<Report, RunError> {
 }
 
 /// Every check as a Markdown table: id, level, basis, title and the source it cites (the
-/// README's table is this output).
+/// table in docs/checks.md is this output).
 pub fn checks_table() -> String {
     let mut out = String::from("| ID | Level | Basis | Checks | Source |\n|---|---|---|---|---|\n");
     let browser = crate::browser::verdicts::checks();

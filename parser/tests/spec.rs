@@ -1,4 +1,4 @@
-//! One test per rule of the WHATWG event-stream algorithm (see shared/SPEC-DIGEST.md), each run
+//! One test per rule of the WHATWG event-stream algorithm (see docs/spec.md), each run
 //! under every chunking in `common::chunkings` (1, 2, 3, 5, 7, 64 bytes, whole, and with empty
 //! chunks in between).
 

@@ -31,7 +31,7 @@ pub struct ServeArgs {
     #[cfg_attr(feature = "cli", arg(long, value_name = "N", default_value_t = 3000))]
     pub retry_ms: u64,
     /// Open event streams allowed at once (0: no cap). Over the cap a stream is answered with
-    /// 200, a long `retry:` and a clean end, never with a 5xx (see the README).
+    /// 200, a long `retry:` and a clean end, never with a 5xx (see docs/server.md).
     #[cfg_attr(feature = "cli", arg(long, value_name = "N", default_value_t = 0))]
     pub max_connections: usize,
     /// A subscriber further behind than this many bytes of events is closed at an event boundary.
@@ -77,7 +77,7 @@ pub struct ServeArgs {
     pub no_coalesce: bool,
     /// Run as one node of several sharing this Redis (e.g. `redis://127.0.0.1:6379`): events
     /// are appended to a Redis Stream, which every node reads and which is also the replay log;
-    /// ids are Redis stream ids. See "Running several nodes" in the README.
+    /// ids are Redis stream ids. See "Running several nodes" in docs/server.md.
     #[cfg_attr(feature = "cli", arg(long, value_name = "URL"))]
     pub redis: Option<String>,
     /// With `--redis`: the stream is trimmed to about this many events (`XADD MAXLEN ~ N`).

@@ -1,7 +1,7 @@
 //! The runner through nginx (Debian package) in front of `ssekit serve`: proxy buffering off,
 //! on (disabled per response by the server's `X-Accel-Buffering: no`), on with that header
 //! ignored, and gzip switched on for text/event-stream. Skips with a message when nginx is not
-//! installed. What nginx 1.22 does here is recorded in the README.
+//! installed. What nginx 1.22 does here is recorded in docs/checks.md.
 
 #[path = "../../tests/common/mod.rs"]
 mod common;

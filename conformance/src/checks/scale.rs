@@ -45,7 +45,7 @@ pub fn checks() -> Vec<Check> {
             level: Level::Info,
             basis: Basis::Practice,
             title: "idle connection ramp",
-            reference: "research §4 scale anchors",
+            reference: "operations practice (each idle stream holds a socket, a file descriptor and memory)",
             browser: "—",
             fix: "—",
             phase: Phase::Main,

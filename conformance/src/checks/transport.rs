@@ -66,7 +66,7 @@ pub fn checks() -> Vec<Check> {
             title: "T01 and K01 hold through a proxy",
             reference: "deployment reality",
             browser: "A buffering proxy in production undoes a correct server.",
-            fix: "Run `ssekit check` against the proxied URL too (see the README's nginx results).",
+            fix: "Run `ssekit check` against the proxied URL too (docs/checks.md shows nginx's results).",
             phase: Phase::Main,
             run: t05,
         },
@@ -392,8 +392,8 @@ fn t04(ctx: &Ctx) -> BoxFuture<'_, Finding> {
 fn t05(_ctx: &Ctx) -> BoxFuture<'_, Finding> {
     Box::pin(async {
         Finding::skip(
-            "the runner bundles no proxy: run `ssekit check` against the proxied URL (the README shows nginx \
-             with buffering on and off)",
+            "the runner bundles no proxy: run `ssekit check` against the proxied URL (docs/checks.md shows \
+             nginx with buffering on and off)",
         )
     })
 }
