@@ -1,3 +1,4 @@
+#![doc = include_str!("../README.md")]
 //! The conformance runner behind `ssekit check`: judges an SSE server over the network (a feed,
 //! or a stream opened by a request: LLM token endpoints, MCP servers), names what stands in
 //! front of it (proxies, caches, compression), and reports as text, JSON or JUnit. The

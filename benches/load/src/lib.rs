@@ -1,3 +1,4 @@
+#![doc = include_str!("../README.md")]
 //! `ssekit load`: a load generator for SSE servers, on loopback only.
 //!
 //! It opens N event streams over raw HTTP/1.1 connections (spread over several 127.0.0.x

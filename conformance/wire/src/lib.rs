@@ -1,3 +1,4 @@
+#![doc = include_str!("../README.md")]
 //! Sans-I/O readers for bytes from servers nobody vetted, split out of the `ssekit check`
 //! runner so they can be fuzzed without its I/O stack (tokio, hyper, rustls):
 //!
