@@ -21,10 +21,13 @@ use crate::runner::CheckResult;
 use crate::target::Target;
 
 #[cfg(feature = "browser")]
+#[cfg_attr(docsrs, doc(cfg(feature = "browser")))]
 pub mod cdp;
 #[cfg(feature = "browser")]
+#[cfg_attr(docsrs, doc(cfg(feature = "browser")))]
 pub mod chromium;
 #[cfg(feature = "browser")]
+#[cfg_attr(docsrs, doc(cfg(feature = "browser")))]
 pub mod drive;
 pub mod proxy;
 pub mod session;
