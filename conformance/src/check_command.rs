@@ -72,6 +72,12 @@ pub struct CheckArgs {
     /// How long a finite stream may take to end, in seconds.
     #[cfg_attr(feature = "cli", arg(long, value_name = "SECS", default_value = "30", value_parser = secs))]
     pub stream_max: Duration,
+    /// The most requests the run may send that can start a generation (each one is a billed
+    /// answer on a paid endpoint): the baseline takes 1, H06 1, P07 3 (10 in the full
+    /// profile); a check that needs more than is left SKIPs, and P09 reports what was sent.
+    /// Default: no limit. Finite streams only.
+    #[cfg_attr(feature = "cli", arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..)))]
+    pub max_requests: Option<u32>,
     /// A URL that should tell clients to stop (expects 204), for H10.
     #[cfg_attr(feature = "cli", arg(long, value_name = "URL"))]
     pub gone_url: Option<String>,
@@ -136,6 +142,7 @@ impl Default for CheckArgs {
             content_type: None,
             finite: false,
             stream_max: Duration::from_secs(30),
+            max_requests: None,
             gone_url: None,
             poll_url: None,
             metrics_url: None,
@@ -328,6 +335,14 @@ fn opening(args: &CheckArgs) -> Result<Opening, RunError> {
 
 /// Builds the target the arguments describe (starting the embedded server when no URL).
 pub async fn build_target(args: &CheckArgs) -> Result<Target, RunError> {
+    if args.max_requests.is_some() && opts_of(args).lifetime != Lifetime::Finite {
+        return Err(RunError::Request(
+            "--max-requests limits the requests that can start a generation, which only a \
+             stream opened by a request does: add --finite, --method/--data or --profile \
+             openai|anthropic|mcp, or drop --max-requests"
+                .into(),
+        ));
+    }
     let headers = parse_headers(&args.headers)?;
     if let Some(path) = &args.ca_cert {
         let ca = |reason: String| RunError::CaCert {
@@ -392,6 +407,7 @@ pub fn opts_of(args: &CheckArgs) -> Options {
         },
         protocol,
         stream_max: args.stream_max,
+        max_requests: args.max_requests,
     }
 }
 
@@ -530,8 +546,12 @@ async fn check(args: &CheckArgs) -> Result<Report, RunError> {
     }
     let target = build_target(args).await?;
     if !args.quiet {
+        let requests = match args.max_requests {
+            Some(n) => format!(", at most {n} request(s) that can start a generation"),
+            None => String::new(),
+        };
         eprintln!(
-            "ssekit check: {} ({} profile, at most ~{} s)",
+            "ssekit check: {} ({} profile, at most ~{} s{requests})",
             target.description,
             if args.depth() == Profile::Quick {
                 "quick"

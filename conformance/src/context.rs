@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use http::{HeaderMap, StatusCode, Uri};
 use tokio::sync::OnceCell;
 
+use crate::budget::{Budget, Refused};
 use crate::capture::Capture;
 use crate::diagnosis::Close;
 use crate::probe::{self, ProbeError, Request, Response, BROWSER_ACCEPT_ENCODING};
@@ -52,6 +53,9 @@ pub struct Options {
     pub protocol: Option<Protocol>,
     /// How long a finite stream may take to end.
     pub stream_max: Duration,
+    /// The most requests a finite stream's run may send that can start a generation
+    /// (`--max-requests`); `None`: no limit.
+    pub max_requests: Option<u32>,
 }
 
 /// Whether the stream is expected to end.
@@ -86,6 +90,7 @@ impl Default for Options {
             lifetime: Lifetime::Endless,
             protocol: None,
             stream_max: Duration::from_secs(30),
+            max_requests: None,
         }
     }
 }
@@ -201,6 +206,7 @@ pub struct Ctx {
     baseline: OnceCell<Result<Baseline, String>>,
     mcp: OnceCell<Result<mcp::Session, String>>,
     mcp_requests: AtomicU64,
+    budget: Budget,
     stall: OnceCell<Stall>,
     idle: OnceCell<Result<Capture, String>>,
     statuses: Mutex<Vec<(String, StatusCode)>>,
@@ -217,6 +223,7 @@ impl Ctx {
                 .map_or(0, |d| d.as_nanos() & 0xffff_ffff_ffff)
         );
         Ctx {
+            budget: Budget::new(opts.max_requests),
             target,
             opts,
             nonce,
@@ -267,6 +274,21 @@ impl Ctx {
             Shape::Browser => req,
             Shape::Bare => req.bare(),
         }
+    }
+
+    /// Takes `n` requests that can start a generation from the run's budget
+    /// (`--max-requests`) for `what`, before sending them. Only a finite stream's requests
+    /// start generations: a feed's are neither counted nor refused.
+    pub fn take_requests(&self, what: &str, n: u32) -> Result<(), Refused> {
+        match self.opts.lifetime {
+            Lifetime::Finite => self.budget.take(what, n),
+            Lifetime::Endless => Ok(()),
+        }
+    }
+
+    /// The run's request budget and what was taken from it.
+    pub fn budget(&self) -> &Budget {
+        &self.budget
     }
 
     /// Sends a request, recording its status for H11.
@@ -393,6 +415,12 @@ impl Ctx {
             ));
         }
         // Nothing decoded for the browser: does the same request without compression flow?
+        if let Err(refused) = self.take_requests("H14", 1) {
+            return Stall::None(format!(
+                "Content-Encoding: {encoding}; nothing decoded, and the control request without \
+                 Accept-Encoding was not sent: {refused}"
+            ));
+        }
         let bare = self.sse_request_to(b.url.clone()).bare();
         let Ok(mut r) = self.send("stream without Accept-Encoding", bare).await else {
             return Stall::None("the control request without Accept-Encoding failed too".into());
@@ -607,6 +635,9 @@ impl Ctx {
     ) -> Result<(Uri, Vec<(StatusCode, String)>, Response), ProbeError> {
         let mut redirects = Vec::new();
         loop {
+            // A refused hop ends the baseline: H01 shows why, with the limit that would do.
+            self.take_requests("baseline", 1)
+                .map_err(|e| ProbeError::Http(e.to_string()))?;
             let response = self
                 .send("stream", self.sse_request_to(url.clone()))
                 .await?;

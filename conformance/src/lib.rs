@@ -19,6 +19,8 @@
 //! - [`tls`]: rustls for `https://` targets (ALPN h2 / http/1.1, `--ca-cert`);
 //! - [`capture`]: what one response body showed (strict parser plus a byte scanner);
 //! - [`context`]: options, the shared baseline observation, what the run saw so far;
+//! - [`budget`]: `--max-requests`, the requests a run may send that can start a paid
+//!   generation;
 //! - [`diagnosis`]: names what stands between runner and server (idle cuts, caches,
 //!   compression that holds the stream) once, for every check that depends on it;
 //! - [`checks`]: the network checks, one module per group (H F I R K T S C L P), plus the B
@@ -32,6 +34,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod browser;
+pub mod budget;
 pub mod capture;
 pub mod check_command;
 pub mod checks;

@@ -122,8 +122,11 @@ fn check_limit(profile: Profile) -> Duration {
 
 /// Checks that judge the first response itself, or other URLs: they run when the stream
 /// never opened. Every other check needs the stream and would only wait out its own timeout.
-/// P08 judges an MCP server's session rules with requests of its own.
-const WITHOUT_A_STREAM: [&str; 8] = ["H01", "H02", "H10", "H11", "H12", "H14", "L01", "P08"];
+/// P08 judges an MCP server's session rules with requests of its own; P09 counts what the run
+/// sent, stream or not.
+const WITHOUT_A_STREAM: [&str; 9] = [
+    "H01", "H02", "H10", "H11", "H12", "H14", "L01", "P08", "P09",
+];
 
 /// Checks that judge a finite stream (one opened by a request, read to its end) as well as a
 /// feed; the others need an endless stream, a publish hook, replay or a GET of their own.

@@ -107,6 +107,17 @@ pub fn checks() -> Vec<Check> {
             phase: Phase::Main,
             run: p08,
         },
+        Check {
+            id: "P09",
+            level: Level::Info,
+            basis: Basis::Practice,
+            title: "requests sent that can start a generation (--max-requests)",
+            reference: "—",
+            browser: "—",
+            fix: "—",
+            phase: Phase::Summary,
+            run: p09,
+        },
     ]
 }
 
@@ -287,6 +298,12 @@ fn p04(ctx: &Ctx) -> BoxFuture<'_, Finding> {
             ));
         };
         // Compressed: the same request without Accept-Encoding tells the compressor's part.
+        if let Err(refused) = ctx.take_requests("P04", 1) {
+            return Finding::violation(format!(
+                "{seen} (`Content-Encoding: {encoding}`): a buffer releases the answer at once; \
+                 whether the compressor is that buffer was not tested: {refused}"
+            ));
+        }
         let bare = ctx.sse_request_to(b.url.clone()).bare();
         let control = match ctx.send("P04 without Accept-Encoding", bare).await {
             Ok(mut r) if r.status == StatusCode::OK => {
@@ -363,6 +380,9 @@ fn p07(ctx: &Ctx) -> BoxFuture<'_, Finding> {
             _ => return on_finite(ctx, |_| Finding::skip("")).await,
         };
         let n = ctx.opts.profile.pick(3, 10);
+        if let Err(refused) = ctx.take_requests("P07", n) {
+            return Finding::skip(refused.to_string());
+        }
         // What one request alone took, plus a margin: concurrency may cost, not serialize.
         let alone =
             b.a.events
@@ -407,6 +427,36 @@ fn p07(ctx: &Ctx) -> BoxFuture<'_, Finding> {
             ms(allowed),
             ms(alone),
             slow.join(", ")
+        ))
+    })
+}
+
+/// P09: the run's cost on a paid endpoint, counted when the budget was taken (each request
+/// taken is sent right after), so it is known even for a stream that never opened.
+fn p09(ctx: &Ctx) -> BoxFuture<'_, Finding> {
+    Box::pin(async move {
+        if ctx.opts.lifetime != Lifetime::Finite {
+            return Finding::skip(
+                "the stream is an endless feed: its requests start no generation to count",
+            );
+        }
+        let budget = ctx.budget();
+        let by: Vec<String> = budget
+            .ledger()
+            .iter()
+            .map(|(what, n)| format!("{what} {n}"))
+            .collect();
+        let limit = match budget.limit() {
+            Some(max) => format!("--max-requests {max}"),
+            None => "no limit; --max-requests N sets one".into(),
+        };
+        Finding::info(format!(
+            "{} sent ({}; {limit})",
+            budget.spent(),
+            match by.is_empty() {
+                true => "none".into(),
+                false => by.join(", "),
+            }
         ))
     })
 }

@@ -384,6 +384,9 @@ pub const H2_FORBIDDEN: [&str; 5] = [
 
 fn h06(ctx: &Ctx) -> BoxFuture<'_, Finding> {
     Box::pin(async move {
+        if let Err(refused) = ctx.take_requests("H06", 1) {
+            return Finding::skip(refused.to_string());
+        }
         let req = ctx.sse_request().proto(Proto::H2c);
         match ctx.send("stream over h2c", req).await {
             Ok(mut r) => {
@@ -411,7 +414,13 @@ fn h06(ctx: &Ctx) -> BoxFuture<'_, Finding> {
 
 /// hyper rejected the head and kept none of it: read it again raw to name the offending fields.
 async fn malformed_h2(ctx: &Ctx, error: &str) -> Finding {
-    let fields = match h2raw::response_head(&ctx.sse_request(), ctx.timeout()).await {
+    let read_raw = async {
+        ctx.take_requests("H06", 1).map_err(|e| e.to_string())?;
+        h2raw::response_head(&ctx.sse_request(), ctx.timeout())
+            .await
+            .map_err(|e| e.to_string())
+    };
+    let fields = match read_raw.await {
         Ok(fields) => fields,
         Err(raw) => {
             return Finding::violation(format!(

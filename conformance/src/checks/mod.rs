@@ -285,8 +285,9 @@ mod tests {
             );
         }
         // 56 checks of the H F I R K T S C L groups, H14 (compression that holds the stream)
-        // and the 8 P checks of streams opened by a request (P08: MCP sessions).
-        assert_eq!(checks.len(), 65);
+        // and the 9 P checks of streams opened by a request (P08: MCP sessions; P09: what the
+        // run sent that can start a generation).
+        assert_eq!(checks.len(), 66);
     }
 
     #[test]

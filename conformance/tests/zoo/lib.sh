@@ -134,6 +134,45 @@ start_app() {
     wait_listening "$name" $! 127.0.0.1 "$port" 20
 }
 
+# start_litellm [UPSTREAM]: LiteLLM's proxy server (the zoo venv's `litellm` CLI, one uvicorn
+# worker) on a free port with apps/python/litellm_config.yaml, offline: the cost map is read
+# from the package instead of fetched (LITELLM_LOCAL_MODEL_COST_MAP), and UPSTREAM (an
+# OpenAI-compatible /v1 base URL, for the `upstream` model) is all it talks to. Sets
+# LITELLM_PORT and LITELLM_KEY (the master key, sent as `Authorization: Bearer`). LiteLLM
+# imports for ~25 s, over 60 s when several start on a loaded 2-core machine, so it gets far
+# longer than start_app's 20 s (the harness allows a case 150 s to start).
+start_litellm() {
+    [ -x "$ZOO_VENV/bin/litellm" ] \
+        || skip "LiteLLM is not in $ZOO_VENV (run conformance/tests/zoo/setup.sh)"
+    LITELLM_PORT=$(free_port)
+    LITELLM_KEY="sk-zoo-$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')"
+    ZOO_UPSTREAM=${1:-http://127.0.0.1:9/v1} LITELLM_MASTER_KEY=$LITELLM_KEY \
+        LITELLM_LOCAL_MODEL_COST_MAP=True \
+        "$ZOO_VENV/bin/litellm" --config "$ZOO/apps/python/litellm_config.yaml" \
+        --host 127.0.0.1 --port "$LITELLM_PORT" --num_workers 1 >"$WORK/litellm.log" 2>&1 &
+    wait_listening litellm $! 127.0.0.1 "$LITELLM_PORT" 140
+}
+
+# litellm_request MODEL: writes $WORK/request.json, a streaming chat completion for MODEL (or,
+# with a second argument `messages`, an Anthropic messages request), and sends it once,
+# unjudged: LiteLLM's first request after start spends ~1.2 s on its own set-up (measured),
+# which a deployed proxy has long done, so the runner meets it warm.
+litellm_request() {
+    local model=$1 path=/v1/chat/completions
+    if [ "${2:-}" = messages ]; then
+        path=/v1/messages
+        printf '{"model":"%s","stream":true,"max_tokens":64,"messages":[{"role":"user","content":"Say something."}]}\n' \
+            "$model" >"$WORK/request.json"
+    else
+        printf '{"model":"%s","stream":true,"messages":[{"role":"user","content":"Say something."}]}\n' \
+            "$model" >"$WORK/request.json"
+    fi
+    curl -s -o /dev/null --max-time 20 -H "Authorization: Bearer $LITELLM_KEY" \
+        -H 'Content-Type: application/json' --data "@$WORK/request.json" \
+        "http://127.0.0.1:$LITELLM_PORT$path" || true
+    LITELLM_URL="http://127.0.0.1:$LITELLM_PORT$path"
+}
+
 # emit_args ARGS...: tells the harness how to run `ssekit check` (one line, shell-quoted),
 # then keeps the case alive until the harness kills its process group.
 emit_args() {
