@@ -160,7 +160,7 @@ pub fn not_a_stream(answer: &Answer<'_>) -> Option<NotAStream> {
                   endpoint"
                 .to_owned(),
         },
-        200 => "nothing in it parsed as events, and EventSource accepts only \
+        200 => "nothing in the first look parsed as events, and EventSource accepts only \
                 `Content-Type: text/event-stream`; point at the stream endpoint"
             .to_owned(),
         204 => "204 No Content tells EventSource to stop for good (the answer for a stream that \
