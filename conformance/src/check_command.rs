@@ -3,7 +3,7 @@
 //! and JUnit files. Exit status: 0 no MUST failed, 1 a MUST failed, 2 the run was impossible.
 
 use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -11,6 +11,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method};
 
 use crate::checks;
 use crate::context::{Ctx, Lifetime, Options, Profile, Shape};
+use crate::diagnosis::FirstAnswer;
 use crate::profiles::Protocol;
 use crate::report::{self, human::Color, Report};
 use crate::runner::{self, Selection};
@@ -259,12 +260,13 @@ pub enum RunError {
     /// A bad `--only` / `--skip`.
     #[error(transparent)]
     Selection(#[from] runner::UnknownCheck),
-    /// The stream URL could not be reached at all.
-    #[error("cannot reach {url}: {reason}")]
+    /// Nothing to judge at the stream URL: a dead endpoint (refused, no such host, no
+    /// answer to connect), a TLS refusal, a proxy that will not carry the request.
+    #[error("cannot check {url}: {reason}")]
     Unreachable {
         /// The URL.
         url: String,
-        /// Why.
+        /// Why, and what to do.
         reason: String,
     },
     /// `--browser` was asked for but the browser is not there.
@@ -273,6 +275,16 @@ pub enum RunError {
     /// `--browser` was asked of a build without the `browser` feature.
     #[error("--browser: this ssekit was built without browser support; rebuild with the `browser` feature (`cargo install --path conformance/cli` has it)")]
     BrowserNotBuilt,
+    /// A `--json` or `--junit` path that cannot be written, found before the run.
+    #[error("{flag} {}: {reason}; give a file in an existing, writable directory", .path.display())]
+    ReportPath {
+        /// `--json` or `--junit`.
+        flag: &'static str,
+        /// The path given.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// A report file could not be written.
     #[error("cannot write {path}: {source}")]
     Write {
@@ -445,22 +457,21 @@ pub async fn check_target(target: Target, args: &CheckArgs) -> Result<Report, Ru
     let started_unix = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    if let Err(reason) = ctx.baseline().await {
-        // Nothing listening is "could not run"; a server that accepts and then stalls is judged
-        // (H01 fails) instead. So is a proxy that will not carry the request: not the server's
-        // fault.
-        let unreachable = [
-            "cannot connect",
-            "unsupported URL",
-            "the TCP connection",
-            "the proxy ",
-        ];
-        if unreachable.iter().any(|u| reason.contains(u)) {
+    // One decision before the checks. Nothing to talk to is "could not run"; a server that
+    // accepts and then stalls is judged (H01 fails with the cause); an answer that is not an
+    // event stream is judged by the checks of the answer while the others SKIP at once.
+    match ctx.first_answer().await {
+        FirstAnswer::Unreachable(reason) => {
             return Err(RunError::Unreachable {
                 url: description,
-                reason,
-            });
+                reason: reason.clone(),
+            })
         }
+        FirstAnswer::NotAStream(n) if !args.quiet => eprintln!(
+            "ssekit check: {}; only the checks of the answer itself run, the rest SKIP",
+            n.cause
+        ),
+        _ => {}
     }
     // Before the runner's checks: its shutdown phase stops the embedded server.
     let browser_started = Instant::now();
@@ -530,6 +541,39 @@ async fn browser_session(
     crate::browser::run(&ctx.target, &types, &opts).await
 }
 
+/// Fails when a report could not be written to `path`, before a run that would end writing
+/// it: the file is opened for appending (created if missing, and then removed again).
+fn writable(flag: &'static str, path: &Path) -> Result<(), RunError> {
+    let bad = |reason: String| RunError::ReportPath {
+        flag,
+        path: path.to_owned(),
+        reason,
+    };
+    if path.is_dir() {
+        return Err(bad("that is a directory".into()));
+    }
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    if !dir.is_dir() {
+        return Err(bad(format!(
+            "the directory {} does not exist",
+            dir.display()
+        )));
+    }
+    let existed = path.exists();
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)
+        .map_err(|e| bad(e.to_string()))?;
+    if !existed {
+        let _ = std::fs::remove_file(path);
+    }
+    Ok(())
+}
+
 fn write_file(path: &PathBuf, text: &str) -> Result<(), RunError> {
     std::fs::write(path, text).map_err(|source| RunError::Write {
         path: path.clone(),
@@ -543,6 +587,11 @@ async fn check(args: &CheckArgs) -> Result<Report, RunError> {
     }
     if args.browser.enabled && !args.browser.chromium.exists() {
         return Err(RunError::NoBrowser(args.browser.chromium.clone()));
+    }
+    for (flag, path) in [("--json", &args.json), ("--junit", &args.junit)] {
+        if let Some(path) = path {
+            writable(flag, path)?;
+        }
     }
     let target = build_target(args).await?;
     if !args.quiet {

@@ -11,8 +11,8 @@ use tokio::sync::OnceCell;
 
 use crate::budget::{Budget, Refused};
 use crate::capture::Capture;
-use crate::diagnosis::Close;
-use crate::probe::{self, ProbeError, Request, Response, BROWSER_ACCEPT_ENCODING};
+use crate::diagnosis::{self, Answer, Close, FirstAnswer, NoResponse};
+use crate::probe::{self, Next, ProbeError, Request, Response, BROWSER_ACCEPT_ENCODING};
 use crate::profiles::{mcp, Protocol};
 use crate::target::Target;
 
@@ -111,6 +111,9 @@ pub struct Baseline {
     pub time_to_head: Duration,
     /// Subscriber A.
     pub a: Capture,
+    /// The first bytes of A's body as received (up to [`BODY_START`]): what an answer that is
+    /// not a stream said, when its last line has no line end for the parser to report it.
+    pub body_start: Vec<u8>,
     /// Subscriber B, connected at the same time as A.
     pub b: Option<Capture>,
     /// How long B waited for its head while A was open (or why it got none): a cache that
@@ -127,7 +130,7 @@ impl Baseline {
         url: Uri,
         redirects: Vec<(StatusCode, String)>,
         (status, headers, time_to_head): (StatusCode, HeaderMap, Duration),
-        a: Capture,
+        (a, body_start): (Capture, Vec<u8>),
     ) -> Self {
         Baseline {
             url,
@@ -136,6 +139,7 @@ impl Baseline {
             headers,
             time_to_head,
             a,
+            body_start,
             b: None,
             b_head: None,
             published: Vec::new(),
@@ -203,8 +207,9 @@ pub struct Ctx {
     pub opts: Options,
     /// A run-unique token for the runner's own payloads.
     pub nonce: String,
-    baseline: OnceCell<Result<Baseline, String>>,
-    mcp: OnceCell<Result<mcp::Session, String>>,
+    baseline: OnceCell<Result<Baseline, NoResponse>>,
+    first: OnceCell<FirstAnswer>,
+    mcp: OnceCell<Result<mcp::Session, NoResponse>>,
     mcp_requests: AtomicU64,
     budget: Budget,
     stall: OnceCell<Stall>,
@@ -228,6 +233,7 @@ impl Ctx {
             opts,
             nonce,
             baseline: OnceCell::new(),
+            first: OnceCell::new(),
             mcp: OnceCell::new(),
             mcp_requests: AtomicU64::new(0),
             stall: OnceCell::new(),
@@ -334,37 +340,103 @@ impl Ctx {
 
     /// The baseline, taken on first use.
     pub async fn baseline(&self) -> Result<&Baseline, String> {
+        self.first_look().await.map_err(ToString::to_string)
+    }
+
+    async fn first_look(&self) -> Result<&Baseline, &NoResponse> {
         self.baseline
             .get_or_init(|| async { self.take_baseline().await })
             .await
             .as_ref()
-            .map_err(Clone::clone)
+    }
+
+    /// What the stream URL answered, classified once (taking the baseline if need be): the
+    /// run's first decision, before any check.
+    pub async fn first_answer(&self) -> &FirstAnswer {
+        self.first
+            .get_or_init(|| async {
+                match self.first_look().await {
+                    Err(NoResponse::Unreachable(why)) => FirstAnswer::Unreachable(why.clone()),
+                    Err(NoResponse::Withheld(why)) => FirstAnswer::NoAnswer(why.clone()),
+                    Ok(b) => match diagnosis::not_a_stream(&Answer {
+                        status: b.status,
+                        headers: &b.headers,
+                        body: &b.a,
+                        body_start: &b.body_start,
+                        redirects: b.redirects.len(),
+                        method: &self.target.opening.method,
+                        protocol: self.opts.protocol,
+                    }) {
+                        Some(n) => FirstAnswer::NotAStream(n),
+                        None => FirstAnswer::Stream,
+                    },
+                }
+            })
+            .await
+    }
+
+    /// Where the runner's connections go: the forward proxy's `host:port` when one carries
+    /// them, else the stream URL's.
+    fn connects_to(&self) -> String {
+        match crate::proxy::route(&self.target.url) {
+            crate::proxy::Route::Proxy(p) => format!("the proxy {}", p.addr()),
+            crate::proxy::Route::Direct => match probe::authority(&self.target.url) {
+                Ok((host, port)) if host.contains(':') => format!("[{host}]:{port}"),
+                Ok((host, port)) => format!("{host}:{port}"),
+                Err(_) => self.target.url.to_string(),
+            },
+        }
+    }
+
+    /// A failed first request, sorted: nothing to talk to, or a server that gave no answer.
+    async fn no_response(&self, error: ProbeError) -> NoResponse {
+        match diagnosis::unreachable(&error, &self.connects_to()) {
+            Some(why) => NoResponse::Unreachable(why),
+            None => NoResponse::Withheld(self.why_no_head(error).await),
+        }
     }
 
     /// The MCP session opened before the baseline (`--profile mcp` only; `None` otherwise),
     /// or why it could not be opened. Opened once, on first use.
     pub async fn mcp_session(&self) -> Option<Result<&mcp::Session, String>> {
+        let opened = self.mcp_opened().await?;
+        Some(opened.as_ref().map_err(ToString::to_string))
+    }
+
+    async fn mcp_opened(&self) -> Option<&Result<mcp::Session, NoResponse>> {
         if self.opts.protocol != Some(Protocol::Mcp) {
             return None;
         }
         let opened = self
             .mcp
             .get_or_init(|| async {
-                mcp::open_session(&self.target.url, &self.target.headers, self.timeout())
-                    .await
-                    .map_err(|e| e.to_string())
+                let url = &self.target.url;
+                let e = match mcp::open_session(url, &self.target.headers, self.timeout()).await {
+                    Ok(session) => return Ok(session),
+                    Err(e) => e,
+                };
+                let unreachable = match &e {
+                    mcp::SetupError::Probe(p) => diagnosis::unreachable(p, &self.connects_to()),
+                    _ => None,
+                };
+                Err(match unreachable {
+                    Some(why) => NoResponse::Unreachable(why),
+                    None => NoResponse::Withheld(e.to_string()),
+                })
             })
             .await;
-        Some(opened.as_ref().map_err(Clone::clone))
+        Some(opened)
     }
 
     /// Why the checks that need the stream cannot judge it, in a sentence that names the
-    /// check reporting it: no answer at all (H01), a compressor holding it (H14), or an MCP
-    /// server answering JSON. When the request got no answer at all (a response that
-    /// came, whatever its status, is the checks' to judge), or why there is no stream to judge
-    /// (an MCP server that answered with JSON, as it may). Checks that need a stream SKIP
-    /// with this cause instead of each waiting out its own timeout.
+    /// check reporting it: no answer at all (H01), an answer that is not an event stream (H01
+    /// or H02), a compressor holding the stream (H14), or an MCP server answering JSON (as it
+    /// may). Checks that need a stream SKIP with this cause instead of each waiting out its
+    /// own timeout, or judging a page as if it were a stream.
     pub async fn blocked(&self) -> Option<String> {
+        if let FirstAnswer::NotAStream(n) = self.first_answer().await {
+            return Some(n.skip_reason());
+        }
         match self.baseline().await {
             Err(reason) => Some(format!("the stream never opened (see H01): {reason}")),
             Ok(b) if self.answered_json(b) => Some(mcp::JSON_ANSWER.into()),
@@ -455,13 +527,13 @@ impl Ctx {
         ))
     }
 
-    async fn take_baseline(&self) -> Result<Baseline, String> {
-        if let Some(Err(why)) = self.mcp_session().await {
-            return Err(why);
+    async fn take_baseline(&self) -> Result<Baseline, NoResponse> {
+        if let Some(Err(why)) = self.mcp_opened().await {
+            return Err(why.clone());
         }
         let (url, redirects, first) = match self.follow(self.target.url.clone()).await {
             Ok(found) => found,
-            Err(e) => return Err(self.why_no_head(e).await),
+            Err(e) => return Err(self.no_response(e).await),
         };
         let status = first.status;
         let headers = first.headers.clone();
@@ -471,10 +543,7 @@ impl Ctx {
             .profile
             .pick(Duration::from_millis(2500), Duration::from_secs(10));
         if status != StatusCode::OK {
-            let mut a = Capture::new(&first);
-            let mut first = first;
-            let deadline = Instant::now() + Duration::from_millis(500);
-            a.read_until(&mut first, deadline, |_| false).await;
+            let a = read_keeping(first, Instant::now() + Duration::from_millis(500)).await;
             return Ok(Baseline::alone(
                 url,
                 redirects,
@@ -509,14 +578,14 @@ impl Ctx {
             }
             ids
         };
-        let read_a = read_window(first, deadline);
+        let read_a = read_keeping(first, deadline);
         let read_b = async {
             match second {
                 Some(r) if r.status == StatusCode::OK => Some(read_window(r, deadline).await),
                 _ => None,
             }
         };
-        let (a, b, published) = tokio::join!(read_a, read_b, publisher);
+        let ((a, body_start), b, published) = tokio::join!(read_a, read_b, publisher);
         self.record_end("baseline", &a);
         Ok(Baseline {
             url,
@@ -525,6 +594,7 @@ impl Ctx {
             headers,
             time_to_head,
             a,
+            body_start,
             b,
             b_head,
             published,
@@ -540,8 +610,8 @@ impl Ctx {
     ) -> Baseline {
         let (status, headers, time_to_head) =
             (first.status, first.headers.clone(), first.time_to_head());
-        let a = read_window(first, Instant::now() + self.opts.stream_max).await;
-        self.record_end("baseline", &a);
+        let a = read_keeping(first, Instant::now() + self.opts.stream_max).await;
+        self.record_end("baseline", &a.0);
         Baseline::alone(url, redirects, (status, headers, time_to_head), a)
     }
 
@@ -663,6 +733,34 @@ pub async fn read_window(mut response: Response, deadline: Instant) -> Capture {
     let mut capture = Capture::new(&response);
     capture.read_until(&mut response, deadline, |_| false).await;
     capture
+}
+
+/// How much of the first body [`Baseline::body_start`] keeps.
+pub const BODY_START: usize = 512;
+
+/// [`read_window`], keeping the body's first [`BODY_START`] bytes as received.
+async fn read_keeping(mut response: Response, deadline: Instant) -> (Capture, Vec<u8>) {
+    let mut capture = Capture::new(&response);
+    let mut start = Vec::new();
+    loop {
+        match response.next(deadline).await {
+            Next::Data(r) => {
+                let room = BODY_START.saturating_sub(start.len()).min(r.bytes.len());
+                start.extend_from_slice(&r.bytes[..room]);
+                capture.push(r.at, &r.bytes);
+            }
+            Next::Eof(at) => {
+                capture.eof(at);
+                break;
+            }
+            Next::Error(at, e) => {
+                capture.error(at, e);
+                break;
+            }
+            Next::Deadline => break,
+        }
+    }
+    (capture, start)
 }
 
 /// Resolves a `Location` value against the URL it came from.

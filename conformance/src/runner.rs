@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use crate::checks::{Check, Finding, Phase, Status};
 use crate::context::{Ctx, Lifetime, Options, Profile};
+use crate::diagnosis::FirstAnswer;
 
 /// One check's outcome.
 #[derive(Debug, Clone)]
@@ -128,6 +129,24 @@ const WITHOUT_A_STREAM: [&str; 9] = [
     "H01", "H02", "H10", "H11", "H12", "H14", "L01", "P08", "P09",
 ];
 
+/// Checks that judge an answer that is not an event stream (its status, where its redirects
+/// led, the statuses seen), or other URLs. The check whose rule the answer breaks (H01 or
+/// H02, see [`crate::diagnosis::NotAStream::reported_by`]) runs too; the rest, H14 included,
+/// would judge a page or an error body as if it were a stream.
+const ON_ANY_ANSWER: [&str; 6] = ["H01", "H10", "H11", "H12", "L01", "P08"];
+
+/// Why `check` cannot judge what the stream URL gave, if it cannot.
+async fn blocked(ctx: &Ctx, check: &Check) -> Option<String> {
+    match ctx.first_answer().await {
+        FirstAnswer::NotAStream(n) => {
+            let judges = ON_ANY_ANSWER.contains(&check.id) || check.id == n.reported_by();
+            (!judges).then(|| n.skip_reason())
+        }
+        _ if WITHOUT_A_STREAM.contains(&check.id) => None,
+        _ => ctx.blocked().await,
+    }
+}
+
 /// Checks that judge a finite stream (one opened by a request, read to its end) as well as a
 /// feed; the others need an endless stream, a publish hook, replay or a GET of their own.
 const ON_A_FINITE_STREAM: [&str; 23] = [
@@ -152,10 +171,7 @@ async fn run_one(ctx: &Ctx, check: Check, deadline: Instant) -> CheckResult {
     let started = Instant::now();
     let limit = check_limit(ctx.opts.profile);
     let left = deadline.saturating_duration_since(started);
-    let blocked = match WITHOUT_A_STREAM.contains(&check.id) {
-        true => None,
-        false => ctx.blocked().await,
-    };
+    let blocked = blocked(ctx, &check).await;
     let finding = match (blocked, endless_only(ctx, &check)) {
         (_, Some(reason)) => Finding::skip(reason),
         (Some(cause), None) => Finding::skip(cause),

@@ -6,6 +6,7 @@ use http::{HeaderMap, Method, StatusCode};
 
 use super::{on_stream, show, Basis, Check, Finding, Level, Phase};
 use crate::context::{Baseline, Ctx};
+use crate::diagnosis::FirstAnswer;
 use crate::h2raw;
 use crate::probe::{self, Next, ProbeError, Proto, Request};
 use crate::target::BoxFuture;
@@ -226,10 +227,10 @@ fn h01(ctx: &Ctx) -> BoxFuture<'_, Finding> {
             Ok(b) if b.status == StatusCode::OK => {
                 Finding::pass(format!("200 after {}", ms(b.time_to_head)))
             }
-            Ok(b) => Finding::violation(format!(
-                "status {} (browsers close and never retry)",
-                b.status
-            )),
+            Ok(b) => Finding::violation(match ctx.first_answer().await {
+                FirstAnswer::NotAStream(n) => n.cause.clone(),
+                _ => format!("status {} (browsers close and never retry)", b.status),
+            }),
         }
     })
 }
@@ -262,7 +263,10 @@ fn h02(ctx: &Ctx) -> BoxFuture<'_, Finding> {
                 values(&b.headers, "content-type")[0]
             )),
             Ok(b) => match content_type_problem(&b.headers) {
-                Some(problem) => Finding::violation(problem),
+                Some(problem) => Finding::violation(match ctx.first_answer().await {
+                    FirstAnswer::NotAStream(n) => n.cause.clone(),
+                    _ => problem,
+                }),
                 None => Finding::pass(format!(
                     "Content-Type: {}",
                     values(&b.headers, "content-type")[0]
