@@ -1,7 +1,7 @@
 # Helpers shared by every zoo case (conformance/tests/zoo/cases/*.sh); source it first.
 #
 # Why it exists: each case starts real servers it did not write on free 127.0.0.1 ports, and the
-# harness (conformance/tests/zoo.rs) relies on a small contract that these helpers keep in one
+# harness (conformance/cli/tests/zoo.rs) relies on a small contract that these helpers keep in one
 # place: print `SKIPPED <reason>` and exit 0 when something is missing, otherwise print exactly
 # one `ARGS <shell-quoted arguments for ssekit check>` line and stay alive until the harness
 # kills the process group. Nothing here prints on stdout except `skip` and `emit_args`.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what the zoo's cases need (conformance/tests/zoo.rs): Debian packages listed in
+# Installs what the zoo's cases need (conformance/cli/tests/zoo.rs): Debian packages listed in
 # every */apt-packages.txt, a Python venv at .venv from apps/python/requirements.txt (pinned,
 # with hashes), and apps/node/node_modules from the committed package-lock.json.
 #
