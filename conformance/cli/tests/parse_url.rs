@@ -7,12 +7,14 @@
 mod common;
 
 use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use ssekit_server::{Config, Misbehavior, ServerHandle};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::runtime::Runtime;
 
 /// Every wait on the child is bounded by this.
@@ -150,6 +152,25 @@ fn events_are_printed_as_they_arrive_with_their_times() {
     assert_eq!((code, err.as_str()), (Some(0), ""));
 }
 
+/// A TCP relay on an address of its own to whichever server `upstream` names at each
+/// connection: the client keeps one URL while servers come and go (no port is reused).
+async fn relay(upstream: Arc<Mutex<SocketAddr>>) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        while let Ok((mut client, _)) = listener.accept().await {
+            let to = *upstream.lock().expect("lock");
+            tokio::spawn(async move {
+                // No server there: the client's connection just closes, a network error.
+                if let Ok(mut server) = TcpStream::connect(to).await {
+                    let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                }
+            });
+        }
+    });
+    addr
+}
+
 #[test]
 fn follow_reconnects_with_last_event_id_after_the_server_ends_the_stream() {
     let rt = Runtime::new().expect("runtime");
@@ -159,23 +180,21 @@ fn follow_reconnects_with_last_event_id_after_the_server_ends_the_stream() {
         ..Config::default()
     };
     let first = server(&rt, config.clone());
-    let addr = first.local_addr();
-    let url = format!("http://{addr}/stream");
+    let upstream = Arc::new(Mutex::new(first.local_addr()));
+    let url = format!(
+        "http://{}/stream",
+        rt.block_on(relay(Arc::clone(&upstream)))
+    );
     let parse = Parse::spawn(&["--follow", &url]);
     parse.next("the priming retry");
     let id = publish(&rt, &first, "before");
     assert_eq!(parse.next("the first event")["id"], Value::from(id.clone()));
 
-    // The first server ends every stream and goes; a second one takes its address. Until it
-    // listens the client's attempts fail and are retried, as EventSource retries them.
+    // The first server ends every stream and goes; a second one takes its place. Until it is
+    // there the client's attempts fail and are retried, as EventSource retries them.
     rt.block_on(first.shutdown());
-    let second = server(
-        &rt,
-        Config {
-            addr,
-            ..config.clone()
-        },
-    );
+    let second = server(&rt, config);
+    *upstream.lock().expect("lock") = second.local_addr();
     let line = loop {
         let line = parse.next("the reconnection's first event");
         if line.get("retry").is_none() {
@@ -297,4 +316,28 @@ fn https_with_a_private_ca() {
     let (code, _) = parse.interrupt();
     assert_eq!(code, Some(130));
     let _ = std::fs::remove_file(&ca_file);
+}
+
+#[test]
+fn a_gzip_body_is_decoded() {
+    let rt = Runtime::new().expect("runtime");
+    // gzip that is flushed only when the stream ends: everything arrives at shutdown.
+    let s = server(
+        &rt,
+        Config::default().with_misbehaviors(&[Misbehavior::GzipNoFlush]),
+    );
+    let url = format!("http://{}/stream", s.local_addr());
+    let parse = Parse::spawn(&[&url]);
+    // The stream is open once the server counts it; nothing has been decoded yet.
+    let opened = Instant::now();
+    while s.metrics().streams_open == 0 {
+        assert!(opened.elapsed() < WAIT, "the stream never opened");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    publish(&rt, &s, "zipped");
+    rt.block_on(s.shutdown());
+    assert!(parse.next("the priming retry")["retry"].is_u64());
+    assert_eq!(parse.next("the event")["data"], "zipped");
+    let (code, err) = parse.exit();
+    assert_eq!((code, err.as_str()), (Some(0), ""));
 }
