@@ -1,7 +1,8 @@
 //! The `ssekit` command line: thin commands over the workspace's libraries.
 //!
 //! # Map of the crate
-//! - [`parse`]: `ssekit parse`, the parser's JSON-lines contract (`docs/parse.md`).
+//! - [`parse`]: `ssekit parse`, the parser's JSON-lines contract printed as the bytes arrive
+//!   (`docs/parse.md`); [`parse::url`] connects to a URL itself and `--follow`s it.
 //! - [`serve`]: `ssekit serve`, the reference server ([`ssekit_server`]) with a log subscriber.
 //! - [`load`]: `ssekit load`, the load generator ([`ssekit_load`]), with the embedded server
 //!   when no URL is given.

@@ -1,16 +1,16 @@
 //! The grammar vectors in `vectors/`: every `NAME.sse` is parsed whole and under many
 //! chunkings (1, 2, 3, 7 bytes, seeded random cuts, an empty first chunk); all must print the
 //! same JSON lines, which must equal both the hand-written `expected/NAME.jsonl` and the
-//! reviewed insta snapshot `snapshots/vectors__NAME.snap`.
+//! reviewed insta snapshot `snapshots/vectors__NAME.snap`. The reports on standard error (what
+//! the end of input discarded, and where) must not depend on the chunking either.
 //!
 //! After changing the parser on purpose: `cargo insta test -p ssekit --test vectors`
 //! then `cargo insta review`.
 
-use std::io;
 use std::path::{Path, PathBuf};
 
-use ssekit::parse::{parse_to_json_lines, write_frame, Chunking};
-use ssekit_parser::Parser;
+use ssekit::parse::{parse_to_json_lines, Chunking, Session};
+use ssekit_parser::Limits;
 
 fn vectors_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../vectors")
@@ -28,14 +28,18 @@ fn vector_names() -> Vec<String> {
     names
 }
 
-fn run(input: &[u8], chunking: Chunking) -> String {
-    let mut out = Vec::new();
-    parse_to_json_lines(input, chunking, &mut out, &mut io::sink()).expect("writing to a Vec");
-    String::from_utf8(out).expect("the contract prints UTF-8")
+/// The JSON lines and the reports (limits, end of input) for `input` cut as `chunking`.
+fn run(input: &[u8], chunking: Chunking) -> (String, String) {
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    parse_to_json_lines(input, chunking, &mut out, &mut err).expect("writing to a Vec");
+    (
+        String::from_utf8(out).expect("the contract prints UTF-8"),
+        String::from_utf8(err).expect("reports are UTF-8"),
+    )
 }
 
 /// Cuts at pseudo-random points (splitmix64 seeded by the name), with an empty chunk first.
-fn run_random_cuts(input: &[u8], seed: u64) -> String {
+fn run_random_cuts(input: &[u8], seed: u64) -> (String, String) {
     let mut state = seed;
     let mut next = || {
         state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
@@ -44,8 +48,8 @@ fn run_random_cuts(input: &[u8], seed: u64) -> String {
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         z ^ (z >> 31)
     };
-    let mut parser = Parser::new();
-    let mut out = Vec::new();
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let mut session = Session::new(Limits::default(), &mut out, &mut err);
     let mut rest = input;
     let mut first = true;
     while !rest.is_empty() || first {
@@ -53,13 +57,14 @@ fn run_random_cuts(input: &[u8], seed: u64) -> String {
         first = false;
         let (chunk, tail) = rest.split_at(take.min(rest.len()));
         rest = tail;
-        let mut feed = parser.feed(chunk);
-        while let Some(frame) = feed.next_frame() {
-            write_frame(frame, &mut out, &mut io::sink()).expect("writing to a Vec");
-        }
+        session.feed(chunk, None).expect("writing to a Vec");
     }
-    parser.finish();
-    String::from_utf8(out).expect("UTF-8")
+    session.end().expect("writing to a Vec");
+    drop(session);
+    (
+        String::from_utf8(out).expect("UTF-8"),
+        String::from_utf8(err).expect("UTF-8"),
+    )
 }
 
 fn seed_of(name: &str) -> u64 {
@@ -85,17 +90,18 @@ fn every_vector_matches_its_expectation_and_snapshot_under_every_chunking() {
 
     for name in vector_names() {
         let input = std::fs::read(dir.join(format!("{name}.sse"))).expect("vector readable");
-        let whole = run(&input, Chunking::Whole);
+        let (whole, reports) = run(&input, Chunking::Whole);
         for size in [1, 2, 3, 7] {
+            // The reports too: limits and the end of input name the same offsets.
             assert_eq!(
                 run(&input, Chunking::Fixed(size)),
-                whole,
+                (whole.clone(), reports.clone()),
                 "{name}: chunks of {size}"
             );
         }
         assert_eq!(
             run_random_cuts(&input, seed_of(&name)),
-            whole,
+            (whole.clone(), reports.clone()),
             "{name}: random cuts"
         );
 
