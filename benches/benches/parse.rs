@@ -7,6 +7,9 @@
 //! lines give each group's bytes and expected events, for ns/event.
 //!
 //! Run: `cargo bench -p ssekit-benches --bench parse -- --warm-up-time 1 --measurement-time 3`
+//!
+//! `SSEKIT_CORPUS=A-small` limits the run (checks included) to the corpora whose name contains
+//! it; criterion's own filter only skips timings, not the checks of every corpus.
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -18,7 +21,11 @@ use ssekit_benches::{corpus, peer, verify};
 const TIMING_BUDGET: Duration = Duration::from_secs(2);
 
 fn parse(c: &mut Criterion) {
+    let only = std::env::var("SSEKIT_CORPUS").unwrap_or_default();
     for corpus in corpus::all() {
+        if !corpus.name.contains(only.as_str()) {
+            continue;
+        }
         if let Err(e) = verify::check_ssekit(&corpus) {
             panic!("ssekit failed its correctness check; no figure would mean anything: {e}");
         }

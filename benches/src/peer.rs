@@ -48,6 +48,15 @@ pub fn all() -> Vec<Box<dyn Peer>> {
     ]
 }
 
+/// Whether the parser named `name` is driven as a `Stream` over [`chunk_stream`] (the
+/// `chunks-only` floor included): those compare directly with `ssekit-stream`.
+pub fn is_stream_adapter(name: &str) -> bool {
+    matches!(
+        name,
+        "ssekit-stream" | "sseer" | "eventsource-stream" | "sse-stream" | "chunks-only"
+    )
+}
+
 /// The chunks of `input` as a stream of `Bytes`, as an HTTP body yields them.
 fn chunk_stream<E>(
     input: &Bytes,
@@ -142,6 +151,25 @@ impl Peer for SsekitStream {
         let body = chunk_stream::<Infallible>(input, chunking);
         let events = ssekit_parser::stream::EventStream::with_parser(body, parser);
         tally_stream(events, |event| Some(event.data.len()))
+    }
+}
+
+/// Not a parser: drains the stream of chunks the `Stream` adapters get and counts nothing.
+/// Its time is the harness's share of theirs (building, handing over and dropping each
+/// `Bytes` chunk), the floor under every `Stream` adapter in the same chunking.
+#[derive(Debug, Default)]
+pub struct ChunksOnly;
+
+impl Peer for ChunksOnly {
+    fn name(&self) -> &'static str {
+        "chunks-only"
+    }
+
+    fn run(&mut self, input: &Bytes, chunking: &Chunking) -> Result<Tally, String> {
+        let chunks = chunk_stream::<Infallible>(input, chunking);
+        tally_stream(chunks, |chunk| {
+            std::hint::black_box(chunk).is_empty().then_some(0)
+        })
     }
 }
 

@@ -3,7 +3,13 @@
 //! keeps its best time. Preemption only ever adds time, so the minimum is the estimate least
 //! disturbed by other processes, and interleaving exposes every parser to the same load.
 //!
-//! `cargo run -p ssekit-benches --release --bin ratios [ROUNDS] [GROUP-FILTER]`
+//! `cargo run -p ssekit-benches --release --bin ratios [ROUNDS] [GROUP-FILTER] [PARSERS]`
+//!
+//! `GROUP-FILTER` keeps the groups (`corpus@chunking`) whose name contains it; `PARSERS`, a
+//! comma-separated list of names, keeps those parsers (ssekit, the base of the speed-up
+//! column, is always timed). With `ssekit-stream` among them, the `chunks-only` floor (the
+//! harness's own share of every `Stream` adapter) is timed too, and a last column gives each
+//! `Stream` adapter's time over `ssekit-stream`'s.
 //!
 //! On single-event corpora (one long line) a reference that is not a parser is timed in the
 //! same rounds: `copy-only`, which appends each chunk to one reused buffer and nothing else.
@@ -33,10 +39,18 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let rounds: u32 = args.next().and_then(|r| r.parse().ok()).unwrap_or(15);
     let filter = args.next().unwrap_or_default();
-    println!("| group | parser | best time | GB/s | ns/event | ssekit speed-up |");
-    println!("|---|---|---:|---:|---:|---:|");
+    let only: Vec<String> = args
+        .next()
+        .map(|list| list.split(',').map(str::to_owned).collect())
+        .unwrap_or_default();
+    let streams = only.is_empty() || only.iter().any(|p| p == "ssekit-stream");
+    println!(
+        "| group | parser | best time | GB/s | ns/event | ssekit speed-up | ÷ ssekit-stream |"
+    );
+    println!("|---|---|---:|---:|---:|---:|---:|");
     for corpus in corpus::all() {
-        if !corpus.name.contains(&filter) {
+        let group = |chunking: &Chunking| format!("{}@{}", corpus.name, chunking.name);
+        if !corpus.chunkings.iter().any(|c| group(c).contains(&filter)) {
             continue;
         }
         if let Err(e) = verify::check_ssekit(&corpus) {
@@ -44,13 +58,22 @@ fn main() {
             std::process::exit(1);
         }
         let mut peers = peer::all();
+        if !only.is_empty() {
+            peers.retain(|p| p.name() == "ssekit" || only.iter().any(|o| o == p.name()));
+        }
+        if streams {
+            peers.push(Box::new(peer::ChunksOnly));
+        }
         let answers = verify::peer_answers(&corpus, &mut peers);
         let floor = (corpus.expected.events == 1).then(|| {
             peers.push(Box::new(CopyOnly::default()));
             peers.len() - 1
         });
         for chunking in &corpus.chunkings {
-            let group = format!("{}@{}", corpus.name, chunking.name);
+            let group = group(chunking);
+            if !group.contains(&filter) {
+                continue;
+            }
             let mut timed = Vec::new();
             for (index, peer) in peers.iter().enumerate() {
                 let answer = answers
@@ -100,13 +123,24 @@ fn main() {
                 .iter()
                 .find(|(i, ..)| peers[*i].name() == "ssekit")
                 .map(|t| t.2);
+            let stream = timed
+                .iter()
+                .find(|(i, ..)| peers[*i].name() == "ssekit-stream")
+                .map(|t| t.2);
             timed.sort_by_key(|t| t.2);
             for (index, _, best) in &timed {
                 let secs = best.as_secs_f64();
                 let speedup = base.map_or(f64::NAN, |b| secs / b.as_secs_f64());
+                let name = peers[*index].name();
+                // Only the `Stream` adapters compare with `ssekit-stream` (and the floor).
+                let over_stream = match stream {
+                    Some(s) if peer::is_stream_adapter(name) => {
+                        format!("{:.2}×", secs / s.as_secs_f64())
+                    }
+                    _ => String::new(),
+                };
                 println!(
-                    "| {group} | {} | {} | {:.3} | {:.1} | {:.2}× |",
-                    peers[*index].name(),
+                    "| {group} | {name} | {} | {:.3} | {:.1} | {:.2}× | {over_stream} |",
                     human(*best),
                     corpus.bytes.len() as f64 / secs / 1e9,
                     secs * 1e9 / corpus.expected.events as f64,
