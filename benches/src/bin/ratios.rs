@@ -7,23 +7,27 @@
 //!
 //! `GROUP-FILTER` keeps the groups (`corpus@chunking`) whose name contains it; `PARSERS`, a
 //! comma-separated list of names, keeps those parsers (ssekit, the base of the speed-up
-//! column, is always timed). With `ssekit-stream` among them, the `chunks-only` floor (the
-//! harness's own share of every `Stream` adapter) is timed too, and a last column gives each
-//! `Stream` adapter's time over `ssekit-stream`'s.
+//! column, is always timed). The last column gives each `Stream` adapter's time over
+//! `ssekit-stream`'s.
 //!
 //! On single-event corpora (one long line) a reference that is not a parser is timed in the
 //! same rounds: `copy-only`, which appends each chunk to one reused buffer and nothing else.
 //! A parser fed borrowed chunks must copy a line cut by chunk ends at least once, so the
 //! one-chunk parse plus this copy is a floor for the chunked parse.
 //!
+//! Each sample is this thread's CPU time where the platform has one (`CLOCK_THREAD_CPUTIME_ID`),
+//! so that time the thread spends preempted by other processes on a shared machine does not
+//! count; elsewhere it is wall time.
+//!
 //! The same checks as the criterion bench run first (ssekit against the expected tallies and
 //! the oracle; peers' answers recorded; peers too slow for the budget skipped).
 
 use std::hint::black_box;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use ssekit_benches::chunking::Chunking;
+use ssekit_benches::cpu_time::thread_cpu_time;
 use ssekit_benches::peer::Peer;
 use ssekit_benches::tally::Tally;
 use ssekit_benches::{corpus, peer, verify};
@@ -43,7 +47,6 @@ fn main() {
         .next()
         .map(|list| list.split(',').map(str::to_owned).collect())
         .unwrap_or_default();
-    let streams = only.is_empty() || only.iter().any(|p| p == "ssekit-stream");
     println!(
         "| group | parser | best time | GB/s | ns/event | ssekit speed-up | ÷ ssekit-stream |"
     );
@@ -60,9 +63,6 @@ fn main() {
         let mut peers = peer::all();
         if !only.is_empty() {
             peers.retain(|p| p.name() == "ssekit" || only.iter().any(|o| o == p.name()));
-        }
-        if streams {
-            peers.push(Box::new(peer::ChunksOnly));
         }
         let answers = verify::peer_answers(&corpus, &mut peers);
         let floor = (corpus.expected.events == 1).then(|| {
@@ -102,21 +102,22 @@ fn main() {
                 }
             }
             if let Some(index) = floor {
-                let start = Instant::now();
+                let start = thread_cpu_time();
                 let _ = black_box(peers[index].run(&corpus.bytes, chunking));
-                let reps = (MIN_SAMPLE.as_secs_f64() / start.elapsed().as_secs_f64().max(1e-7))
-                    .ceil()
-                    .clamp(1.0, 10_000.0) as u32;
+                let reps = (MIN_SAMPLE.as_secs_f64()
+                    / (thread_cpu_time() - start).as_secs_f64().max(1e-7))
+                .ceil()
+                .clamp(1.0, 10_000.0) as u32;
                 timed.push((index, reps, Duration::MAX));
             }
             for _ in 0..rounds {
                 for (index, reps, best) in timed.iter_mut() {
                     let peer = &mut peers[*index];
-                    let start = Instant::now();
+                    let start = thread_cpu_time();
                     for _ in 0..*reps {
                         let _ = black_box(peer.run(black_box(&corpus.bytes), chunking));
                     }
-                    *best = (*best).min(start.elapsed() / *reps);
+                    *best = (*best).min((thread_cpu_time() - start) / *reps);
                 }
             }
             let base = timed
