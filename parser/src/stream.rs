@@ -1,8 +1,9 @@
 //! A `futures_core::Stream` of events over a stream of byte chunks (feature `stream`).
 //!
 //! Works with any body that yields `Result<impl Into<Bytes>, E>`: reqwest's `bytes_stream()`,
-//! `http_body_util::BodyDataStream` over a hyper body, a tokio channel. Events share the chunk
-//! they came from (see [`BytesEvent`]).
+//! `http_body_util::BodyDataStream` over a hyper body, a tokio channel. Events share the bytes
+//! they were parsed from (see [`BytesEvent`]): the chunk, or the buffer small chunks are
+//! gathered in.
 //!
 //! ```
 //! use bytes::Bytes;
@@ -80,9 +81,8 @@ pub struct EventStream<S: TryStream> {
     /// Bytes received and not parsed yet. Only `carry[scanned..]` may hold a blank line.
     carry: BytesMut,
     scanned: usize,
-    /// The two bytes of the stream before `carry`, and before the next chunk.
+    /// The two bytes of the stream before `carry` (before the next chunk when it is empty).
     carry_before: Before,
-    before: Before,
     /// Runs of input to parse before anything newer, oldest first: each is cut at blank lines
     /// and parsed a window at a time, so the queue of events stays short.
     todo: VecDeque<Bytes>,
@@ -118,7 +118,6 @@ impl<S: TryStream> EventStream<S> {
             carry: BytesMut::new(),
             scanned: 0,
             carry_before: Before::default(),
-            before: Before::default(),
             todo: VecDeque::new(),
             ready: VecDeque::new(),
             kept: Kept::default(),
@@ -133,7 +132,9 @@ impl<S: TryStream> EventStream<S> {
         self.parser.last_event_id()
     }
 
-    /// The server's last `retry` value in milliseconds.
+    /// The server's last `retry` value in milliseconds, among the lines parsed so far (bytes
+    /// gathered from small chunks are parsed at the latest when the body has nothing more
+    /// ready, ends or fails).
     pub fn retry(&self) -> Option<u64> {
         self.parser.retry()
     }
@@ -144,57 +145,51 @@ impl<S: TryStream> EventStream<S> {
         self.end
     }
 
-    /// Takes a chunk from the body: parsed in place up to its last blank line if large,
-    /// otherwise gathered.
-    fn take(&mut self, chunk: Bytes) {
-        let before = self.before;
-        self.before = before.at(&chunk, chunk.len());
-        if chunk.len() < BATCH {
-            self.gather(&chunk, before);
-            if self.carry.len() >= BATCH {
-                self.seal();
-            }
-            return;
-        }
+    /// Takes a chunk of `BATCH` bytes or more: parsed in place up to its last blank line.
+    fn take_large(&mut self, chunk: Bytes) {
+        // The stream's bytes before the chunk.
+        let before = self.carry_before.at(&self.carry, self.carry.len());
         let mut from = 0;
         if !self.carry.is_empty() {
             // The gathered bytes end inside an event: join them with this chunk up to its end.
             let Some(end) = event_end::first(&chunk, before) else {
-                self.gather(&chunk, before);
+                self.gather(&chunk);
                 return;
             };
             self.carry.extend_from_slice(&chunk[..end]);
             self.seal_all();
             from = end;
         }
-        let rest_before = before.at(&chunk, from);
-        match event_end::last(&chunk[from..], rest_before) {
-            Some(cut) => {
-                let to = from + cut;
-                self.todo.push_back(chunk.slice(from..to));
-                self.gather(&chunk[to..], before.at(&chunk, to));
-            }
-            None => self.gather(&chunk[from..], rest_before),
+        if let Some(cut) = event_end::last(&chunk[from..], before.at(&chunk, from)) {
+            let to = from + cut;
+            self.todo.push_back(chunk.slice(from..to));
+            from = to;
         }
+        // The carry buffer is empty here: what precedes it is what precedes the chunk's tail.
+        self.carry_before = before.at(&chunk, from);
+        self.gather(&chunk[from..]);
     }
 
-    /// Appends bytes (preceded in the stream by `before`) to the carry buffer. Past the line
-    /// limit they go to the parser, which then applies the limits exactly as if fed chunk by
-    /// chunk: a hostile stream cannot make the buffer grow beyond what the parser would hold.
-    fn gather(&mut self, bytes: &[u8], before: Before) {
-        if bytes.is_empty() {
-            return;
-        }
-        if self.carry.is_empty() {
-            self.carry_before = before;
-            self.scanned = 0;
-            if self.carry.capacity() < bytes.len() {
-                self.carry = BytesMut::with_capacity(bytes.len().max(CARRY_BLOCK));
-            }
+    /// Appends bytes to the carry buffer. Past the line limit they go to the parser, which
+    /// then applies the limits exactly as if fed chunk by chunk: a hostile stream cannot make
+    /// the buffer grow beyond what the parser would hold.
+    #[inline]
+    fn gather(&mut self, bytes: &[u8]) {
+        if self.carry.capacity() - self.carry.len() < bytes.len() {
+            self.make_room(bytes.len());
         }
         self.carry.extend_from_slice(bytes);
         if self.carry.len() > self.parser.limits().max_line_bytes {
             self.seal_all();
+        }
+    }
+
+    #[inline(never)]
+    fn make_room(&mut self, more: usize) {
+        if self.carry.is_empty() {
+            self.carry = BytesMut::with_capacity(more.max(CARRY_BLOCK));
+        } else {
+            self.carry.reserve(more);
         }
     }
 
@@ -221,6 +216,7 @@ impl<S: TryStream> EventStream<S> {
     /// the gathered bytes reached the line limit).
     fn seal_all(&mut self) {
         if !self.carry.is_empty() {
+            self.carry_before = self.carry_before.at(&self.carry, self.carry.len());
             self.todo.push_back(self.carry.split().freeze());
             self.scanned = 0;
         }
@@ -246,6 +242,51 @@ impl<S: TryStream> EventStream<S> {
             self.todo.pop_front();
         } else {
             run.advance(end);
+        }
+    }
+}
+
+impl<S> EventStream<S>
+where
+    S: TryStream + Unpin,
+    S::Ok: Into<Bytes>,
+{
+    /// Reads the body until there is something to parse (or a failure or the end to report):
+    /// small chunks are only appended, in a tight loop.
+    fn read(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        loop {
+            match Pin::new(&mut self.body).try_poll_next(cx) {
+                Poll::Ready(Some(Ok(chunk))) => {
+                    let chunk: Bytes = chunk.into();
+                    if chunk.len() < BATCH {
+                        self.gather(&chunk);
+                        if self.carry.len() >= BATCH {
+                            self.seal();
+                        }
+                    } else {
+                        self.take_large(chunk);
+                    }
+                    if !self.todo.is_empty() {
+                        return Poll::Ready(());
+                    }
+                }
+                // Nothing more is ready now: what was gathered goes out, up to its last
+                // complete event.
+                Poll::Pending if self.seal() => return Poll::Ready(()),
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Some(Err(e))) => {
+                    // The parser gets everything gathered, so that `retry` and the events
+                    // before the failure are up to date; the error follows them.
+                    self.seal_all();
+                    self.failed = Some(e);
+                    return Poll::Ready(());
+                }
+                Poll::Ready(None) => {
+                    self.seal_all();
+                    self.body_ended = true;
+                    return Poll::Ready(());
+                }
+            }
         }
     }
 }
@@ -294,22 +335,8 @@ where
                 this.end = Some(this.parser.finish());
                 continue;
             }
-            match Pin::new(&mut this.body).try_poll_next(cx) {
-                Poll::Ready(Some(Ok(chunk))) => this.take(chunk.into()),
-                // Nothing more is ready now: what was gathered goes out, up to its last
-                // complete event.
-                Poll::Pending if this.seal() => {}
-                Poll::Pending => return Poll::Pending,
-                Poll::Ready(Some(Err(e))) => {
-                    // The parser gets everything gathered, so that `retry` and the events
-                    // before the failure are up to date; the error follows them.
-                    this.seal_all();
-                    this.failed = Some(e);
-                }
-                Poll::Ready(None) => {
-                    this.seal_all();
-                    this.body_ended = true;
-                }
+            if this.read(cx).is_pending() {
+                return Poll::Pending;
             }
         }
     }
@@ -359,13 +386,15 @@ fn share(chunk: &Bytes, text: &str, kept: &mut Bytes) -> Bytes {
 }
 
 /// `text` as a slice of `chunk` if it lies there (empty text: an empty `Bytes`).
+#[inline]
 fn slice(chunk: &Bytes, text: &str) -> Option<Bytes> {
     if text.is_empty() {
         return Some(Bytes::new());
     }
-    let outer = chunk.as_ptr_range();
-    let inner = text.as_bytes().as_ptr_range();
-    (outer.start <= inner.start && inner.end <= outer.end).then(|| chunk.slice_ref(text.as_bytes()))
+    // Wraps to a huge offset when `text` starts before the chunk.
+    let offset = (text.as_ptr() as usize).wrapping_sub(chunk.as_ptr() as usize);
+    (offset <= chunk.len() && text.len() <= chunk.len() - offset)
+        .then(|| chunk.slice(offset..offset + text.len()))
 }
 
 #[cfg(test)]
