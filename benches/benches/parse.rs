@@ -7,18 +7,29 @@
 //! lines give each group's bytes and expected events, for ns/event.
 //!
 //! Run: `cargo bench -p ssekit-benches --bench parse -- --warm-up-time 1 --measurement-time 3`
+//!
+//! `SSEKIT_CORPUS=A-small` limits the run (checks included) to the corpora whose name contains
+//! it; criterion's own filter only skips timings, not the checks of every corpus.
+//! `SSEKIT_BENCH_CLOCK=cpu` times by this thread's CPU time instead of wall time: on a shared,
+//! loaded machine, time spent preempted by other processes then does not count.
 
 use std::hint::black_box;
 use std::time::Duration;
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::measurement::{Measurement, ValueFormatter, WallTime};
+use criterion::{Criterion, Throughput};
+use ssekit_benches::cpu_time::thread_cpu_time;
 use ssekit_benches::{corpus, peer, verify};
 
 /// A peer slower than this per iteration is reported from its single run instead.
 const TIMING_BUDGET: Duration = Duration::from_secs(2);
 
-fn parse(c: &mut Criterion) {
+fn parse<M: Measurement>(c: &mut Criterion<M>) {
+    let only = std::env::var("SSEKIT_CORPUS").unwrap_or_default();
     for corpus in corpus::all() {
+        if !corpus.name.contains(only.as_str()) {
+            continue;
+        }
         if let Err(e) = verify::check_ssekit(&corpus) {
             panic!("ssekit failed its correctness check; no figure would mean anything: {e}");
         }
@@ -80,5 +91,43 @@ fn parse(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, parse);
-criterion_main!(benches);
+/// This thread's CPU time, as a criterion measurement (shown like wall time).
+struct ThreadCpu(WallTime);
+
+impl Measurement for ThreadCpu {
+    type Intermediate = Duration;
+    type Value = Duration;
+
+    fn start(&self) -> Duration {
+        thread_cpu_time()
+    }
+    fn end(&self, start: Duration) -> Duration {
+        thread_cpu_time().saturating_sub(start)
+    }
+    fn add(&self, a: &Duration, b: &Duration) -> Duration {
+        *a + *b
+    }
+    fn zero(&self) -> Duration {
+        Duration::ZERO
+    }
+    fn to_f64(&self, value: &Duration) -> f64 {
+        value.as_nanos() as f64
+    }
+    fn formatter(&self) -> &dyn ValueFormatter {
+        self.0.formatter()
+    }
+}
+
+fn main() {
+    if std::env::var("SSEKIT_BENCH_CLOCK").as_deref() == Ok("cpu") {
+        let mut c = Criterion::default()
+            .with_measurement(ThreadCpu(WallTime))
+            .configure_from_args();
+        parse(&mut c);
+        c.final_summary();
+    } else {
+        let mut c = Criterion::default().configure_from_args();
+        parse(&mut c);
+        c.final_summary();
+    }
+}

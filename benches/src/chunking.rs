@@ -83,6 +83,36 @@ impl Chunking {
         Self::cuts("line-aligned", ends, bytes.len())
     }
 
+    /// One chunk per event: each cut falls just after a blank line (the line end that closes an
+    /// empty line), as a server that flushes once per event and a client that reads as fast
+    /// as it arrives see it.
+    pub fn event_aligned(bytes: &[u8]) -> Self {
+        let mut ends = Vec::new();
+        // Whether the bytes since the last line end are empty: a line end then ends a blank line.
+        let mut line_empty = true;
+        let mut i = 0;
+        while i < bytes.len() {
+            match bytes[i] {
+                b'\r' | b'\n' => {
+                    let end = if bytes[i] == b'\r' && bytes.get(i + 1) == Some(&b'\n') {
+                        i + 2
+                    } else {
+                        i + 1
+                    };
+                    if line_empty {
+                        ends.push(end);
+                    }
+                    line_empty = true;
+                    i = end;
+                    continue;
+                }
+                _ => line_empty = false,
+            }
+            i += 1;
+        }
+        Self::cuts("event-aligned", ends, bytes.len())
+    }
+
     /// Chunks of about `size` bytes, each cut moved to fall between the CR and LF of a CRLF.
     pub fn crlf_split(bytes: &[u8], size: usize) -> Self {
         let mut ends = Vec::new();
@@ -194,6 +224,16 @@ mod tests {
         assert_eq!(
             pieces(&lines, b),
             [&b"data: a\r\n"[..], b"\r\n", b"data: b\n", b"\n"]
+        );
+        let events = Chunking::event_aligned(b);
+        assert_eq!(
+            pieces(&events, b),
+            [&b"data: a\r\n\r\n"[..], b"data: b\n\n"]
+        );
+        let cr = b"data: a\r\rdata: b\r\r:tail";
+        assert_eq!(
+            pieces(&Chunking::event_aligned(cr), cr),
+            [&b"data: a\r\r"[..], b"data: b\r\r", b":tail"]
         );
         let split = Chunking::crlf_split(b, 1);
         assert_eq!(

@@ -153,10 +153,20 @@ pub fn small_json() -> Corpus {
         w.blank();
     }
     let (bytes, expected) = w.finish();
+    // Besides whole, 128 B and line-aligned: the reads an async client sees. 1-32 B (a slow
+    // link or a proxy that flushes per token fragment), one read per event (a server that
+    // flushes each event, read as it arrives), one TCP segment's payload (1448 B: 1500 B MTU
+    // less IP, TCP and timestamp headers) and a 16 KiB read buffer.
     let chunkings = vec![
         Chunking::whole(),
         Chunking::fixed(128),
         Chunking::line_aligned(&bytes),
+        Chunking::fixed(1),
+        Chunking::fixed(8),
+        Chunking::fixed(32),
+        Chunking::event_aligned(&bytes),
+        Chunking::fixed(1448),
+        Chunking::fixed(16 * 1024),
     ];
     Corpus {
         name: "A-small-json",

@@ -5,7 +5,10 @@
 //! - [`rng`]: SplitMix64, so corpora are byte-identical everywhere.
 //! - [`corpus`]: corpora A (small JSON), B (large multi-line, 1 MiB lines), C (adversarial,
 //!   8 MiB line), each with its expected tally.
-//! - [`chunking`]: the ways a corpus is cut into chunks (whole, fixed, line-aligned, CRLF split).
+//! - [`chunking`]: the ways a corpus is cut into chunks (whole, fixed, line-aligned,
+//!   event-aligned, CRLF split).
+//! - [`cpu_time`]: this thread's CPU time, the clock of `ratios` (and of the parse bench with
+//!   `SSEKIT_BENCH_CLOCK=cpu`) on a shared machine.
 //! - [`tally`]: events and data bytes, the answer every parser must give.
 //! - [`peer`]: the one small trait every parser is driven through, and its implementations.
 //! - [`verify`]: checks ssekit against the expected tallies and the `nom` oracle before timing,
@@ -18,6 +21,7 @@
 
 pub mod chunking;
 pub mod corpus;
+pub mod cpu_time;
 pub mod peer;
 pub mod rng;
 pub mod tally;

@@ -48,6 +48,15 @@ pub fn all() -> Vec<Box<dyn Peer>> {
     ]
 }
 
+/// Whether the parser named `name` is driven as a `Stream` over [`chunk_stream`]: those
+/// compare directly with `ssekit-stream`.
+pub fn is_stream_adapter(name: &str) -> bool {
+    matches!(
+        name,
+        "ssekit-stream" | "sseer" | "eventsource-stream" | "sse-stream"
+    )
+}
+
 /// The chunks of `input` as a stream of `Bytes`, as an HTTP body yields them.
 fn chunk_stream<E>(
     input: &Bytes,
@@ -142,6 +151,44 @@ impl Peer for SsekitStream {
         let body = chunk_stream::<Infallible>(input, chunking);
         let events = ssekit_parser::stream::EventStream::with_parser(body, parser);
         tally_stream(events, |event| Some(event.data.len()))
+    }
+}
+
+/// Not a parser: a `Stream` adapter that polls the stream of chunks the adapters get, in a
+/// loop as an adapter does, and drops each chunk. Its instruction count (`hot` under
+/// callgrind) is the harness's share of theirs: building, handing over and dropping each
+/// `Bytes` chunk. Its time is no floor: with nothing between them, each chunk's two
+/// reference-count updates wait on each other, which real adapters overlap with their work.
+#[derive(Debug, Default)]
+pub struct ChunksOnly;
+
+/// Drains its inner stream on the first poll and yields the number of chunks.
+struct Drain<S>(S);
+
+impl<S: Stream<Item = Result<Bytes, Infallible>> + Unpin> Stream for Drain<S> {
+    type Item = Result<usize, Infallible>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        let mut chunks = 0;
+        while let std::task::Poll::Ready(Some(chunk)) = self.0.poll_next_unpin(cx) {
+            std::hint::black_box(chunk).ok();
+            chunks += 1;
+        }
+        std::task::Poll::Ready((chunks > 0).then_some(Ok(chunks)))
+    }
+}
+
+impl Peer for ChunksOnly {
+    fn name(&self) -> &'static str {
+        "chunks-only"
+    }
+
+    fn run(&mut self, input: &Bytes, chunking: &Chunking) -> Result<Tally, String> {
+        let chunks = Drain(chunk_stream::<Infallible>(input, chunking));
+        tally_stream(chunks, |_| None)
     }
 }
 

@@ -1,8 +1,9 @@
 //! A `futures_core::Stream` of events over a stream of byte chunks (feature `stream`).
 //!
 //! Works with any body that yields `Result<impl Into<Bytes>, E>`: reqwest's `bytes_stream()`,
-//! `http_body_util::BodyDataStream` over a hyper body, a tokio channel. Events share the chunk
-//! they came from (see [`BytesEvent`]).
+//! `http_body_util::BodyDataStream` over a hyper body, a tokio channel. Events share the bytes
+//! they were parsed from (see [`BytesEvent`]): the chunk, or the buffer small chunks are
+//! gathered in.
 //!
 //! ```
 //! use bytes::Bytes;
@@ -13,18 +14,35 @@
 //! let events: Vec<_> = futures_executor::block_on(EventStream::new(body).collect());
 //! assert_eq!(events[0].as_ref().unwrap().data_str(), "a");
 //! ```
+//!
+//! # How chunks become events
+//!
+//! The parser is called once per few KiB of input, not once per chunk, and every value of an
+//! event is a slice of the bytes it was parsed from (a reference count, no copy):
+//!
+//! - A large chunk (4 KiB or more) is parsed in place up to its last blank line, found by a
+//!   backward scan that reads only the unfinished event after it.
+//! - Smaller chunks, and the unfinished end of a large one, are appended to one reused carry
+//!   buffer. It is parsed up to its last blank line when it holds 4 KiB, or when the body has
+//!   nothing more ready (`Poll::Pending`), ends or fails: a complete event never waits for
+//!   bytes that have not arrived yet.
+//!
+//! So a byte is copied at most once, and a body read in tiny pieces costs one append per piece.
+
+mod event_end;
 
 use std::collections::VecDeque;
 use std::fmt;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use bytes::Bytes;
-use futures_core::Stream;
+use bytes::{Buf, Bytes, BytesMut};
+use futures_core::{Stream, TryStream};
 
 use crate::error::ParseError;
-use crate::event::{BytesEvent, Frame};
+use crate::event::{BytesEvent, Event, Frame, DEFAULT_EVENT_TYPE};
 use crate::parser::{EndOfStream, Parser};
+use event_end::Before;
 
 /// An error from the body or the parser.
 #[derive(Debug)]
@@ -54,17 +72,39 @@ impl<E: std::error::Error + 'static> std::error::Error for StreamError<E> {
     }
 }
 
-/// Events parsed from a stream of chunks. The body must be `Unpin`; wrap others in
-/// `Box::pin(body)`.
+/// Events parsed from a stream of chunks: any `Stream` of `Result<impl Into<Bytes>, E>`
+/// (a [`TryStream`]). The body must be `Unpin`; wrap others in `Box::pin(body)`.
 #[derive(Debug)]
-pub struct EventStream<S> {
+pub struct EventStream<S: TryStream> {
     body: S,
     parser: Parser,
+    /// Bytes received and not parsed yet. Only `carry[scanned..]` may hold a blank line.
+    carry: BytesMut,
+    scanned: usize,
+    /// The two bytes of the stream before `carry` (before the next chunk when it is empty).
+    carry_before: Before,
+    /// Runs of input to parse before anything newer, oldest first: each is cut at blank lines
+    /// and parsed a window at a time, so the queue of events stays short.
+    todo: VecDeque<Bytes>,
     ready: VecDeque<Result<BytesEvent, ParseError>>,
+    /// The last id and event type that had to be copied: a stream that repeats them shares
+    /// one copy instead of making one per event.
+    kept: Kept,
+    /// A body error, returned once the events before it are out.
+    failed: Option<S::Error>,
+    body_ended: bool,
     end: Option<EndOfStream>,
 }
 
-impl<S> EventStream<S> {
+/// Chunks at least this large are parsed in place; smaller ones are gathered in the carry
+/// buffer until it holds this much (one parser call per window instead of per chunk).
+const BATCH: usize = 4 * 1024;
+
+/// The carry buffer's first allocation. Later ones are at least as large (`BytesMut` keeps
+/// its original capacity), so the events parsed from it share a few blocks.
+const CARRY_BLOCK: usize = 8 * 1024;
+
+impl<S: TryStream> EventStream<S> {
     /// Parses `body` with a default [`Parser`] (comments are not reported: only events come out).
     pub fn new(body: S) -> Self {
         Self::with_parser(body, Parser::new().report_comments(false))
@@ -75,7 +115,14 @@ impl<S> EventStream<S> {
         EventStream {
             body,
             parser,
+            carry: BytesMut::new(),
+            scanned: 0,
+            carry_before: Before::default(),
+            todo: VecDeque::new(),
             ready: VecDeque::new(),
+            kept: Kept::default(),
+            failed: None,
+            body_ended: false,
             end: None,
         }
     }
@@ -85,7 +132,9 @@ impl<S> EventStream<S> {
         self.parser.last_event_id()
     }
 
-    /// The server's last `retry` value in milliseconds.
+    /// The server's last `retry` value in milliseconds, among the lines parsed so far (bytes
+    /// gathered from small chunks are parsed at the latest when the body has nothing more
+    /// ready, ends or fails).
     pub fn retry(&self) -> Option<u64> {
         self.parser.retry()
     }
@@ -95,14 +144,176 @@ impl<S> EventStream<S> {
     pub fn end_of_stream(&self) -> Option<EndOfStream> {
         self.end
     }
+
+    /// Takes a chunk of `BATCH` bytes or more: parsed in place up to its last blank line.
+    fn take_large(&mut self, chunk: Bytes) {
+        // The stream's bytes before the chunk.
+        let before = self.carry_before.at(&self.carry, self.carry.len());
+        let mut from = 0;
+        if !self.carry.is_empty() {
+            // The gathered bytes end inside an event: join them with this chunk up to its end.
+            let Some(end) = event_end::first(&chunk, before) else {
+                self.gather(&chunk);
+                return;
+            };
+            self.carry.extend_from_slice(&chunk[..end]);
+            self.seal_all();
+            from = end;
+        }
+        if let Some(cut) = event_end::last(&chunk[from..], before.at(&chunk, from)) {
+            let to = from + cut;
+            self.todo.push_back(chunk.slice(from..to));
+            from = to;
+        }
+        // The carry buffer is empty here: what precedes it is what precedes the chunk's tail.
+        self.carry_before = before.at(&chunk, from);
+        self.gather(&chunk[from..]);
+    }
+
+    /// Appends bytes to the carry buffer. Past the line limit they go to the parser, which
+    /// then applies the limits exactly as if fed chunk by chunk: a hostile stream cannot make
+    /// the buffer grow beyond what the parser would hold.
+    #[inline]
+    fn gather(&mut self, bytes: &[u8]) {
+        if self.carry.capacity() - self.carry.len() < bytes.len() {
+            self.make_room(bytes.len());
+        }
+        self.carry.extend_from_slice(bytes);
+        if self.carry.len() > self.parser.limits().max_line_bytes {
+            self.seal_all();
+        }
+    }
+
+    #[inline(never)]
+    fn make_room(&mut self, more: usize) {
+        if self.carry.is_empty() {
+            self.carry = BytesMut::with_capacity(more.max(CARRY_BLOCK));
+        } else {
+            self.carry.reserve(more);
+        }
+    }
+
+    /// Moves the gathered complete events, up to the last blank line, to the parse queue.
+    /// Returns whether there were any.
+    fn seal(&mut self) -> bool {
+        if self.carry.is_empty() {
+            return false;
+        }
+        let from = self.scanned;
+        self.scanned = self.carry.len();
+        let before = self.carry_before.at(&self.carry, from);
+        let Some(cut) = event_end::last(&self.carry[from..], before) else {
+            return false;
+        };
+        let cut = from + cut;
+        self.carry_before = self.carry_before.at(&self.carry, cut);
+        self.todo.push_back(self.carry.split_to(cut).freeze());
+        self.scanned = self.carry.len();
+        true
+    }
+
+    /// Moves everything gathered to the parse queue, finished or not (the body is over, or
+    /// the gathered bytes reached the line limit).
+    fn seal_all(&mut self) {
+        if !self.carry.is_empty() {
+            self.carry_before = self.carry_before.at(&self.carry, self.carry.len());
+            self.todo.push_back(self.carry.split().freeze());
+            self.scanned = 0;
+        }
+    }
+
+    /// Parses the next window of the oldest run in `todo`, queueing its events as slices of
+    /// that run.
+    fn parse_window(&mut self) {
+        let Some(run) = self.todo.front_mut() else {
+            return;
+        };
+        let end = window_end(run);
+        let mut feed = self.parser.feed(&run[..end]);
+        while let Some(frame) = feed.next_frame() {
+            match frame {
+                Ok(Frame::Event(event)) => self.ready.push_back(Ok(self.kept.owned(&event, run))),
+                Err(e) => self.ready.push_back(Err(e)),
+                Ok(_) => {}
+            }
+        }
+        drop(feed);
+        if end == run.len() {
+            self.todo.pop_front();
+        } else {
+            run.advance(end);
+        }
+    }
 }
 
-impl<S, B, E> Stream for EventStream<S>
+impl<S> EventStream<S>
 where
-    S: Stream<Item = Result<B, E>> + Unpin,
-    B: Into<Bytes>,
+    S: TryStream + Unpin,
+    S::Ok: Into<Bytes>,
 {
-    type Item = Result<BytesEvent, StreamError<E>>;
+    /// Reads the body until there is something to parse (or a failure or the end to report):
+    /// small chunks are only appended, in a tight loop.
+    fn read(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        loop {
+            match Pin::new(&mut self.body).try_poll_next(cx) {
+                Poll::Ready(Some(Ok(chunk))) => {
+                    let chunk: Bytes = chunk.into();
+                    if chunk.len() < BATCH {
+                        self.gather(&chunk);
+                        if self.carry.len() >= BATCH {
+                            self.seal();
+                        }
+                    } else {
+                        self.take_large(chunk);
+                    }
+                    if !self.todo.is_empty() {
+                        return Poll::Ready(());
+                    }
+                }
+                // Nothing more is ready now: what was gathered goes out, up to its last
+                // complete event.
+                Poll::Pending if self.seal() => return Poll::Ready(()),
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Some(Err(e))) => {
+                    // The parser gets everything gathered, so that `retry` and the events
+                    // before the failure are up to date; the error follows them.
+                    self.seal_all();
+                    self.failed = Some(e);
+                    return Poll::Ready(());
+                }
+                Poll::Ready(None) => {
+                    self.seal_all();
+                    self.body_ended = true;
+                    return Poll::Ready(());
+                }
+            }
+        }
+    }
+}
+
+/// Where the window parsed next from `run` ends: after the last blank line within `BATCH`
+/// bytes, else after the first one past them, else at the end.
+fn window_end(run: &[u8]) -> usize {
+    if run.len() <= BATCH {
+        return run.len();
+    }
+    // The run starts after a blank line (or where nothing could be cut): no bytes before it
+    // matter.
+    event_end::last(&run[..BATCH], Before::default())
+        .or_else(|| event_end::first(&run[BATCH..], Before::default()).map(|end| BATCH + end))
+        .unwrap_or(run.len())
+}
+
+// Nothing is pinned structurally: the body is required to be `Unpin`, and a stored body error
+// is only ever moved out, never pinned, so it need not be `Unpin` itself.
+impl<S: TryStream + Unpin> Unpin for EventStream<S> {}
+
+impl<S> Stream for EventStream<S>
+where
+    S: TryStream + Unpin,
+    S::Ok: Into<Bytes>,
+{
+    type Item = Result<BytesEvent, StreamError<S::Error>>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
@@ -110,28 +321,447 @@ where
             if let Some(ready) = this.ready.pop_front() {
                 return Poll::Ready(Some(ready.map_err(StreamError::Parse)));
             }
+            if !this.todo.is_empty() {
+                this.parse_window();
+                continue;
+            }
+            if let Some(e) = this.failed.take() {
+                return Poll::Ready(Some(Err(StreamError::Body(e))));
+            }
             if this.end.is_some() {
                 return Poll::Ready(None);
             }
-            let chunk = match Pin::new(&mut this.body).poll_next(cx) {
-                Poll::Pending => return Poll::Pending,
-                Poll::Ready(None) => {
-                    this.end = Some(this.parser.finish());
-                    continue;
-                }
-                Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(StreamError::Body(e)))),
-                Poll::Ready(Some(Ok(chunk))) => chunk.into(),
-            };
-            let mut feed = this.parser.feed(&chunk);
-            while let Some(frame) = feed.next_frame() {
-                match frame {
-                    Ok(Frame::Event(event)) => {
-                        this.ready.push_back(Ok(event.to_bytes_event(&chunk)))
-                    }
-                    Err(e) => this.ready.push_back(Err(e)),
-                    Ok(_) => {}
+            if this.body_ended {
+                this.end = Some(this.parser.finish());
+                continue;
+            }
+            if this.read(cx).is_pending() {
+                return Poll::Pending;
+            }
+        }
+    }
+}
+
+/// Copies of values that did not lie in the piece parsed (see [`EventStream`]'s `kept`).
+#[derive(Debug)]
+struct Kept {
+    id: Bytes,
+    event_type: Bytes,
+}
+
+impl Default for Kept {
+    fn default() -> Self {
+        Kept {
+            id: Bytes::new(),
+            event_type: Bytes::from_static(DEFAULT_EVENT_TYPE.as_bytes()),
+        }
+    }
+}
+
+impl Kept {
+    /// The event as a [`BytesEvent`] sharing `chunk`, the piece it was parsed from.
+    fn owned(&mut self, event: &Event<'_>, chunk: &Bytes) -> BytesEvent {
+        BytesEvent {
+            event_type: share(chunk, event.event_type, &mut self.event_type),
+            // Data is rarely repeated: when it is not in the chunk (lines joined), a copy.
+            data: match slice(chunk, event.data) {
+                Some(data) => data,
+                None => Bytes::copy_from_slice(event.data.as_bytes()),
+            },
+            id: share(chunk, event.id, &mut self.id),
+        }
+    }
+}
+
+/// `text` as a slice of `chunk` when it lies there, else `kept` when equal, else a new copy,
+/// which `kept` then holds.
+fn share(chunk: &Bytes, text: &str, kept: &mut Bytes) -> Bytes {
+    if let Some(shared) = slice(chunk, text) {
+        return shared;
+    }
+    if kept.as_ref() != text.as_bytes() {
+        *kept = Bytes::copy_from_slice(text.as_bytes());
+    }
+    kept.clone()
+}
+
+/// `text` as a slice of `chunk` if it lies there (empty text: an empty `Bytes`).
+#[inline]
+fn slice(chunk: &Bytes, text: &str) -> Option<Bytes> {
+    if text.is_empty() {
+        return Some(Bytes::new());
+    }
+    // Wraps to a huge offset when `text` starts before the chunk.
+    let offset = (text.as_ptr() as usize).wrapping_sub(chunk.as_ptr() as usize);
+    (offset <= chunk.len() && text.len() <= chunk.len() - offset)
+        .then(|| chunk.slice(offset..offset + text.len()))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+    use std::fmt;
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+
+    use bytes::Bytes;
+    use futures_core::Stream;
+    use proptest::prelude::*;
+
+    use super::{EventStream, StreamError, BATCH};
+    use crate::error::ParseError;
+    use crate::event::Frame;
+    use crate::limits::Limits;
+    use crate::parser::Parser;
+
+    /// What a test body does when polled.
+    #[derive(Debug, Clone)]
+    enum Step {
+        Chunk(Bytes),
+        /// Nothing ready now (it wakes the task at once, so `block_on` polls again).
+        Pending,
+        Fail,
+    }
+
+    #[derive(Debug, PartialEq, Eq)]
+    struct Failed;
+
+    impl fmt::Display for Failed {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("connection reset")
+        }
+    }
+
+    struct Body(VecDeque<Step>);
+
+    impl Stream for Body {
+        type Item = Result<Bytes, Failed>;
+
+        fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+            match self.0.pop_front() {
+                None => Poll::Ready(None),
+                Some(Step::Chunk(chunk)) => Poll::Ready(Some(Ok(chunk))),
+                Some(Step::Fail) => Poll::Ready(Some(Err(Failed))),
+                Some(Step::Pending) => {
+                    cx.waker().wake_by_ref();
+                    Poll::Pending
                 }
             }
         }
+    }
+
+    /// An event or an error, owned, as both sides of a comparison report it.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    enum Item {
+        Event(String, String, String),
+        Parse(ParseError),
+        Body,
+    }
+
+    fn parser(limits: Limits) -> Parser {
+        Parser::new().with_limits(limits).report_comments(false)
+    }
+
+    /// The borrowed parser's answer for `input` fed in the given pieces: its items, with a
+    /// `Body` item after each piece marked as failing.
+    fn expected(input: &[u8], pieces: &[(usize, bool)], limits: Limits) -> Vec<Item> {
+        let mut parser = parser(limits);
+        let mut out = Vec::new();
+        let mut at = 0;
+        for &(len, fails) in pieces {
+            let mut feed = parser.feed(&input[at..at + len]);
+            while let Some(frame) = feed.next_frame() {
+                match frame {
+                    Ok(Frame::Event(e)) => out.push(Item::Event(
+                        e.event_type.to_owned(),
+                        e.data.to_owned(),
+                        e.id.to_owned(),
+                    )),
+                    Ok(_) => {}
+                    Err(e) => out.push(Item::Parse(e)),
+                }
+            }
+            at += len;
+            if fails {
+                out.push(Item::Body);
+            }
+        }
+        out
+    }
+
+    /// The stream's answer for `steps`, with the stream for its end state.
+    fn streamed(steps: Vec<Step>, limits: Limits) -> (Vec<Item>, EventStream<Body>) {
+        let mut events = EventStream::with_parser(Body(steps.into()), parser(limits));
+        let mut out = Vec::new();
+        futures_executor::block_on(async {
+            use futures_util::StreamExt;
+            while let Some(item) = events.next().await {
+                out.push(match item {
+                    Ok(e) => Item::Event(
+                        e.event_type_str().to_owned(),
+                        e.data_str().to_owned(),
+                        e.id_str().to_owned(),
+                    ),
+                    Err(StreamError::Parse(e)) => Item::Parse(e),
+                    Err(StreamError::Body(Failed)) => Item::Body,
+                });
+            }
+        });
+        (out, events)
+    }
+
+    /// One line of a generated stream: its text and its line end.
+    fn line() -> impl Strategy<Value = Vec<u8>> {
+        let value = prop_oneof![
+            "[a-z :]{0,12}".prop_map(String::into_bytes),
+            Just("caf\u{e9} \u{1F680}".as_bytes().to_vec()),
+            Just(b"bad \xFF byte".to_vec()),
+            Just(b"nul\0here".to_vec()),
+            (1usize..6000).prop_map(|n| vec![b'x'; n]),
+        ];
+        let text = prop_oneof![
+            4 => value.clone().prop_map(|v| [&b"data: "[..], &v].concat()),
+            1 => value.clone().prop_map(|v| [&b"data:"[..], &v].concat()),
+            1 => Just(b"data".to_vec()),
+            2 => "[0-9a-z]{0,6}".prop_map(|v| format!("id: {v}").into_bytes()),
+            1 => value.clone().prop_map(|v| [&b"event: "[..], &v].concat()),
+            1 => "[0-9]{1,5}x?".prop_map(|v| format!("retry: {v}").into_bytes()),
+            1 => value.clone().prop_map(|v| [&b":"[..], &v].concat()),
+            1 => Just(b"unknown: field".to_vec()),
+            4 => Just(Vec::new()),
+        ];
+        let end = prop_oneof![Just(&b"\n"[..]), Just(&b"\r"[..]), Just(&b"\r\n"[..])];
+        (text, end).prop_map(|(text, end)| [&text[..], end].concat())
+    }
+
+    /// A stream: an optional BOM, lines, and maybe an unfinished last line.
+    fn input() -> impl Strategy<Value = Vec<u8>> {
+        (
+            any::<bool>(),
+            prop::collection::vec(line(), 0..60),
+            "[a-z:]{0,5}",
+        )
+            .prop_map(|(bom, lines, tail)| {
+                let mut out = if bom {
+                    b"\xEF\xBB\xBF".to_vec()
+                } else {
+                    Vec::new()
+                };
+                out.extend(lines.concat());
+                out.extend(tail.as_bytes());
+                out
+            })
+    }
+
+    /// Chunk sizes from one byte to past the in-place threshold, and what comes after each.
+    fn plan() -> impl Strategy<Value = Vec<(usize, u8)>> {
+        let size = prop_oneof![
+            4 => 1usize..8,
+            4 => 1usize..200,
+            1 => BATCH - 8..3 * BATCH,
+        ];
+        // 0-6: nothing; 7-8: `Pending`; 9: a body failure.
+        prop::collection::vec((size, 0u8..10), 1..400)
+    }
+
+    fn limits() -> impl Strategy<Value = Limits> {
+        prop_oneof![
+            3 => Just(Limits::default()),
+            1 => (16usize..3000, 16usize..9000).prop_map(|(line, event)| Limits {
+                max_line_bytes: line,
+                max_event_bytes: event,
+            }),
+        ]
+    }
+
+    /// Cuts `input` as `plan` says (repeating it as needed), into body steps and the pieces
+    /// the expected answer is computed from.
+    fn steps(input: &[u8], plan: &[(usize, u8)]) -> (Vec<Step>, Vec<(usize, bool)>) {
+        let bytes = Bytes::copy_from_slice(input);
+        let (mut steps, mut pieces) = (Vec::new(), Vec::new());
+        let mut at = 0;
+        for &(size, then) in plan.iter().cycle() {
+            if at == input.len() {
+                break;
+            }
+            let len = size.min(input.len() - at);
+            steps.push(Step::Chunk(bytes.slice(at..at + len)));
+            at += len;
+            match then {
+                7 | 8 => steps.push(Step::Pending),
+                9 => steps.push(Step::Fail),
+                _ => {}
+            }
+            pieces.push((len, then == 9));
+        }
+        (steps, pieces)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        /// However the body cuts the stream, pauses or fails, the stream hands out what the
+        /// borrowed parser gives for the same bytes, in the same order, with each body
+        /// failure after exactly the events completed before it, and ends in the same state.
+        #[test]
+        fn any_chunking_gives_the_borrowed_parsers_events(
+            input in input(),
+            plan in plan(),
+            limits in limits(),
+        ) {
+            let (steps, pieces) = steps(&input, &plan);
+            let want = expected(&input, &pieces, limits);
+            let (got, events) = streamed(steps, limits);
+            prop_assert_eq!(&got, &want);
+            let mut whole = parser(limits);
+            let mut feed = whole.feed(&input);
+            while feed.next_frame().is_some() {}
+            drop(feed);
+            prop_assert_eq!(events.last_event_id(), whole.last_event_id());
+            prop_assert_eq!(events.retry(), whole.retry());
+            prop_assert_eq!(events.end_of_stream(), Some(whole.finish()));
+        }
+    }
+
+    fn chunks(pieces: &[&'static [u8]]) -> Vec<Step> {
+        pieces
+            .iter()
+            .map(|&p| Step::Chunk(Bytes::from_static(p)))
+            .collect()
+    }
+
+    fn data(items: &[Item]) -> Vec<&str> {
+        items
+            .iter()
+            .map(|item| match item {
+                Item::Event(_, data, _) => data.as_str(),
+                Item::Parse(_) => "<parse error>",
+                Item::Body => "<body error>",
+            })
+            .collect()
+    }
+
+    #[test]
+    fn blank_lines_split_across_chunks_in_every_line_end() {
+        for pieces in [
+            &[&b"data: a\r"[..], b"\n", b"\r", b"\ndata: b\r\n\r\n"][..],
+            &[b"data: a\n", b"\n", b"data: b\n\n"],
+            &[b"data: a\r", b"\r", b"data: b\r\r"],
+            &[b"data: a\r\n\r", b"\ndata: b\n\r"],
+            &[b"\xEF", b"\xBB", b"\xBF", b"data: a\n\ndata: b\n\n"],
+        ] {
+            let (got, _) = streamed(chunks(pieces), Limits::default());
+            assert_eq!(data(&got), ["a", "b"], "{pieces:?}");
+        }
+    }
+
+    #[test]
+    fn a_complete_event_goes_out_when_the_body_has_nothing_more_ready() {
+        let mut events = EventStream::new(Body(
+            [
+                Step::Chunk(Bytes::from_static(b"data: a\n")),
+                Step::Chunk(Bytes::from_static(b"\ndata: b")),
+                Step::Pending,
+            ]
+            .into(),
+        ));
+        let waker = futures_util::task::noop_waker();
+        let mut cx = Context::from_waker(&waker);
+        // The second chunk completes `a`; the body then pauses (and would never wake a real
+        // task): `a` must not wait for it.
+        match Pin::new(&mut events).poll_next(&mut cx) {
+            Poll::Ready(Some(Ok(event))) => assert_eq!(event.data_str(), "a"),
+            other => panic!("expected the event, got {other:?}"),
+        }
+        assert!(
+            Pin::new(&mut events).poll_next(&mut cx).is_ready(),
+            "then the end"
+        );
+    }
+
+    #[test]
+    fn events_gathered_before_a_body_failure_come_before_it() {
+        let mut steps = chunks(&[b"data: a\n\n", b"data: b\n\ndata: c"]);
+        steps.extend([Step::Fail, Step::Chunk(Bytes::from_static(b"\n\n"))]);
+        let (got, events) = streamed(steps, Limits::default());
+        assert_eq!(data(&got), ["a", "b", "<body error>", "c"]);
+        assert!(!events.end_of_stream().expect("ended").incomplete_event);
+    }
+
+    #[test]
+    fn events_in_a_large_chunk_share_its_memory() {
+        let mut text = Vec::new();
+        while text.len() < 3 * BATCH {
+            text.extend_from_slice(b"id: 1\nevent: delta\ndata: {\"token\": \"hello\"}\n\n");
+        }
+        let chunk = Bytes::from(text);
+        let whole = chunk.as_ptr_range();
+        let (events, _) = futures_executor::block_on(async {
+            use futures_util::StreamExt;
+            let body = Body([Step::Chunk(chunk.clone())].into());
+            let events: Vec<_> = EventStream::new(body).collect().await;
+            (events, ())
+        });
+        assert!(events.len() > 100);
+        for event in events {
+            let event = event.expect("no error");
+            for field in [&event.data, &event.id, &event.event_type] {
+                assert!(whole.contains(&field.as_ptr()), "a copy: {field:?}");
+            }
+        }
+    }
+
+    /// Two cases the property test found: a pause right after the gathered bytes reached the
+    /// line limit (and went to the parser), and one after a large chunk that ended a gathered
+    /// event.
+    #[test]
+    fn pauses_after_the_carry_buffer_was_handed_over_are_harmless() {
+        let long = [&b"data: "[..], &[b'x'; 6000], b"\n\n"].concat();
+        let small = Limits {
+            max_line_bytes: 16,
+            max_event_bytes: 16,
+        };
+        let bytes = Bytes::from(long.clone());
+        let mut steps = Vec::new();
+        for at in 0..4 {
+            steps.push(Step::Chunk(bytes.slice(at..at + 1)));
+            steps.push(Step::Pending);
+        }
+        steps.push(Step::Chunk(bytes.slice(4..)));
+        steps.push(Step::Pending);
+        for limits in [small, Limits::default()] {
+            let pieces = [(4, false), (long.len() - 4, false)];
+            let (got, _) = streamed(steps.clone(), limits);
+            assert_eq!(got, expected(&long, &pieces, limits));
+        }
+    }
+
+    #[test]
+    fn a_line_past_the_limit_in_small_chunks_is_refused_in_bounded_memory() {
+        let limits = Limits {
+            max_line_bytes: 1000,
+            ..Limits::default()
+        };
+        let endless = Bytes::from(vec![b'x'; 7]);
+        let mut steps: Vec<Step> = (0..20_000).map(|_| Step::Chunk(endless.clone())).collect();
+        steps.extend(chunks(&[b"\n\ndata: after\n\n"]));
+        let mut events = EventStream::with_parser(Body(steps.into()), parser(limits));
+        let mut got = Vec::new();
+        futures_executor::block_on(async {
+            use futures_util::StreamExt;
+            while let Some(item) = events.next().await {
+                assert!(
+                    events.carry.capacity() <= 16 * 1024,
+                    "the carry buffer grew"
+                );
+                got.push(match item {
+                    Ok(e) => e.data_str().to_owned(),
+                    Err(e) => e.to_string(),
+                });
+            }
+        });
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert!(got[0].contains("max_line_bytes"), "{}", got[0]);
+        assert_eq!(got[1], "after");
     }
 }

@@ -1,5 +1,6 @@
 //! Runs one parser on one corpus and chunking in a loop, for a profiler:
-//! `perf record -g target/release/hot ssekit A-small-json whole 2000`.
+//! `perf record -g target/release/hot ssekit A-small-json whole 2000`. Besides the parsers,
+//! `chunks-only` drains the chunk stream alone: the harness's share of a `Stream` adapter.
 
 use std::process::ExitCode;
 
@@ -25,7 +26,12 @@ fn main() -> ExitCode {
         eprintln!("corpus {corpus_name} has no chunking {chunking_name:?}");
         return ExitCode::FAILURE;
     };
-    let Some(mut peer) = peer::all().into_iter().find(|p| p.name() == parser) else {
+    let floor: Box<dyn peer::Peer> = Box::new(peer::ChunksOnly);
+    let found = peer::all()
+        .into_iter()
+        .chain([floor])
+        .find(|p| p.name() == parser);
+    let Some(mut peer) = found else {
         eprintln!("no parser named {parser:?}");
         return ExitCode::FAILURE;
     };
