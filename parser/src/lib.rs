@@ -14,6 +14,7 @@
 //!   that parses back differently from what was asked for.
 //! - [`limits`] and [`error`]: caps on line and event size and the typed errors.
 //! - `line`, `field`, `decode` (private): line ends, field rules, BOM and UTF-8 replacement.
+//! - [`read`]: a blocking iterator of events over any `std::io::Read`.
 //! - `stream` (feature `stream`): a `futures_core::Stream` of events over a stream of `Bytes`.
 //! - `oracle` (feature `oracle`): a deliberately literal `nom` grammar used to test the fast
 //!   parser.
@@ -47,6 +48,7 @@ mod field;
 pub mod limits;
 mod line;
 pub mod parser;
+pub mod read;
 
 #[cfg(feature = "oracle")]
 pub mod oracle;
