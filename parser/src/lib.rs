@@ -16,6 +16,7 @@
 //! - `line`, `field`, `decode` (private): line ends, field rules, BOM and UTF-8 replacement.
 //! - [`read`]: a blocking iterator of events over any `std::io::Read`.
 //! - `stream` (feature `stream`): a `futures_core::Stream` of events over a stream of `Bytes`.
+//! - `codec` (feature `codec`): a `tokio-util` decoder of events and encoder of messages.
 //! - `oracle` (feature `oracle`): a deliberately literal `nom` grammar used to test the fast
 //!   parser.
 //!
@@ -50,6 +51,8 @@ mod line;
 pub mod parser;
 pub mod read;
 
+#[cfg(feature = "codec")]
+pub mod codec;
 #[cfg(feature = "oracle")]
 pub mod oracle;
 #[cfg(feature = "stream")]

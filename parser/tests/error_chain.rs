@@ -94,3 +94,21 @@ fn stream_errors_chain_once() {
     let messages = assert_said_once(&StreamError::<io::Error>::Parse(parse), &text);
     assert_eq!(messages, [text]);
 }
+
+#[cfg(feature = "codec")]
+#[test]
+fn write_errors_chain_once() {
+    use ssekit_parser::codec::WriteError;
+    use ssekit_parser::EncodeError;
+
+    let broken = io::Error::new(io::ErrorKind::BrokenPipe, "client went away");
+    let messages = assert_said_once(&WriteError::Io(broken), "client went away");
+    assert_eq!(messages.len(), 2, "{messages:#?}");
+
+    let refused = EncodeError::LineBreakInId;
+    let text = refused.to_string();
+    assert_eq!(
+        assert_said_once(&WriteError::Encode(refused), &text),
+        [text]
+    );
+}
