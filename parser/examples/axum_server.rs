@@ -1,5 +1,7 @@
 //! An axum handler that streams events written with the serializer: a numbered `tick` every
-//! second, resumed after the client's `Last-Event-ID`, so a reconnecting client misses none.
+//! second on one clock shared by all streams. A client that reconnects with `Last-Event-ID`
+//! first gets the ticks it missed, then the live ones, so it loses none; an id the server
+//! cannot resume from gets an explicit `reset` event instead of a silent gap.
 //!
 //! Run it, then check it with the conformance runner and read it with the example clients
 //! (the same clients read the reference server, `cargo run -p ssekit-conformance -- serve`):
@@ -17,14 +19,33 @@ use std::error::Error;
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
+use axum::extract::State;
 use axum::http::{header, HeaderMap};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
-use futures_util::stream;
+use futures_util::{stream, StreamExt};
 use ssekit_parser::{EncodeError, Message};
+use tokio::time::{sleep_until, Instant};
 
 const TICK: Duration = Duration::from_secs(1);
+
+/// Tick `n` happens at `start + n * TICK`; its id is `n`.
+#[derive(Clone, Copy)]
+struct Ticks {
+    start: Instant,
+    per_stream: u64,
+}
+
+impl Ticks {
+    fn last(&self) -> u64 {
+        (self.start.elapsed().as_millis() / TICK.as_millis()) as u64
+    }
+
+    fn due(&self, n: u64) -> Instant {
+        self.start + TICK * u32::try_from(n).unwrap_or(u32::MAX)
+    }
+}
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn Error>> {
@@ -32,27 +53,48 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let addr = args.next().unwrap_or_else(|| "127.0.0.1:3000".to_owned());
     let per_stream: u64 = args.next().map_or(Ok(u64::MAX), |n| n.parse())?;
 
-    let app = Router::new().route("/events", get(move |h: HeaderMap| events(h, per_stream)));
+    let ticks = Ticks {
+        start: Instant::now(),
+        per_stream,
+    };
+    let app = Router::new()
+        .route("/events", get(events))
+        .with_state(ticks);
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     eprintln!("streaming on http://{}/events", listener.local_addr()?);
     axum::serve(listener, app).await?;
     Ok(())
 }
 
-async fn events(headers: HeaderMap, per_stream: u64) -> impl IntoResponse {
-    // Our ids are the tick numbers, so resuming is counting on from the last one received.
-    let after: u64 = headers
-        .get("last-event-id")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
+async fn events(State(ticks): State<Ticks>, headers: HeaderMap) -> impl IntoResponse {
+    let last = ticks.last();
+    let asked = headers.get("last-event-id").map(|v| {
+        v.to_str()
+            .ok()
+            .and_then(|id| id.parse::<u64>().ok())
+            .filter(|&n| n <= last)
+    });
     // The first frame tells clients how soon to reconnect; it dispatches nothing.
-    let hello = Message::empty().retry(2000).to_bytes();
-    let ticks = stream::unfold(after + 1, move |n| async move {
-        if n > after.saturating_add(per_stream) {
+    let mut opening = vec![Message::empty().retry(2000).to_bytes()];
+    let first = match asked {
+        None => last + 1,
+        Some(Some(n)) => n + 1,
+        Some(None) => {
+            opening.push(
+                Message::new("unknown Last-Event-ID: continuing with live ticks")
+                    .event("reset")
+                    .to_bytes(),
+            );
+            last + 1
+        }
+    };
+    let end = first.saturating_add(ticks.per_stream);
+    let live = stream::unfold(first, move |n| async move {
+        if n >= end {
             return None;
         }
-        tokio::time::sleep(TICK).await;
+        // Missed ticks are already due: they go out at once.
+        sleep_until(ticks.due(n)).await;
         let data = format!("{{\"n\":{n}}}");
         let id = n.to_string();
         // The serializer refuses what would corrupt the stream (a line break in the id or the
@@ -61,7 +103,7 @@ async fn events(headers: HeaderMap, per_stream: u64) -> impl IntoResponse {
             Message::new(&data).event("tick").id(&id).to_bytes();
         Some((frame, n + 1))
     });
-    let body = Body::from_stream(futures_util::StreamExt::chain(stream::iter([hello]), ticks));
+    let body = Body::from_stream(stream::iter(opening).chain(live));
     (
         [
             (header::CONTENT_TYPE, "text/event-stream"),
