@@ -79,7 +79,10 @@ impl From<ParseError> for ReadError {
 }
 
 /// Events read from `R`, in order, as [`BytesEvent`]s that share the buffer they were read
-/// into (one allocation per read, none per event).
+/// into. The buffer is reused once its events are dropped, so for events as servers usually
+/// send them (one-line data, the id in the event) allocations follow the reads, not the
+/// events; a field the parser had to build (data joined from several lines, replaced UTF-8,
+/// a line cut by a read) is copied.
 ///
 /// The iterator ends when the reader reports end of input (`Ok(0)`); then
 /// [`end_of_stream`](Self::end_of_stream) tells whether the input stopped inside an unfinished
