@@ -19,10 +19,9 @@ use crate::tally::Tally;
 /// The caps ssekit runs with in every benchmark. The defaults (1 MiB line, 4 MiB event) would
 /// refuse corpus B's 1 MiB data lines (the line is `data: ` plus 1 MiB) and the 8 MiB line, so
 /// both are raised to 16 MiB; the limits cost nothing per byte either way.
-pub const BENCH_LIMITS: Limits = Limits {
-    max_line_bytes: 16 << 20,
-    max_event_bytes: 16 << 20,
-};
+pub const BENCH_LIMITS: Limits = Limits::new()
+    .with_max_line_bytes(16 << 20)
+    .with_max_event_bytes(16 << 20);
 
 /// A parser under test: feed it a corpus in chunks, get back its tally.
 pub trait Peer {
@@ -150,7 +149,7 @@ impl Peer for SsekitStream {
             .report_comments(false);
         let body = chunk_stream::<Infallible>(input, chunking);
         let events = ssekit_parser::stream::EventStream::with_parser(body, parser);
-        tally_stream(events, |event| Some(event.data.len()))
+        tally_stream(events, |event| Some(event.data().len()))
     }
 }
 

@@ -425,10 +425,9 @@ impl Capture {
 
     /// A capture for a body whose request was sent at `sent_at` and head arrived at `head_at`.
     pub fn starting(sent_at: Instant, head_at: Instant) -> Self {
-        let limits = Limits {
-            max_line_bytes: 8 << 20,
-            max_event_bytes: 16 << 20,
-        };
+        let limits = Limits::new()
+            .with_max_line_bytes(8 << 20)
+            .with_max_event_bytes(16 << 20);
         Capture {
             parser: Parser::new().report_ignored(true).with_limits(limits),
             scan: Scan::default(),

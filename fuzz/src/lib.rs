@@ -47,10 +47,9 @@ impl Header {
         if self.flags & 2 == 0 {
             return Limits::default();
         }
-        Limits {
-            max_line_bytes: usize::from(self.max_line),
-            max_event_bytes: usize::from(self.max_event % 2048),
-        }
+        Limits::new()
+            .with_max_line_bytes(usize::from(self.max_line))
+            .with_max_event_bytes(usize::from(self.max_event % 2048))
     }
 }
 

@@ -3,7 +3,11 @@
 use std::fmt;
 
 /// Which size cap was hit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+///
+/// Non-exhaustive: new caps (e.g. on the id's length) may be added to [`Limits`](crate::Limits),
+/// each with its kind here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Limit {
     /// [`Limits::max_line_bytes`](crate::Limits::max_line_bytes).
     LineBytes,
@@ -22,9 +26,15 @@ impl fmt::Display for Limit {
 
 /// An error while parsing. Parsing can go on after one: the event that hit the limit is
 /// dropped, its uncommitted `id` is not taken, and the parser resumes at the next event.
+///
+/// Non-exhaustive: the format itself has no syntax errors (every byte sequence is a valid
+/// stream), but a future check may refuse input for other reasons than size.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ParseError {
     /// A line or an event grew past its cap.
+    // The fields stay exhaustive: which cap, its value and where it was crossed say all there
+    // is to say, and callers build this variant to compare against.
     LimitExceeded {
         /// Which cap.
         limit: Limit,
@@ -50,7 +60,11 @@ impl fmt::Display for ParseError {
 impl std::error::Error for ParseError {}
 
 /// A value the serializer refuses because the wire format cannot carry it unchanged.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+///
+/// Non-exhaustive: as clients are found to mishandle more values (as Chromium does with
+/// control characters in ids), the serializer may refuse them too, each with its own variant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum EncodeError {
     /// The event type holds CR or LF, which would end the `event:` line early and let the rest
     /// be read as other fields.

@@ -7,6 +7,8 @@ pub const DEFAULT_EVENT_TYPE: &str = "message";
 
 /// A dispatched event, borrowing from the chunk it was parsed from or from the parser's reused
 /// buffers. Copy what you keep with [`Event::to_owned_event`] or [`Event::to_bytes_event`].
+// Exhaustive on purpose: type, data and last event id are what the spec's dispatch step hands
+// to the page (the origin belongs to the transport, not to the stream).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Event<'a> {
     /// The event type: the last `event` field's value, or `"message"`.
@@ -41,7 +43,7 @@ impl Event<'_> {
     /// let Some(Ok(Frame::Event(event))) = feed.next_frame() else { panic!() };
     /// let kept = event.to_bytes_event(&chunk);
     /// assert_eq!(kept.data_str(), "shared");
-    /// assert_eq!(kept.data.as_ptr(), chunk[6..].as_ptr()); // no copy
+    /// assert_eq!(kept.data().as_ptr(), chunk[6..].as_ptr()); // no copy
     /// ```
     pub fn to_bytes_event(&self, chunk: &Bytes) -> BytesEvent {
         BytesEvent {
@@ -72,6 +74,7 @@ fn within(chunk: &Bytes, text: &str) -> bool {
 }
 
 /// An event with owned strings.
+// Exhaustive for the same reason as `Event`; callers build it to compare against.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct OwnedEvent {
     /// The event type (`"message"` by default).
@@ -89,15 +92,35 @@ impl From<Event<'_>> for OwnedEvent {
 }
 
 /// An event kept as reference-counted [`Bytes`], typically sharing the chunk it came from.
-/// Every field is valid UTF-8 by construction.
+///
+/// Every field is valid UTF-8 by construction: they are built only from the parser's text, and
+/// they are private so that nothing else can put bytes in them. Read them as text
+/// ([`data_str`](Self::data_str)) or as `Bytes` ([`data`](Self::data)), which clone for a
+/// reference count, e.g. to hand the payload to a JSON decoder or another task.
+///
+/// ```
+/// use bytes::Bytes;
+/// use ssekit_parser::{Frame, Parser};
+///
+/// let chunk = Bytes::from_static(b"event: note\ndata: hi\n\n");
+/// let mut parser = Parser::new();
+/// let mut feed = parser.feed(&chunk);
+/// let Some(Ok(Frame::Event(event))) = feed.next_frame() else { panic!() };
+/// let kept = event.to_bytes_event(&chunk);
+/// assert_eq!((kept.event_type_str(), kept.data_str(), kept.id_str()), ("note", "hi", ""));
+/// assert_eq!(kept.as_event(), event);
+/// let payload: Bytes = kept.data().clone(); // shares the chunk
+/// assert_eq!(payload, "hi");
+/// ```
+// Fields are `pub(crate)` so that the adapters (`stream`, `codec`, `read`) can build events.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct BytesEvent {
     /// The event type, UTF-8.
-    pub event_type: Bytes,
+    pub(crate) event_type: Bytes,
     /// The data, UTF-8.
-    pub data: Bytes,
+    pub(crate) data: Bytes,
     /// The last event id, UTF-8.
-    pub id: Bytes,
+    pub(crate) id: Bytes,
 }
 
 impl BytesEvent {
@@ -113,17 +136,51 @@ impl BytesEvent {
     pub fn id_str(&self) -> &str {
         utf8(&self.id)
     }
+    /// The event type's bytes (UTF-8).
+    pub fn event_type(&self) -> &Bytes {
+        &self.event_type
+    }
+    /// The data's bytes (UTF-8).
+    pub fn data(&self) -> &Bytes {
+        &self.data
+    }
+    /// The id's bytes (UTF-8).
+    pub fn id(&self) -> &Bytes {
+        &self.id
+    }
+    /// The event as a borrowed [`Event`], e.g. to share code with the borrowed API.
+    pub fn as_event(&self) -> Event<'_> {
+        Event {
+            event_type: self.event_type_str(),
+            data: self.data_str(),
+            id: self.id_str(),
+        }
+    }
+    /// Copies the event into owned strings.
+    pub fn to_owned_event(&self) -> OwnedEvent {
+        self.as_event().to_owned_event()
+    }
+}
+
+impl From<BytesEvent> for OwnedEvent {
+    fn from(event: BytesEvent) -> Self {
+        event.to_owned_event()
+    }
 }
 
 // The fields are built only from `&str`, so this never falls back; validating keeps the crate
-// free of `unsafe` at the cost of one fast scan.
+// free of `unsafe` at the cost of one fast (SIMD) scan.
 fn utf8(bytes: &Bytes) -> &str {
-    std::str::from_utf8(bytes).unwrap_or_default()
+    crate::decode::as_str(bytes).unwrap_or_default()
 }
 
 /// Why a line had no effect. Reported only when
 /// [`Parser::report_ignored`](crate::Parser::report_ignored) is on.
+///
+/// Non-exhaustive: this is where the parser reports more of what a linter wants to know
+/// about lines without effect (the [`Frame`] kinds themselves are fixed by the spec).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum IgnoreReason {
     /// A field name other than `event`, `data`, `id`, `retry` (names are case-sensitive).
     UnknownField,
@@ -134,7 +191,10 @@ pub enum IgnoreReason {
 }
 
 /// A line the spec says to ignore, with its text.
+///
+/// Non-exhaustive: more about the line (such as its stream offset) may be added.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct Ignored<'a> {
     /// Why it was ignored.
     pub reason: IgnoreReason,
@@ -143,6 +203,10 @@ pub struct Ignored<'a> {
 }
 
 /// One thing the parser observed, in stream order.
+// Exhaustive on purpose: these are the spec's observable outcomes of a line (a blank line
+// dispatches, `retry` sets the reconnection time, a comment, a line without effect). The
+// format grows through new field names, which this already reports as `Ignored`; new kinds of
+// report go into `IgnoreReason`, which is non-exhaustive. So `match` without a `_` arm is safe.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Frame<'a> {
     /// A dispatched event (a blank line ended a block with at least one `data` line).
@@ -169,6 +233,7 @@ impl Frame<'_> {
 }
 
 /// An owned [`Frame`].
+// Exhaustive for the same reason as `Frame`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum OwnedFrame {
     /// A dispatched event.

@@ -222,7 +222,11 @@ impl EventState {
 }
 
 /// What the stream left unfinished, reported by [`Parser::finish`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+///
+/// Non-exhaustive: more ways for a stream to end badly may be reported. Compare with
+/// `EndOfStream::default()` (nothing unfinished) or read the fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
 pub struct EndOfStream {
     /// Bytes after the last line end were discarded (a line without its line end).
     pub incomplete_line: bool,

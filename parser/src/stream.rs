@@ -45,7 +45,15 @@ use crate::parser::{EndOfStream, Parser};
 use event_end::Before;
 
 /// An error from the body or the parser.
+///
+/// Non-exhaustive: the adapter may learn to report more (an idle timeout, say).
+///
+/// Each error either prints its cause or returns it from [`source`](std::error::Error::source),
+/// never both, so a reporter that walks the chain prints every message once: `Body` says what
+/// failed and returns the body's error as its source; `Parse` is the [`ParseError`] itself
+/// (same message, same source).
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum StreamError<E> {
     /// The underlying body failed; the stream may be resumed with a new connection from
     /// [`EventStream::last_event_id`].
@@ -54,10 +62,14 @@ pub enum StreamError<E> {
     Parse(ParseError),
 }
 
-impl<E: fmt::Display> fmt::Display for StreamError<E> {
+impl<E> fmt::Display for StreamError<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            StreamError::Body(e) => write!(f, "event stream body failed: {e}"),
+            // The body's error is the source: printing it here too would show it twice.
+            StreamError::Body(_) => f.write_str(
+                "the event stream's body failed; reconnect with the Last-Event-ID from \
+                 EventStream::last_event_id to resume",
+            ),
             StreamError::Parse(e) => e.fmt(f),
         }
     }
@@ -67,8 +79,15 @@ impl<E: std::error::Error + 'static> std::error::Error for StreamError<E> {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             StreamError::Body(e) => Some(e),
-            StreamError::Parse(e) => Some(e),
+            // Transparent: the message is the parse error's, so its source comes next.
+            StreamError::Parse(e) => std::error::Error::source(e),
         }
+    }
+}
+
+impl<E> From<ParseError> for StreamError<E> {
+    fn from(e: ParseError) -> Self {
+        StreamError::Parse(e)
     }
 }
 

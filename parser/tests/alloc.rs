@@ -100,3 +100,43 @@ fn the_counter_counts() {
     drop(v);
     assert_eq!(allocations() - before, 1);
 }
+
+/// The blocking reader shares each read's buffer among its events and reuses it once they are
+/// dropped: for events whose fields lie in the read as sent (single-line data, valid UTF-8,
+/// the id in the same event), what it allocates follows the reads, not the events. Fields the
+/// parser had to build (data joined from several lines, replaced UTF-8, a line cut by the
+/// read's end, an id from an earlier read) are copied, one allocation each.
+#[test]
+fn the_blocking_reader_allocates_per_read_not_per_event() {
+    use ssekit_parser::read::EventReader;
+
+    let mut input = Vec::new();
+    for i in 0..800 {
+        input.extend_from_slice(
+            format!("id: {i}\nevent: delta\ndata: {{\"content\":\"token {i}\"}}\n\n").as_bytes(),
+        );
+    }
+    let read_size = 4096;
+    let mut reader = EventReader::new(&input[..]).read_size(read_size);
+    let mut bytes = 0;
+    for event in reader.by_ref().take(400) {
+        bytes += event.unwrap().data().len();
+    }
+    let before = allocations();
+    let mut events = 0;
+    for event in reader.by_ref() {
+        bytes += event.unwrap().data().len();
+        events += 1;
+    }
+    let during = allocations() - before;
+    let reads = (input.len() / 2).div_ceil(read_size);
+    eprintln!(
+        "{during} allocations for {events} events in about {reads} reads ({bytes} data bytes)"
+    );
+    assert_eq!(events, 400);
+    // At most the three fields of the one event cut by each read's end.
+    assert!(
+        during <= 3 * (reads + 1),
+        "{during} allocations for {events} events in about {reads} reads of {read_size} bytes"
+    );
+}

@@ -34,10 +34,7 @@ fn finish_reports_bytes_left_unread_by_a_dropped_feed() {
 
 #[test]
 fn an_overlong_line_is_refused_with_its_offset_and_parsing_resumes() {
-    let limits = Limits {
-        max_line_bytes: 16,
-        ..Limits::default()
-    };
+    let limits = Limits::new().with_max_line_bytes(16);
     let input =
         b"id: 1\ndata: ok\n\nid: 2\ndata: 0123456789abcdef\ndata: more\n\nid: 3\ndata: next\n\n";
     let (out, _) = common::frames_with(input, || Parser::new().with_limits(limits));
@@ -58,10 +55,7 @@ fn an_overlong_line_is_refused_with_its_offset_and_parsing_resumes() {
 
 #[test]
 fn an_oversized_event_is_refused_and_its_id_not_taken() {
-    let limits = Limits {
-        max_event_bytes: 9,
-        ..Limits::default()
-    };
+    let limits = Limits::new().with_max_event_bytes(9);
     let input = b"data: 12345\ndata: 6789\nid: 9\n\ndata: small\n\n";
     let mut parser = Parser::new().with_limits(limits);
     let (out, _) = common::frames_with(input, || Parser::new().with_limits(limits));
@@ -125,7 +119,7 @@ fn bytes_events_share_the_chunk_and_copy_only_what_spans_chunks() {
         }
     }
     assert_eq!(kept[0].data_str(), "one");
-    assert_eq!(kept[0].data.as_ptr(), first[6..].as_ptr());
+    assert_eq!(kept[0].data().as_ptr(), first[6..].as_ptr());
     assert_eq!(kept[1].data_str(), "span");
     assert_eq!(kept[1].event_type_str(), "message");
 }
@@ -221,10 +215,9 @@ fn a_carried_data_line_taken_over_whole_gives_the_same_events() {
 
 #[test]
 fn a_carried_data_line_near_the_limits_is_handled_like_an_uncut_one() {
-    let limits = Limits {
-        max_line_bytes: 40,
-        max_event_bytes: 40,
-    };
+    let limits = Limits::new()
+        .with_max_line_bytes(40)
+        .with_max_event_bytes(40);
     let value = "v".repeat(30);
     // 36 bytes fit the line limit; the second line takes the event past 40 bytes.
     let input = format!("data: {value}\ndata: {value}\n\ndata: {value}\n\n");

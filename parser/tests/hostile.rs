@@ -191,10 +191,7 @@ fn a_100_mb_event_of_short_lines_is_refused_at_the_event_limit_in_bounded_memory
 /// 180b2ef.
 #[test]
 fn a_line_refused_before_its_end_leaves_nothing_behind() {
-    let limits = Limits {
-        max_line_bytes: 8,
-        ..Limits::default()
-    };
+    let limits = Limits::new().with_max_line_bytes(8);
     let mut parser = Parser::new().with_limits(limits);
     let mut out = feed(&mut parser, b"abcdef");
     out.extend(feed(&mut parser, b"ghi"));
@@ -212,10 +209,7 @@ fn a_line_refused_before_its_end_leaves_nothing_behind() {
         chunk_lens: vec![1],
         ..FeedPlan::default()
     };
-    let limits = Limits {
-        max_line_bytes: 1,
-        max_event_bytes: 0,
-    };
+    let limits = Limits::new().with_max_line_bytes(1).with_max_event_bytes(0);
     props::check_chunking(b":\0\r\r", &plan, limits);
 }
 
@@ -257,10 +251,9 @@ fn a_hostile_mix_gives_the_specified_frames_however_it_is_cut() {
 
 /// Small limits so that short generated streams reach the limit paths.
 fn small(line: usize, event: usize) -> Limits {
-    Limits {
-        max_line_bytes: line,
-        max_event_bytes: event,
-    }
+    Limits::new()
+        .with_max_line_bytes(line)
+        .with_max_event_bytes(event)
 }
 
 /// Pieces that make hostile streams likely: NUL, lone CR, CR at chunk ends, invalid and

@@ -134,7 +134,7 @@ proptest! {
 
     #[test]
     fn limit_errors_and_recovery_do_not_depend_on_chunking(input in stream(), points in prop::collection::vec(any::<usize>(), 0..12)) {
-        let small = || Parser::new().with_limits(Limits { max_line_bytes: 8, max_event_bytes: 12 });
+        let small = || Parser::new().with_limits(Limits::new().with_max_line_bytes(8).with_max_event_bytes(12));
         let (whole, whole_end) = common::parse_chunks(&mut small(), vec![&input[..]]);
         let (cut, cut_end) = common::parse_chunks(&mut small(), cut(&input, &points));
         prop_assert_eq!(whole, cut);

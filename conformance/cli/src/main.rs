@@ -103,10 +103,9 @@ fn secs(s: &str) -> Result<f64, String> {
 impl ParseArgs {
     fn limits(&self) -> Limits {
         let bytes = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
-        Limits {
-            max_line_bytes: bytes(self.max_line_bytes),
-            max_event_bytes: bytes(self.max_event_bytes),
-        }
+        Limits::new()
+            .with_max_line_bytes(bytes(self.max_line_bytes))
+            .with_max_event_bytes(bytes(self.max_event_bytes))
     }
 
     fn chunking(&self) -> Chunking {

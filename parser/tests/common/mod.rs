@@ -87,3 +87,39 @@ pub fn ev(event_type: &str, data: &str, id: &str) -> OwnedFrame {
 pub fn msg(data: &str) -> OwnedFrame {
     ev("message", data, "")
 }
+
+/// A stream that exercises what adapters must not break: a BOM, every line end (a CRLF to be
+/// cut in two), multibyte UTF-8, comments, `retry`, an id that persists, an event spanning
+/// many bytes, an unknown field, and a final event cut off by the end of input.
+pub const ADAPTER_INPUT: &[u8] = b"\xEF\xBB\xBF: hello\r\nretry: 1500\r\nid: 1\r\n\
+    event: caf\xC3\xA9\r\ndata: \xE2\x82\xAC first\r\ndata: second line\r\n\r\n\
+    data: no id change\n\nid: 2\rdata: cr\r\rfoo: bar\ndata: tail\n\ndata: cut off\nda";
+
+/// What every adapter must report for `input` parsed with `parser`: the events and errors in
+/// order, then the last event id, the retry value and the end-of-stream report.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Adapted {
+    pub events: Vec<Result<OwnedEvent, ParseError>>,
+    pub last_event_id: String,
+    pub retry: Option<u64>,
+    pub end: EndOfStream,
+}
+
+/// The borrowed API's answer for `input` fed in one chunk: what adapters are compared with.
+pub fn reference(input: &[u8], mut parser: Parser) -> Adapted {
+    let (frames, end) = parse_chunks(&mut parser, [input]);
+    let events = frames
+        .into_iter()
+        .filter_map(|f| match f {
+            Ok(OwnedFrame::Event(e)) => Some(Ok(e)),
+            Ok(_) => None,
+            Err(e) => Some(Err(e)),
+        })
+        .collect();
+    Adapted {
+        events,
+        last_event_id: parser.last_event_id().to_owned(),
+        retry: parser.retry(),
+        end,
+    }
+}

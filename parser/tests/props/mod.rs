@@ -154,10 +154,12 @@ fn check_within_limits(input: &[u8], observed: &Observed, limits: Limits) {
                 let expected = match limit {
                     ssekit_parser::Limit::LineBytes => limits.max_line_bytes,
                     ssekit_parser::Limit::EventBytes => limits.max_event_bytes,
+                    other => panic!("a cap this check does not know: {other:?}"),
                 };
                 assert_eq!(*max, expected, "error names the wrong cap");
                 assert!(*offset < input.len() as u64, "error offset past the input");
             }
+            Err(other) => panic!("only limit errors are expected: {other:?}"),
         }
     }
 }
