@@ -32,9 +32,15 @@
 //! server.shutdown().await;
 //! # Ok(()) }
 //! ```
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod behaviour;
+#[cfg(feature = "redis")]
+mod broker;
+#[cfg(not(feature = "redis"))]
+#[path = "no_broker.rs"]
 mod broker;
 pub mod config;
 mod direct;
@@ -42,6 +48,8 @@ pub mod error;
 mod http;
 mod hub;
 pub mod metrics;
+#[cfg(feature = "misbehave")]
+#[cfg_attr(docsrs, doc(cfg(feature = "misbehave")))]
 pub mod misbehave;
 mod mock;
 pub mod replay;
@@ -53,5 +61,7 @@ pub use config::ServeArgs;
 pub use config::{Config, MockConfig};
 pub use error::{PublishError, ServerError};
 pub use metrics::MetricsSnapshot;
+#[cfg(feature = "misbehave")]
+#[cfg_attr(docsrs, doc(cfg(feature = "misbehave")))]
 pub use misbehave::{Misbehavior, Misbehaviors};
 pub use server::{run, run_blocking, start, ServerHandle};

@@ -8,6 +8,38 @@ use super::ring::Ring;
 use super::subscribers::{SlotKind, Slots};
 use super::{ConnControl, HubLimits};
 
+/// What the fan-out does with a stream that cannot keep up, chosen once when the hub is built.
+/// Only publishing and the periodic tick look at it; delivering an event never does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Flow {
+    /// Evicted past the lag limits; the client resumes with `Last-Event-ID`.
+    Evict,
+    /// `slow-consumer-blocks`: publishing waits while a stream is `lag` events behind or more,
+    /// and nobody is evicted for lagging.
+    #[cfg(feature = "misbehave")]
+    Block { lag: u64 },
+    /// `lossy-queue`: a publish that leaves a stream more than `queue` events behind drops it
+    /// from the fan-out without a word.
+    #[cfg(feature = "misbehave")]
+    Lossy { queue: u64 },
+}
+
+impl Flow {
+    /// Whether lagging streams are evicted.
+    pub(super) fn evicts(self) -> bool {
+        #[cfg(feature = "misbehave")]
+        if let Flow::Block { .. } = self {
+            return false;
+        }
+        true
+    }
+}
+
+/// How often a publisher blocked by `slow-consumer-blocks` looks again. Polled rather than
+/// notified: telling it about every delivery would put a check on every stream's hot path.
+#[cfg(feature = "misbehave")]
+const BLOCKED_POLL: Duration = Duration::from_millis(1);
+
 /// A subscriber is evicted once it has stayed over a lag limit this long (a burst that it
 /// catches up with is no reason to drop it). Falling off the ring evicts at once.
 pub(super) const LAG_GRACE: Duration = Duration::from_secs(1);
@@ -25,6 +57,7 @@ pub(super) enum Lag {
     Evicted(Instant),
     /// Dropped from the fan-out without a word (`lossy-queue`): the stream stays open and
     /// gets no more events.
+    #[cfg(feature = "misbehave")]
     Detached,
 }
 
@@ -74,6 +107,7 @@ pub(super) fn police(
         let SlotKind::Stream { conn, lag } = &mut slot.kind else {
             continue;
         };
+        #[cfg(feature = "misbehave")]
         if let Lag::Detached = *lag {
             continue;
         }
@@ -113,6 +147,7 @@ pub(super) fn police(
 
 /// `lossy-queue`: a stream with more than `queue` events waiting is dropped from the fan-out
 /// (Flask's `put_nowait` raising `queue.Full`), and nobody tells its connection.
+#[cfg(feature = "misbehave")]
 pub(super) fn detach_full_queues(slots: &mut Slots, head: u64, queue: u64) {
     for slot in slots.iter_mut() {
         if let SlotKind::Stream { conn, lag } = &mut slot.kind {
@@ -120,6 +155,31 @@ pub(super) fn detach_full_queues(slots: &mut Slots, head: u64, queue: u64) {
                 tracing::warn!(peer = %conn.peer, "lossy-queue: subscriber queue full, dropped silently");
                 *lag = Lag::Detached;
             }
+        }
+    }
+}
+
+#[cfg(feature = "misbehave")]
+impl super::Hub {
+    /// `slow-consumer-blocks`: waits until no stream is `lag` events behind or more, or
+    /// shutdown begins.
+    pub(super) async fn wait_for_slowest(&self, lag: u64) {
+        loop {
+            {
+                let st = self.lock();
+                let head = st.ring.head();
+                let behind = st
+                    .slots
+                    .iter()
+                    .filter(|s| matches!(s.kind, SlotKind::Stream { .. }))
+                    .map(|s| head.saturating_sub(s.cursor))
+                    .max()
+                    .unwrap_or(0);
+                if behind < lag || st.closing {
+                    return;
+                }
+            }
+            tokio::time::sleep(BLOCKED_POLL).await;
         }
     }
 }

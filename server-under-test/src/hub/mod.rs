@@ -21,24 +21,21 @@ mod topics;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::Waker;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::Bytes;
 use tokio::sync::Notify;
 
+use crate::behaviour::{Behaviour, Conduct, Frames};
 use crate::error::PublishError;
 use crate::metrics::Metrics;
-use crate::misbehave::Misbehaviors;
 use crate::replay::{self, Resume, Window};
 use ring::Ring;
 use subscribers::{Slot, SlotKind, Slots};
 
+pub(crate) use lag::Flow;
 pub(crate) use subscribers::Subscription;
 pub(crate) use topics::{check_topic, Topics};
-
-/// Under the `slow-consumer-blocks` misbehaviour, publishing waits while a subscriber is
-/// further behind than this many events.
-const BLOCKING_LAG: u64 = 16;
 
 /// Lets the hub cut one TCP connection (a subscriber stuck behind a full socket).
 #[derive(Debug)]
@@ -114,11 +111,14 @@ struct State {
 pub(crate) struct Hub {
     epoch: String,
     limits: HubLimits,
-    misbehave: Misbehaviors,
+    /// Asked when a stream subscribes (how its resume is decided).
+    behaviour: Behaviour,
+    /// Decided once from the behaviour: how events are encoded and how slow streams are
+    /// treated.
+    frames: Frames,
+    flow: Flow,
     metrics: Arc<Metrics>,
     state: Mutex<State>,
-    /// Rung when a subscriber advances (used only by `slow-consumer-blocks`).
-    progress: Notify,
 }
 
 /// A new subscription or why there is none.
@@ -128,7 +128,7 @@ pub(crate) enum Subscribed {
 }
 
 impl Hub {
-    pub fn new(limits: HubLimits, misbehave: Misbehaviors, metrics: Arc<Metrics>) -> Self {
+    pub fn new(limits: HubLimits, behaviour: Behaviour, metrics: Arc<Metrics>) -> Self {
         let limits = HubLimits {
             capacity: limits.capacity.max(1),
             // A subscriber may never fall off the ring: then it could not resume.
@@ -138,7 +138,9 @@ impl Hub {
         Hub {
             epoch: replay::new_epoch(),
             limits,
-            misbehave,
+            behaviour,
+            frames: behaviour.frames(),
+            flow: behaviour.flow(),
             metrics,
             state: Mutex::new(State {
                 ring: Ring::new(limits.capacity, limits.capacity_bytes),
@@ -146,7 +148,6 @@ impl Hub {
                 heartbeat_gen: 0,
                 closing: false,
             }),
-            progress: Notify::new(),
         }
     }
 
@@ -178,33 +179,11 @@ impl Hub {
         event: Option<&str>,
         data: &str,
     ) -> Result<String, PublishError> {
-        if self.misbehave.publish_blocks() {
-            self.wait_for_slowest().await;
+        #[cfg(feature = "misbehave")]
+        if let Flow::Block { lag } = self.flow {
+            self.wait_for_slowest(lag).await;
         }
         self.publish_now(topic, event, data)
-    }
-
-    async fn wait_for_slowest(&self) {
-        loop {
-            let progressed = self.progress.notified();
-            tokio::pin!(progressed);
-            progressed.as_mut().enable();
-            {
-                let st = self.lock();
-                let head = st.ring.head();
-                let behind = st
-                    .slots
-                    .iter()
-                    .filter(|s| matches!(s.kind, SlotKind::Stream { .. }))
-                    .map(|s| head.saturating_sub(s.cursor))
-                    .max()
-                    .unwrap_or(0);
-                if behind < BLOCKING_LAG || st.closing {
-                    return;
-                }
-            }
-            progressed.await;
-        }
     }
 
     /// Publishes several events at once, in order; returns their ids. All or nothing: an event
@@ -214,8 +193,9 @@ impl Hub {
         &self,
         batch: &[PublishItem<'_>],
     ) -> Result<Vec<String>, PublishError> {
-        if self.misbehave.publish_blocks() {
-            self.wait_for_slowest().await;
+        #[cfg(feature = "misbehave")]
+        if let Flow::Block { lag } = self.flow {
+            self.wait_for_slowest(lag).await;
         }
         // max_lag_events is already capped at the ring's capacity.
         let max = usize::try_from(self.limits.max_lag_events).unwrap_or(usize::MAX);
@@ -251,18 +231,21 @@ impl Hub {
         }
         let mut frames = Vec::with_capacity(batch.len());
         for (i, item) in batch.iter().enumerate() {
-            let wire_id = self
-                .misbehave
-                .wire_id(&self.epoch, st.ring.head() + 1 + i as u64);
+            let seq = st.ring.head() + 1 + i as u64;
             frames.push(
-                self.misbehave
-                    .encode_event(wire_id.as_deref(), item.event, item.data)?,
+                self.frames
+                    .encode(&self.epoch, seq, item.event, item.data)?,
             );
         }
         let mut ids = Vec::with_capacity(batch.len());
         for (item, frame) in batch.iter().zip(frames) {
             let seq = self.push_locked(&mut st, item.topic.map(Arc::from), frame);
             ids.push(self.id_of(seq));
+        }
+        #[cfg(feature = "misbehave")]
+        if let Flow::Lossy { queue } = self.flow {
+            let head = st.ring.head();
+            lag::detach_full_queues(&mut st.slots, head, queue);
         }
         let wakers = st.slots.take_wakers();
         drop(st);
@@ -273,6 +256,7 @@ impl Hub {
 
     /// Appends a frame encoded elsewhere (the Redis broker names its events with Redis stream
     /// ids); returns its sequence number, or `None` once shutting down.
+    #[cfg(feature = "redis")]
     pub fn append_frame(&self, topic: Option<&str>, frame: Bytes) -> Option<u64> {
         let (seq, wakers) = {
             let mut st = self.lock();
@@ -288,6 +272,7 @@ impl Hub {
     }
 
     /// Whether shutdown has begun.
+    #[cfg(feature = "redis")]
     pub fn is_closing(&self) -> bool {
         self.lock().closing
     }
@@ -296,9 +281,6 @@ impl Hub {
     /// number. The caller wakes the subscribers.
     fn push_locked(&self, st: &mut State, topic: Option<Arc<str>>, frame: Bytes) -> u64 {
         let seq = st.ring.push(topic, frame);
-        if let Some(queue) = self.misbehave.lossy_queue() {
-            lag::detach_full_queues(&mut st.slots, seq, queue);
-        }
         self.metrics
             .ring_events
             .store(st.ring.len() as u64, Relaxed);
@@ -315,7 +297,7 @@ impl Hub {
     ) -> Subscribed {
         self.subscribe_with(topics, conn, |window| {
             let decided = replay::decide(last_id, &self.epoch, window);
-            self.misbehave.resume(decided, window.oldest - 1)
+            self.behaviour.resume(decided, window.oldest - 1)
         })
     }
 
@@ -358,10 +340,6 @@ impl Hub {
             replay_until: window.head,
             topics,
             last_send_gen: heartbeat_gen,
-            pace: self
-                .misbehave
-                .lossy_queue()
-                .map(|_| Box::pin(tokio::time::sleep(Duration::ZERO))),
         };
         Subscribed::Open(sub, resume, window)
     }
@@ -380,7 +358,7 @@ impl Hub {
     pub fn decide(&self, last_id: Option<&[u8]>) -> (Resume, Window) {
         let window = self.window();
         let decided = replay::decide(last_id, &self.epoch, window);
-        (self.misbehave.resume(decided, window.oldest - 1), window)
+        (self.behaviour.resume(decided, window.oldest - 1), window)
     }
 
     /// Enforces the lag limits, and with `heartbeat` advances the heartbeat clock and wakes
@@ -397,7 +375,7 @@ impl Hub {
             if heartbeat {
                 st.heartbeat_gen += 1;
             }
-            let evict = !self.misbehave.publish_blocks();
+            let evict = self.flow.evicts();
             let mut policed = lag::police(&mut st.slots, &st.ring, &self.limits, evict, now);
             if heartbeat {
                 policed.evicted.extend(st.slots.take_wakers());
@@ -418,7 +396,6 @@ impl Hub {
             st.slots.take_wakers()
         };
         wakers.into_iter().for_each(Waker::wake);
-        self.progress.notify_waiters();
     }
 
     fn remove(&self, slot: usize) {

@@ -1,14 +1,12 @@
 //! The subscribers: each is a cursor (a sequence number) into the ring and a waker, held in a
 //! slot of the hub. A [`Subscription`] is one event stream's handle on its slot.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
 use bytes::{Bytes, BytesMut};
 
-use super::lag::{standing, Lag, Standing};
+use super::lag::Lag;
 use super::{CloseReason, ConnControl, Drained, Hub, Next, State, Topics, HEARTBEAT_TICKS};
 use crate::metrics::Metrics;
 
@@ -81,6 +79,7 @@ impl Slots {
         self.streams
     }
 
+    #[cfg(feature = "misbehave")]
     pub fn iter(&self) -> impl Iterator<Item = &Slot> {
         self.slots.iter().flatten()
     }
@@ -104,8 +103,16 @@ pub(crate) struct Subscription {
     pub(super) replay_until: u64,
     pub(super) topics: Topics,
     pub(super) last_send_gen: u64,
-    /// `lossy-queue` only: when this stream may take its next event.
-    pub(super) pace: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+/// Whether a stream may take events now.
+enum Gate {
+    Open,
+    /// It must end, at this event boundary.
+    Close(CloseReason),
+    /// `lossy-queue` dropped it from the fan-out: it gets heartbeats only.
+    #[cfg(feature = "misbehave")]
+    Detached,
 }
 
 impl Subscription {
@@ -113,28 +120,20 @@ impl Subscription {
         &self.hub
     }
 
-    /// Whether `lossy-queue` dropped this stream from the fan-out (it gets no more events).
-    fn detached(&self, st: &State) -> bool {
-        let lag = st.slots.get(self.slot).and_then(Slot::lag);
-        matches!(lag, Some(Lag::Detached))
-    }
-
-    /// Why this stream must end now, if it must: evicted for lagging, or events it never sent
-    /// were overwritten (going on would be a silent gap; counted here).
-    fn must_close(&self, st: &State) -> Option<CloseReason> {
-        let hub = &*self.hub;
+    /// Whether this stream may go on: not if it was evicted for lagging, nor if events it never
+    /// sent were overwritten (going on would be a silent gap; counted here).
+    fn gate(&self, st: &State) -> Gate {
         match st.slots.get(self.slot).and_then(Slot::lag) {
-            Some(Lag::Detached) => return None,
-            Some(Lag::Evicted(_)) => return Some(CloseReason::Lagging),
+            Some(Lag::Evicted(_)) => return Gate::Close(CloseReason::Lagging),
+            #[cfg(feature = "misbehave")]
+            Some(Lag::Detached) => return Gate::Detached,
             _ => {}
         }
-        if !hub.misbehave.publish_blocks()
-            && standing(&st.ring, self.cursor, &hub.limits) == Standing::OffRing
-        {
-            Metrics::add(&hub.metrics.lagging_dropped, 1);
-            return Some(CloseReason::Lagging);
+        if st.ring.passed(self.cursor) {
+            Metrics::add(&self.hub.metrics.lagging_dropped, 1);
+            return Gate::Close(CloseReason::Lagging);
         }
-        None
+        Gate::Open
     }
 
     /// Records how far this stream has got, for the lag policy.
@@ -151,20 +150,16 @@ impl Subscription {
     pub fn drain_ready(&mut self, first: Bytes, max_bytes: usize) -> Drained {
         let hub = &*self.hub;
         let mut st = hub.lock();
-        if let Some(reason) = self.must_close(&st) {
-            return Drained {
-                piece: first,
-                events: 0,
-                closed: Some(reason),
-            };
-        }
-        // `lossy-queue` writes one event at a time, paced, and a detached stream gets none.
-        if self.pace.is_some() || self.detached(&st) {
-            return Drained {
-                piece: first,
-                events: 0,
-                closed: None,
-            };
+        let stop = |closed| Drained {
+            piece: first.clone(),
+            events: 0,
+            closed,
+        };
+        match self.gate(&st) {
+            Gate::Open => {}
+            Gate::Close(reason) => return stop(Some(reason)),
+            #[cfg(feature = "misbehave")]
+            Gate::Detached => return stop(None),
         }
         let mut piece: Option<BytesMut> = None;
         let (mut events, mut replayed) = (0, 0);
@@ -192,9 +187,6 @@ impl Subscription {
         if replayed > 0 {
             Metrics::add(&hub.metrics.replayed_events, replayed);
         }
-        if events > 0 && hub.misbehave.publish_blocks() {
-            hub.progress.notify_waiters();
-        }
         Drained {
             piece: piece.map_or(first, BytesMut::freeze),
             events,
@@ -204,21 +196,14 @@ impl Subscription {
 
     /// The next thing to send, or `Pending` with the waker registered.
     pub fn poll_next(&mut self, cx: &mut Context<'_>, heartbeats: bool) -> Poll<Next> {
-        if let Some(pace) = self.pace.as_mut() {
-            if pace.as_mut().poll(cx).is_pending() {
-                return Poll::Pending;
-            }
-        }
         let hub = &*self.hub;
         let mut st = hub.lock();
-        if let Some(reason) = self.must_close(&st) {
-            return Poll::Ready(Next::Closed(reason));
-        }
-        // A detached stream stays where it was dropped: it only gets heartbeats.
-        let next = if self.detached(&st) {
-            None
-        } else {
-            st.ring.next_after(&mut self.cursor, &self.topics).cloned()
+        let next = match self.gate(&st) {
+            Gate::Close(reason) => return Poll::Ready(Next::Closed(reason)),
+            Gate::Open => st.ring.next_after(&mut self.cursor, &self.topics).cloned(),
+            // A detached stream stays where it was dropped.
+            #[cfg(feature = "misbehave")]
+            Gate::Detached => None,
         };
         self.store_cursor(&mut st);
         if let Some(frame) = next {
@@ -227,18 +212,11 @@ impl Subscription {
             if self.cursor <= self.replay_until {
                 Metrics::add(&hub.metrics.replayed_events, 1);
             }
-            if hub.misbehave.publish_blocks() {
-                hub.progress.notify_waiters();
-            }
-            if let Some(pace) = self.pace.as_mut() {
-                let next = tokio::time::Instant::now() + crate::misbehave::LOSSY_QUEUE_PACE;
-                pace.as_mut().reset(next);
-            }
             return Poll::Ready(Next::Event(frame));
         }
         // Shutdown: what was published before it is still delivered (publishing has stopped,
         // and the lag limit bounds how much that is), then the stream ends.
-        if st.closing && !hub.misbehave.shutdown_hangs() {
+        if st.closing {
             return Poll::Ready(Next::Closed(CloseReason::Shutdown));
         }
         if heartbeats && st.heartbeat_gen >= self.last_send_gen + HEARTBEAT_TICKS {
@@ -259,8 +237,5 @@ impl Drop for Subscription {
     fn drop(&mut self) {
         self.hub.remove(self.slot);
         Metrics::sub(&self.hub.metrics.streams_open, 1);
-        if self.hub.misbehave.publish_blocks() {
-            self.hub.progress.notify_waiters();
-        }
     }
 }

@@ -10,18 +10,13 @@ impl Wake for Noop {
 }
 
 fn hub(capacity: usize, max_lag_events: u64) -> Arc<Hub> {
-    let limits = HubLimits {
-        capacity,
-        capacity_bytes: u64::MAX,
-        max_lag_events,
-        max_lag_bytes: u64::MAX,
-        max_streams: None,
-    };
-    Arc::new(Hub::new(limits, Misbehaviors::none(), Arc::default()))
+    let limits = limits(capacity, max_lag_events);
+    Arc::new(Hub::new(limits, Behaviour::default(), Arc::default()))
 }
 
 /// `lossy-queue`: the sixth unsent event drops the subscriber, whose stream stays open
 /// (no `Closed`) and gets nothing more; a subscriber within its queue keeps receiving.
+#[cfg(feature = "misbehave")]
 #[tokio::test]
 async fn lossy_queue_drops_a_full_subscriber_silently() {
     let limits = HubLimits {
@@ -31,7 +26,7 @@ async fn lossy_queue_drops_a_full_subscriber_silently() {
         max_lag_bytes: u64::MAX,
         max_streams: None,
     };
-    let lossy = Misbehaviors::from_list(&[crate::Misbehavior::LossyQueue]);
+    let lossy = crate::Misbehaviors::from_list(&[crate::Misbehavior::LossyQueue]);
     let hub = Arc::new(Hub::new(limits, lossy, Arc::default()));
     let mut kept = subscribe(&hub);
     let mut dropped = subscribe(&hub);
@@ -48,6 +43,45 @@ async fn lossy_queue_drops_a_full_subscriber_silently() {
     assert!(silent.is_err(), "a dropped subscriber gets nothing");
     let event = std::future::poll_fn(|cx| kept.poll_next(cx, false)).await;
     assert!(matches!(event, Next::Event(_)), "within its queue: kept");
+}
+
+/// `slow-consumer-blocks`: a publish waits while a stream is 16 events behind, and goes on
+/// once it has caught up.
+#[cfg(feature = "misbehave")]
+#[tokio::test]
+async fn a_blocked_publisher_goes_on_once_the_slowest_catches_up() {
+    let block = crate::Misbehaviors::from_list(&[crate::Misbehavior::SlowConsumerBlocks]);
+    let hub = Arc::new(Hub::new(limits(64, 64), block, Arc::default()));
+    let mut sub = subscribe(&hub);
+    publish(&hub, 16);
+    let blocked = hub.publish(None, None, "x");
+    tokio::pin!(blocked);
+    let wait = std::time::Duration::from_millis(30);
+    assert!(tokio::time::timeout(wait, &mut blocked).await.is_err());
+    assert_eq!(drain(&mut sub), 16);
+    let id = tokio::time::timeout(std::time::Duration::from_secs(5), blocked)
+        .await
+        .expect("published once the stream caught up")
+        .unwrap();
+    assert_eq!(id, hub.id_of(17));
+}
+
+/// A well-behaved hub encodes with the serializer and evicts lagging streams.
+#[test]
+fn the_well_behaved_hub_resolves_standard_frames_and_eviction() {
+    let hub = hub(10, 10);
+    assert!(matches!(hub.frames, Frames::Standard));
+    assert_eq!(hub.flow, Flow::Evict);
+}
+
+fn limits(capacity: usize, max_lag_events: u64) -> HubLimits {
+    HubLimits {
+        capacity,
+        capacity_bytes: u64::MAX,
+        max_lag_events,
+        max_lag_bytes: u64::MAX,
+        max_streams: None,
+    }
 }
 
 fn subscribe(hub: &Arc<Hub>) -> Subscription {
@@ -144,7 +178,7 @@ fn the_ring_is_bounded_in_bytes_too() {
         max_lag_bytes: u64::MAX,
         max_streams: None,
     };
-    let hub = Hub::new(limits, Misbehaviors::none(), Arc::default());
+    let hub = Hub::new(limits, Behaviour::default(), Arc::default());
     for _ in 0..10 {
         hub.publish_now(None, None, &"x".repeat(30)).unwrap();
     }
