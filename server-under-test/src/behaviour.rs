@@ -4,7 +4,7 @@
 //! [`resolve`] turns the [`Config`] into a [`Behaviour`] once, at start-up. Every other module
 //! asks the behaviour (through [`Conduct`] and [`MockConduct`]) and never checks a switch. The
 //! trait defaults are the well-behaved answers; with the `misbehave` feature,
-//! [`crate::Misbehaviors`] overrides them, and without it the behaviour is [`WellBehaved`], a
+//! `Misbehaviors` overrides them, and without it the behaviour is `WellBehaved`, a
 //! unit type whose answers are constants the compiler folds away.
 //!
 //! The hub's hot path does not ask per event: at construction it takes a [`Frames`] encoder and
