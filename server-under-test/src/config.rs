@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+#[cfg(feature = "misbehave")]
 use crate::misbehave::{Misbehavior, Misbehaviors};
 
 /// The arguments of `ssekit serve` (feature `cli`).
@@ -52,6 +53,8 @@ pub struct ServeArgs {
     #[cfg_attr(feature = "cli", arg(long = "cors-origin", value_name = "ORIGIN"))]
     pub cors_origins: Vec<String>,
     /// Break one or more rules on purpose, to prove that a conformance check fails.
+    #[cfg(feature = "misbehave")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "misbehave")))]
     #[cfg_attr(
         feature = "cli",
         arg(long, value_name = "NAME[,NAME]", value_enum, value_delimiter = ',')
@@ -75,16 +78,22 @@ pub struct ServeArgs {
     /// stream into one write (coalescing is on by default; this switch is for measuring it).
     #[cfg_attr(feature = "cli", arg(long))]
     pub no_coalesce: bool,
+    #[cfg(feature = "redis")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
     /// Run as one node of several sharing this Redis (e.g. `redis://127.0.0.1:6379`): events
     /// are appended to a Redis Stream, which every node reads and which is also the replay log;
     /// ids are Redis stream ids. See "Running several nodes" in docs/server.md.
     #[cfg_attr(feature = "cli", arg(long, value_name = "URL"))]
     pub redis: Option<String>,
     /// With `--redis`: the stream is trimmed to about this many events (`XADD MAXLEN ~ N`).
+    #[cfg(feature = "redis")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
     #[cfg_attr(feature = "cli", arg(long, value_name = "N", default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..)))]
     pub redis_maxlen: u64,
     /// With `--redis`: the key of the Redis Stream shared by the nodes (one stream for every
     /// topic, so all nodes see one order).
+    #[cfg(feature = "redis")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
     #[cfg_attr(
         feature = "cli",
         arg(long, value_name = "KEY", default_value = "ssekit:events")
@@ -149,6 +158,8 @@ pub struct Config {
     /// Allowed CORS origins.
     pub cors_origins: Vec<String>,
     /// Rules broken on purpose.
+    #[cfg(feature = "misbehave")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "misbehave")))]
     pub misbehave: Misbehaviors,
     /// Detect HTTP/2 prior knowledge next to HTTP/1.1.
     pub h2c: bool,
@@ -159,10 +170,16 @@ pub struct Config {
     /// How long shutdown waits for streams to end before cutting connections.
     pub shutdown_grace: Duration,
     /// Redis URL: run as one node of several (`None`: single process, in memory).
+    #[cfg(feature = "redis")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
     pub redis: Option<String>,
     /// Approximate length the Redis Stream is trimmed to (`XADD MAXLEN ~`).
+    #[cfg(feature = "redis")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
     pub redis_maxlen: u64,
     /// Key of the Redis Stream.
+    #[cfg(feature = "redis")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
     pub redis_key: String,
     /// The mock LLM and MCP endpoints' generator.
     pub mock: MockConfig,
@@ -212,19 +229,25 @@ impl Default for Config {
             publish_token: None,
             subscribe_token: None,
             cors_origins: Vec::new(),
+            #[cfg(feature = "misbehave")]
             misbehave: Misbehaviors::none(),
             h2c: true,
             coalesce: true,
             direct_streams: true,
             shutdown_grace: Duration::from_millis(900),
+            #[cfg(feature = "redis")]
             redis: None,
+            #[cfg(feature = "redis")]
             redis_maxlen: 100_000,
+            #[cfg(feature = "redis")]
             redis_key: "ssekit:events".to_owned(),
             mock: MockConfig::default(),
         }
     }
 }
 
+#[cfg(feature = "misbehave")]
+#[cfg_attr(docsrs, doc(cfg(feature = "misbehave")))]
 impl Config {
     /// The same config with these misbehaviours switched on.
     pub fn with_misbehaviors(mut self, list: &[Misbehavior]) -> Self {
@@ -250,12 +273,16 @@ impl From<ServeArgs> for Config {
             publish_token: a.publish_token,
             subscribe_token: a.subscribe_token,
             cors_origins: a.cors_origins,
+            #[cfg(feature = "misbehave")]
             misbehave: Misbehaviors::from_list(&a.misbehave),
             h2c: a.h2c && !a.no_h2c,
             coalesce: !a.no_coalesce,
             direct_streams: !a.hyper_streams,
+            #[cfg(feature = "redis")]
             redis: a.redis,
+            #[cfg(feature = "redis")]
             redis_maxlen: a.redis_maxlen,
+            #[cfg(feature = "redis")]
             redis_key: a.redis_key,
             mock: MockConfig {
                 tokens: a.mock_tokens,
@@ -295,7 +322,9 @@ mod tests {
         assert_eq!(c.replay, 1024);
         assert_eq!(c.heartbeat, Some(Duration::from_secs(15)));
         assert_eq!((c.tick, c.max_connections), (None, None));
-        assert!(c.h2c && c.misbehave.is_empty());
+        assert!(c.h2c);
+        #[cfg(feature = "misbehave")]
+        assert!(c.misbehave.is_empty());
     }
 
     #[test]
@@ -327,10 +356,6 @@ mod tests {
             "https://a.example",
             "--cors-origin",
             "*",
-            "--misbehave",
-            "no-ids,retry-zero",
-            "--misbehave",
-            "eof-instead-of-204",
             "--no-h2c",
         ]);
         assert_eq!((c.replay, c.replay_bytes), (10, 4096));
@@ -341,28 +366,8 @@ mod tests {
         assert_eq!(c.publish_token.as_deref(), Some("p"));
         assert_eq!(c.subscribe_token.as_deref(), Some("s"));
         assert_eq!(c.cors_origins, ["https://a.example", "*"]);
-        let on: Vec<_> = c.misbehave.iter().collect();
-        assert_eq!(
-            on,
-            [
-                Misbehavior::NoIds,
-                Misbehavior::RetryZero,
-                Misbehavior::EofInsteadOf204
-            ]
-        );
         assert!(!c.h2c);
         assert_eq!(config(&["--heartbeat", "0"]).heartbeat, None);
-        let r = config(&[
-            "--redis",
-            "redis://127.0.0.1:6390",
-            "--redis-maxlen",
-            "500",
-            "--redis-key",
-            "k",
-        ]);
-        assert_eq!(r.redis.as_deref(), Some("redis://127.0.0.1:6390"));
-        assert_eq!((r.redis_maxlen, r.redis_key.as_str()), (500, "k"));
-        assert_eq!(c.redis, None);
         assert_eq!(c.mock, MockConfig::default());
         let m = config(&[
             "--mock-token-ms",
@@ -386,6 +391,42 @@ mod tests {
         );
     }
 
+    #[cfg(feature = "misbehave")]
+    #[test]
+    fn misbehave_switches_reach_the_config() {
+        let c = config(&[
+            "--misbehave",
+            "no-ids,retry-zero",
+            "--misbehave",
+            "eof-instead-of-204",
+        ]);
+        let on: Vec<_> = c.misbehave.iter().collect();
+        assert_eq!(
+            on,
+            [
+                Misbehavior::NoIds,
+                Misbehavior::RetryZero,
+                Misbehavior::EofInsteadOf204
+            ]
+        );
+    }
+
+    #[cfg(feature = "redis")]
+    #[test]
+    fn redis_options_reach_the_config() {
+        let r = config(&[
+            "--redis",
+            "redis://127.0.0.1:6390",
+            "--redis-maxlen",
+            "500",
+            "--redis-key",
+            "k",
+        ]);
+        assert_eq!(r.redis.as_deref(), Some("redis://127.0.0.1:6390"));
+        assert_eq!((r.redis_maxlen, r.redis_key.as_str()), (500, "k"));
+        assert_eq!(config(&[]).redis, None);
+    }
+
     #[test]
     fn bad_values_are_refused_with_a_message() {
         let err = |args: &[&str]| {
@@ -396,9 +437,15 @@ mod tests {
             .unwrap()
             .contains("number of seconds"));
         assert!(err(&["--heartbeat", "1e9"]).is_some());
+        #[cfg(feature = "misbehave")]
         assert!(err(&["--misbehave", "nope"])
             .unwrap()
             .contains("wrong-content-type"));
+        #[cfg(not(feature = "misbehave"))]
+        assert!(
+            err(&["--misbehave", "no-ids"]).is_some(),
+            "no switches without the feature"
+        );
         assert!(err(&["--replay", "0"]).is_some());
     }
 }

@@ -20,7 +20,7 @@ pub enum ServerError {
     /// The bound socket has no local address (should not happen).
     #[error("cannot read the listening address: {0}")]
     LocalAddr(std::io::Error),
-    /// `--redis` was given but Redis could not be used.
+    /// `--redis` (feature `redis`) was given but Redis could not be used.
     #[error("cannot use Redis at {url}: {reason} (is redis-server running there? check --redis)")]
     Redis {
         /// The URL asked for.
@@ -28,7 +28,8 @@ pub enum ServerError {
         /// What went wrong.
         reason: String,
     },
-    /// `--misbehave` breaks single-node output on purpose; it is not offered with `--redis`.
+    /// `--misbehave` breaks single-node output on purpose; it is not offered with `--redis`
+    /// (features `misbehave` and `redis`).
     #[error("--misbehave cannot be combined with --redis: run the misbehaving server on its own")]
     MisbehaveWithRedis,
 }

@@ -1,18 +1,21 @@
-//! Misbehaviour switches: the one place where the server breaks a rule on purpose, so that each
-//! conformance check can be shown to fail when it must. Everything else in the crate asks this
-//! module what to put on the wire and never checks a switch by itself.
-
-use std::io::Write;
+//! Misbehaviour switches (feature `misbehave`): the one place where the server breaks a rule on
+//! purpose, so that each conformance check can be shown to fail when it must. The switches
+//! reach the rest of the crate only through the crate's behaviour point: [`Misbehaviors`]
+//! overrides its well-behaved answers, and nothing else checks a switch.
 
 use bytes::{BufMut, Bytes, BytesMut};
-use flate2::write::GzEncoder;
 use hyper::header::{self, HeaderMap, HeaderValue};
 use ssekit_parser::{EncodeError, Message};
 
+use crate::behaviour::{standard_frame, standard_priming, Conduct, Flow, Frames};
+use crate::http::ResponseBody;
 use crate::replay::Resume;
+use crate::stream::EventStream;
+use stream::BentStream;
 
 mod mock;
 mod raw_h2;
+mod stream;
 
 /// One rule the server can break on purpose (`ssekit serve --misbehave NAME[,NAME]`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -137,11 +140,9 @@ impl Misbehavior {
 
 /// Events a subscriber may have waiting under `lossy-queue` (Flask's `maxsize=5`).
 const LOSSY_QUEUE_LEN: u64 = 5;
-/// Under `lossy-queue`, a stream takes its next event this long after the last: a Python
-/// thread waiting for the GIL (switch interval 5 ms) behind a busy publisher. This makes the
-/// loss certain for any publisher faster than 200 events/s, whatever the machine, instead of
-/// depending on which thread the scheduler runs first.
-pub(crate) const LOSSY_QUEUE_PACE: std::time::Duration = std::time::Duration::from_millis(5);
+/// Under `slow-consumer-blocks`, publishing waits while a subscriber is this many events
+/// behind or more.
+const BLOCKING_LAG: u64 = 16;
 
 /// A set of [`Misbehavior`]s (empty for a well-behaved server).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -176,10 +177,108 @@ impl Misbehaviors {
             .filter(move |m| self.has(*m))
     }
 
-    // --- response headers --------------------------------------------------------------
+    fn any(self, list: &[Misbehavior]) -> bool {
+        list.iter().any(|m| self.has(*m))
+    }
 
-    /// Overrides the well-behaved event-stream headers already in `headers`.
-    pub(crate) fn stream_headers(self, headers: &mut HeaderMap) {
+    // --- frames ---------------------------------------------------------------------------
+
+    /// Encodes event number `seq` as the switches bend it (the hub's [`Frames::Bent`]).
+    pub(crate) fn encode_frame(
+        self,
+        epoch: &str,
+        seq: u64,
+        event: Option<&str>,
+        data: &str,
+    ) -> Result<Bytes, EncodeError> {
+        let id = self.wire_id(epoch, seq);
+        self.encode_event(id.as_deref(), event, data)
+    }
+
+    /// The id written on the wire for event number `seq`, if any.
+    fn wire_id(self, epoch: &str, seq: u64) -> Option<String> {
+        use Misbehavior::*;
+        if self.has(NoIds) {
+            return None;
+        }
+        let shown = if self.has(DuplicateIds) && seq % 2 == 0 {
+            seq - 1
+        } else if self.has(NonMonotonicIds) {
+            seq ^ 1
+        } else {
+            seq
+        };
+        Some(crate::replay::format_id(epoch, shown))
+    }
+
+    /// Encodes one event frame with the frame switches applied.
+    fn encode_event(
+        self,
+        id: Option<&str>,
+        event: Option<&str>,
+        data: &str,
+    ) -> Result<Bytes, EncodeError> {
+        use Misbehavior::*;
+        let nul_id = self.has(IdWithNul);
+        let crlf = self.has(CrlfInEventName);
+        let json;
+        let data = if self.has(JsonData) {
+            json = json_string(data);
+            json.as_str()
+        } else {
+            data
+        };
+        if !nul_id && !crlf && !self.has(InvalidUtf8) {
+            return standard_frame(id, event, data);
+        }
+        let mut msg = Message::new(data);
+        if let (Some(id), false) = (id, nul_id) {
+            msg = msg.id(id);
+        }
+        if let (Some(event), false) = (event, crlf) {
+            msg = msg.event(event);
+        }
+        msg.validate()?;
+        let mut buf = BytesMut::new();
+        if let (Some(id), true) = (id, nul_id) {
+            let (epoch, seq) = id.rsplit_once('-').unwrap_or((id, ""));
+            buf.put_slice(format!("id: {epoch}\0{seq}\n").as_bytes());
+        }
+        if crlf {
+            let name = event.unwrap_or("message");
+            buf.put_slice(format!("event: {name}\r\ndata: injected\n").as_bytes());
+        }
+        msg.encode(&mut buf)?;
+        if self.has(InvalidUtf8) {
+            buf.truncate(buf.len() - 1);
+            buf.put_slice(b"data: \xff\xfe\xc3(\n\n");
+        }
+        Ok(buf.freeze())
+    }
+
+    /// What is written just before the server closes a stream: normally nothing.
+    fn closing_tail(self) -> Option<Bytes> {
+        self.has(Misbehavior::CutAtClose)
+            .then(|| Bytes::from_static(b"event: closing\ndata: this event is cut at close\n"))
+    }
+}
+
+impl Conduct for Misbehaviors {
+    fn describe(self) -> String {
+        format!("{:?}", self.iter().collect::<Vec<_>>())
+    }
+
+    // --- HTTP -----------------------------------------------------------------------------
+
+    fn fails_on_last_event_id(self) -> bool {
+        self.has(Misbehavior::ErrorOnLastEventId)
+    }
+
+    fn gone_is_empty_stream(self) -> bool {
+        self.has(Misbehavior::EofInsteadOf204)
+    }
+
+    fn stream_headers(self, headers: &mut HeaderMap) {
         use Misbehavior::*;
         let mut set = |name, value: &'static str| {
             headers.insert(name, HeaderValue::from_static(value));
@@ -205,113 +304,58 @@ impl Misbehaviors {
         }
     }
 
-    /// Whether a request carrying a `Last-Event-ID` is answered with a 500.
-    pub(crate) fn fails_on_last_event_id(self) -> bool {
-        self.has(Misbehavior::ErrorOnLastEventId)
+    fn direct_streams(self) -> bool {
+        self.iter().all(Misbehavior::mock_only)
     }
 
-    /// Whether `/gone` answers 200 and an empty stream instead of 204.
-    pub(crate) fn gone_is_empty_stream(self) -> bool {
-        self.has(Misbehavior::EofInsteadOf204)
-    }
-
-    /// Whether HTTP/2 connections go to the hand-written responder that sends `Connection`.
-    pub(crate) fn h2_connection_header(self) -> bool {
+    fn h2_connection_header(self) -> bool {
         self.has(Misbehavior::H2ConnectionHeader)
     }
 
-    // --- frames ---------------------------------------------------------------------------
+    // --- frames and streams ---------------------------------------------------------------
 
-    /// The id written on the wire for event number `seq`, if any.
-    pub(crate) fn wire_id(self, epoch: &str, seq: u64) -> Option<String> {
+    fn frames(self) -> Frames {
         use Misbehavior::*;
-        if self.has(NoIds) {
-            return None;
-        }
-        let shown = if self.has(DuplicateIds) && seq % 2 == 0 {
-            seq - 1
-        } else if self.has(NonMonotonicIds) {
-            seq ^ 1
+        let bent = [
+            NoIds,
+            DuplicateIds,
+            NonMonotonicIds,
+            IdWithNul,
+            CrlfInEventName,
+            InvalidUtf8,
+            JsonData,
+        ];
+        if self.any(&bent) {
+            Frames::Bent(self)
         } else {
-            seq
-        };
-        Some(crate::replay::format_id(epoch, shown))
+            Frames::Standard
+        }
     }
 
-    /// Encodes one event frame, once, for every subscriber.
-    pub(crate) fn encode_event(
-        self,
-        id: Option<&str>,
-        event: Option<&str>,
-        data: &str,
-    ) -> Result<Bytes, EncodeError> {
+    fn priming(self, retry_ms: u64) -> Bytes {
         use Misbehavior::*;
-        let nul_id = self.has(IdWithNul);
-        let crlf = self.has(CrlfInEventName);
-        let json;
-        let data = if self.has(JsonData) {
-            json = json_string(data);
-            json.as_str()
-        } else {
-            data
-        };
-        let mut msg = Message::new(data);
-        if let (Some(id), false) = (id, nul_id) {
-            msg = msg.id(id);
-        }
-        if let (Some(event), false) = (event, crlf) {
-            msg = msg.event(event);
-        }
-        if !nul_id && !crlf && !self.has(InvalidUtf8) {
-            return msg.to_bytes();
-        }
-        msg.validate()?;
-        let mut buf = BytesMut::new();
-        if let (Some(id), true) = (id, nul_id) {
-            let (epoch, seq) = id.rsplit_once('-').unwrap_or((id, ""));
-            buf.put_slice(format!("id: {epoch}\0{seq}\n").as_bytes());
-        }
-        if crlf {
-            let name = event.unwrap_or("message");
-            buf.put_slice(format!("event: {name}\r\ndata: injected\n").as_bytes());
-        }
-        msg.encode(&mut buf)?;
-        if self.has(InvalidUtf8) {
-            buf.truncate(buf.len() - 1);
-            buf.put_slice(b"data: \xff\xfe\xc3(\n\n");
-        }
-        Ok(buf.freeze())
-    }
-
-    /// The priming frame: a comment and the `retry:` value, sent before any event.
-    pub(crate) fn priming(self, retry_ms: u64) -> Bytes {
-        use Misbehavior::*;
-        const COMMENT: &str = " ssekit: stream open";
         if self.has(BadRetry) {
-            return Bytes::from(format!(":{COMMENT}\nretry: 3s\n\n"));
+            return Bytes::from_static(b": ssekit: stream open\nretry: 3s\n\n");
         }
-        let retry = if self.has(RetryZero) { 0 } else { retry_ms };
-        let mut buf = BytesMut::with_capacity(48);
-        ssekit_parser::encode_comment(&mut buf, COMMENT);
-        ssekit_parser::encode_retry(&mut buf, retry);
-        buf.freeze()
+        standard_priming(if self.has(RetryZero) { 0 } else { retry_ms })
     }
 
-    /// Whether idle streams get heartbeat comments.
-    pub(crate) fn heartbeats(self) -> bool {
+    fn heartbeats(self) -> bool {
         !self.has(Misbehavior::NoHeartbeat)
     }
 
-    /// What is written just before the server closes a stream: normally nothing.
-    pub(crate) fn closing_tail(self) -> Option<Bytes> {
-        self.has(Misbehavior::CutAtClose)
-            .then(|| Bytes::from_static(b"event: closing\ndata: this event is cut at close\n"))
+    fn coalesces(self) -> bool {
+        // `lossy-queue`'s writer takes one event at a time.
+        !self.has(Misbehavior::LossyQueue)
     }
 
-    // --- replay -------------------------------------------------------------------------------
+    fn stream_body(self, stream: EventStream) -> ResponseBody {
+        BentStream::body(stream, self.output(), self.closing_tail(), self.pace())
+    }
 
-    /// Bends a resume decision. `oldest_cursor` is the cursor that replays everything retained.
-    pub(crate) fn resume(self, decided: Resume, oldest_cursor: u64) -> Resume {
+    // --- replay, flow, shutdown -------------------------------------------------------
+
+    fn resume(self, decided: Resume, oldest_cursor: u64) -> Resume {
         use Misbehavior::*;
         match decided {
             Resume::Resumed { after } if self.has(ReplayGap) => {
@@ -330,83 +374,22 @@ impl Misbehaviors {
         }
     }
 
-    // --- flow -----------------------------------------------------------------------------------
-
-    /// Whether publishing waits for the slowest subscriber instead of dropping it.
-    pub(crate) fn publish_blocks(self) -> bool {
-        self.has(Misbehavior::SlowConsumerBlocks)
+    /// `slow-consumer-blocks` wins over `lossy-queue` (a blocked publisher never overflows a
+    /// queue).
+    fn flow(self) -> Flow {
+        if self.has(Misbehavior::SlowConsumerBlocks) {
+            Flow::Block { lag: BLOCKING_LAG }
+        } else if self.has(Misbehavior::LossyQueue) {
+            Flow::Lossy {
+                queue: LOSSY_QUEUE_LEN,
+            }
+        } else {
+            Flow::Evict
+        }
     }
 
-    /// Under `lossy-queue`, how many unsent events a subscriber may have before the next
-    /// publish drops it silently (its connection stays open).
-    pub(crate) fn lossy_queue(self) -> Option<u64> {
-        self.has(Misbehavior::LossyQueue).then_some(LOSSY_QUEUE_LEN)
-    }
-
-    /// Whether streams ignore shutdown and connections are never cut.
-    pub(crate) fn shutdown_hangs(self) -> bool {
+    fn shutdown_hangs(self) -> bool {
         self.has(Misbehavior::ShutdownHangs)
-    }
-
-    /// The filter every byte of a stream body passes through.
-    pub(crate) fn output(self) -> Output {
-        if self.has(Misbehavior::GzipNoFlush) {
-            return Output::Gzip(Box::new(GzEncoder::new(
-                Vec::new(),
-                flate2::Compression::default(),
-            )));
-        }
-        if self.has(Misbehavior::Buffered) {
-            return Output::Buffered(BytesMut::new());
-        }
-        Output::Direct
-    }
-}
-
-/// How a stream body's bytes reach hyper. Only `Direct` is well-behaved.
-pub(crate) enum Output {
-    /// Each frame goes out as soon as it exists.
-    Direct,
-    /// Frames pile up until 64 KiB are waiting.
-    Buffered(BytesMut),
-    /// Frames go through gzip, which emits only when its own buffers fill.
-    Gzip(Box<GzEncoder<Vec<u8>>>),
-}
-
-const BUFFERED_FLUSH: usize = 64 * 1024;
-
-impl Output {
-    /// Frames go out as they are (no misbehaviour transforms them).
-    pub(crate) fn is_direct(&self) -> bool {
-        matches!(self, Output::Direct)
-    }
-
-    /// Takes one frame; returns the bytes to send now, if any.
-    pub(crate) fn push(&mut self, frame: Bytes) -> Option<Bytes> {
-        match self {
-            Output::Direct => Some(frame),
-            Output::Buffered(buf) => {
-                buf.extend_from_slice(&frame);
-                (buf.len() >= BUFFERED_FLUSH).then(|| buf.split().freeze())
-            }
-            Output::Gzip(gz) => {
-                // Writing into a Vec cannot fail.
-                let _ = gz.write_all(&frame);
-                take_nonempty(gz.get_mut())
-            }
-        }
-    }
-
-    /// The stream ends: whatever is still held back.
-    pub(crate) fn finish(&mut self) -> Option<Bytes> {
-        match self {
-            Output::Direct => None,
-            Output::Buffered(buf) => (!buf.is_empty()).then(|| buf.split().freeze()),
-            Output::Gzip(gz) => {
-                let _ = gz.try_finish();
-                take_nonempty(gz.get_mut())
-            }
-        }
     }
 }
 
@@ -414,10 +397,6 @@ impl Output {
 fn json_string(data: &str) -> String {
     // Serialising a `&str` cannot fail; the fallback only keeps this free of panics.
     serde_json::to_string(data).unwrap_or_else(|_| format!("\"{data}\""))
-}
-
-fn take_nonempty(v: &mut Vec<u8>) -> Option<Bytes> {
-    (!v.is_empty()).then(|| Bytes::from(std::mem::take(v)))
 }
 
 pub(crate) use raw_h2::serve_if_preface as serve_raw_h2_if_preface;
@@ -496,19 +475,20 @@ mod tests {
     #[test]
     fn well_behaved_frames_come_from_the_serializer() {
         let none = Misbehaviors::none();
-        let frame = none.encode_event(Some("e-1"), Some("t"), "a\nb").unwrap();
+        assert!(matches!(none.frames(), Frames::Standard));
+        let frame = none.frames().encode("e", 1, Some("t"), "a\nb").unwrap();
         assert_eq!(&frame[..], b"id: e-1\nevent: t\ndata: a\ndata: b\n\n");
         assert_eq!(
             &none.priming(2500)[..],
             b": ssekit: stream open\nretry: 2500\n\n"
         );
-        assert!(none.encode_event(None, Some("a\nb"), "x").is_err());
+        assert!(none.frames().encode("e", 1, Some("a\nb"), "x").is_err());
     }
 
     #[test]
     fn json_data_writes_the_string_literal() {
         let json = Misbehaviors::from_list(&[Misbehavior::JsonData]);
-        let frame = json.encode_event(Some("e-1"), None, "a\nb \"c\"").unwrap();
+        let frame = json.frames().encode("e", 1, None, "a\nb \"c\"").unwrap();
         assert_eq!(&frame[..], b"id: e-1\ndata: \"a\\nb \\\"c\\\"\"\n\n");
     }
 }

@@ -12,7 +12,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use crate::broker::Broker;
+use crate::behaviour::{self, Conduct};
 use crate::config::Config;
 use crate::direct::{self, Taken};
 use crate::error::{PublishError, ServerError};
@@ -45,6 +45,7 @@ pub struct ServerHandle {
 /// # Ok(()) }
 /// ```
 pub async fn start(config: Config) -> Result<ServerHandle, ServerError> {
+    let behaviour = behaviour::resolve(&config)?;
     let listener = TcpListener::bind(config.addr)
         .await
         .map_err(|source| ServerError::Bind {
@@ -60,24 +61,29 @@ pub async fn start(config: Config) -> Result<ServerHandle, ServerError> {
         max_lag_bytes: config.max_lag_bytes,
         max_streams: config.max_connections,
     };
-    let hub = Arc::new(Hub::new(limits, config.misbehave, Arc::clone(&metrics)));
+    let hub = Arc::new(Hub::new(limits, behaviour, Arc::clone(&metrics)));
+    #[cfg(feature = "redis")]
     let (broker, reader) = match &config.redis {
-        Some(_) if !config.misbehave.is_empty() => return Err(ServerError::MisbehaveWithRedis),
         Some(_) => {
-            let (broker, reader) = Broker::connect(&config, Arc::clone(&hub)).await?;
+            let (broker, reader) =
+                crate::broker::Broker::connect(&config, Arc::clone(&hub)).await?;
             (Some(broker), Some(reader))
         }
         None => (None, None),
     };
+    #[cfg(not(feature = "redis"))]
+    let broker = None;
     let app = Arc::new(App {
         cors: Cors::new(&config.cors_origins),
         config,
+        behaviour,
         hub,
         metrics,
         broker,
         mock_sessions: Default::default(),
     });
     let (stop, stopped) = watch::channel(false);
+    #[cfg(feature = "redis")]
     if let Some(reader) = reader {
         tokio::spawn(reader.run(stopped.clone()));
     }
@@ -86,7 +92,7 @@ pub async fn start(config: Config) -> Result<ServerHandle, ServerError> {
         tokio::spawn(ticker(Arc::clone(&app), every, stopped.clone()));
     }
     let accept = tokio::spawn(accept_loop(listener, Arc::clone(&app), stopped));
-    tracing::info!(addr = %local_addr, epoch = app.hub.epoch(), misbehave = ?app.config.misbehave.iter().collect::<Vec<_>>(), "listening");
+    tracing::info!(addr = %local_addr, epoch = app.hub.epoch(), misbehave = %app.behaviour.describe(), "listening");
     Ok(ServerHandle {
         local_addr,
         app,
@@ -135,7 +141,7 @@ impl ServerHandle {
     }
 
     fn begin_shutdown(&self) {
-        if !self.app.config.misbehave.shutdown_hangs() {
+        if !self.app.behaviour.shutdown_hangs() {
             self.app.hub.close();
         }
         let _ = self.stop.send(true);
@@ -178,7 +184,7 @@ async fn accept_loop(listener: TcpListener, app: Arc<App>, mut stopped: watch::R
 async fn drain(mut conns: JoinSet<()>, app: &App) {
     let started = Instant::now();
     let all_done = async { while conns.join_next().await.is_some() {} };
-    if app.config.misbehave.shutdown_hangs() {
+    if app.behaviour.shutdown_hangs() {
         all_done.await;
         return;
     }
@@ -232,7 +238,8 @@ async fn serve(
         opened: Instant::now(),
     };
     tracing::debug!(peer = %peer.addr, "connection accepted");
-    if app.config.h2c && app.config.misbehave.h2_connection_header() {
+    #[cfg(feature = "misbehave")]
+    if app.config.h2c && app.behaviour.h2_connection_header() {
         let raw_h2 = Box::pin(crate::misbehave::serve_raw_h2_if_preface(tcp, &app, &peer));
         if let Some(tcp) = raw_h2.await {
             return Box::pin(serve_hyper(tcp, peer, app, builder, stopped)).await;
@@ -240,7 +247,7 @@ async fn serve(
         return;
     }
     // Misbehaviours change framing and headers in ways only the hyper path knows about.
-    let tcp = if app.config.direct_streams && app.config.misbehave.spares_streams() {
+    let tcp = if app.config.direct_streams && app.behaviour.direct_streams() {
         match direct::serve(tcp, &app, &peer, HEADER_READ_TIMEOUT, &mut stopped).await {
             Taken::Declined(tcp) => tcp,
             Taken::Done => return,

@@ -8,16 +8,14 @@
 
 use std::convert::Infallible;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 use std::time::Instant;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use hyper::body::{Body, Frame};
 
-use crate::config::Config;
 use crate::hub::{CloseReason, Next, Subscription};
 use crate::metrics::Metrics;
-use crate::misbehave::{Misbehaviors, Output};
 
 static HEARTBEAT: Bytes = Bytes::from_static(b": heartbeat\n");
 
@@ -30,19 +28,17 @@ pub(crate) struct EventStream {
     sub: Subscription,
     /// Frames to send before anything from the hub (priming, reset signal).
     first: Option<Bytes>,
-    out: Output,
-    heartbeats: bool,
-    coalesce: bool,
-    misbehave: Misbehaviors,
-    state: State,
+    options: StreamOptions,
     log: StreamLog,
 }
 
-enum State {
-    Open,
-    /// The server ended the stream; these are the last bytes.
-    Ending(Option<Bytes>),
-    Done,
+/// How a stream writes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct StreamOptions {
+    /// Idle streams get heartbeat comments.
+    pub heartbeats: bool,
+    /// Every event that is ready goes out in one write.
+    pub coalesce: bool,
 }
 
 /// What the disconnect log line reports.
@@ -57,18 +53,13 @@ impl EventStream {
     pub fn new(
         sub: Subscription,
         first: Bytes,
-        config: &Config,
+        options: StreamOptions,
         peer: std::net::SocketAddr,
     ) -> Self {
-        let misbehave = config.misbehave;
         EventStream {
             sub,
             first: Some(first),
-            out: misbehave.output(),
-            heartbeats: config.heartbeat.is_some() && misbehave.heartbeats(),
-            coalesce: config.coalesce,
-            misbehave,
-            state: State::Open,
+            options,
             log: StreamLog {
                 peer,
                 opened: Instant::now(),
@@ -76,6 +67,12 @@ impl EventStream {
                 closed: None,
             },
         }
+    }
+
+    /// Events written so far.
+    #[cfg(feature = "misbehave")]
+    pub fn events_sent(&self) -> u64 {
+        self.log.events
     }
 
     fn metrics(&self) -> &Metrics {
@@ -95,55 +92,18 @@ impl EventStream {
 
     /// Appends to `piece` every event already waiting, up to [`COALESCE_MAX_BYTES`]. A stream
     /// that ends meanwhile sends its last bytes on the next poll.
-    fn gather(&mut self, piece: Bytes, cx: &mut Context<'_>) -> Bytes {
-        if self.out.is_direct() {
-            let drained = self.sub.drain_ready(piece, COALESCE_MAX_BYTES);
-            self.count_events(drained.events);
-            if let Some(reason) = drained.closed {
-                self.end(reason);
-            }
-            return drained.piece;
+    fn gather(&mut self, piece: Bytes) -> Bytes {
+        let drained = self.sub.drain_ready(piece, COALESCE_MAX_BYTES);
+        self.count_events(drained.events);
+        if let Some(reason) = drained.closed {
+            self.end(reason);
         }
-        // A misbehaviour transforms each frame: take them one at a time.
-        let mut batch: Option<BytesMut> = None;
-        loop {
-            let len = batch.as_ref().map_or(piece.len(), BytesMut::len);
-            if len >= COALESCE_MAX_BYTES {
-                break;
-            }
-            // No heartbeat is due while events flow; `Pending` leaves the waker registered,
-            // which at worst wakes the connection once for nothing.
-            match self.sub.poll_next(cx, false) {
-                Poll::Ready(Next::Event(frame)) => {
-                    self.count_events(1);
-                    if let Some(bytes) = self.out.push(frame) {
-                        batch
-                            .get_or_insert_with(|| BytesMut::from(&piece[..]))
-                            .extend_from_slice(&bytes);
-                    }
-                }
-                Poll::Ready(Next::Closed(reason)) => {
-                    self.end(reason);
-                    break;
-                }
-                Poll::Ready(Next::Heartbeat) | Poll::Pending => break,
-            }
-        }
-        batch.map_or(piece, BytesMut::freeze)
+        drained.piece
     }
 
+    /// The server ends the stream (at an event boundary): nothing more is sent.
     fn end(&mut self, reason: CloseReason) {
         self.log.closed = Some(reason);
-        let mut last = BytesMut::new();
-        if let Some(tail) = self.misbehave.closing_tail() {
-            if let Some(b) = self.out.push(tail) {
-                last.extend_from_slice(&b);
-            }
-        }
-        if let Some(b) = self.out.finish() {
-            last.extend_from_slice(&b);
-        }
-        self.state = State::Ending((!last.is_empty()).then(|| last.freeze()));
     }
 }
 
@@ -156,49 +116,29 @@ impl Body for EventStream {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
         let this = self.get_mut();
-        loop {
-            match &mut this.state {
-                State::Done => return Poll::Ready(None),
-                State::Ending(last) => {
-                    let last = last.take();
-                    this.state = State::Done;
-                    if let Some(bytes) = last {
-                        return this.emit(bytes);
-                    }
-                    continue;
-                }
-                State::Open => {}
+        if this.log.closed.is_some() {
+            return Poll::Ready(None);
+        }
+        if let Some(first) = this.first.take() {
+            return this.emit(first);
+        }
+        match ready!(this.sub.poll_next(cx, this.options.heartbeats)) {
+            Next::Closed(reason) => {
+                this.end(reason);
+                Poll::Ready(None)
             }
-            if let Some(first) = this.first.take() {
-                if let Some(bytes) = this.out.push(first) {
-                    return this.emit(bytes);
-                }
-                continue;
+            Next::Event(frame) => {
+                this.count_events(1);
+                let piece = if this.options.coalesce {
+                    this.gather(frame)
+                } else {
+                    frame
+                };
+                this.emit(piece)
             }
-            let frame = match this.sub.poll_next(cx, this.heartbeats) {
-                Poll::Pending => return Poll::Pending,
-                Poll::Ready(Next::Closed(reason)) => {
-                    this.end(reason);
-                    continue;
-                }
-                Poll::Ready(Next::Event(frame)) => {
-                    this.count_events(1);
-                    match this.out.push(frame) {
-                        Some(bytes) if this.coalesce => {
-                            let piece = this.gather(bytes, cx);
-                            return this.emit(piece);
-                        }
-                        Some(bytes) => return this.emit(bytes),
-                        None => continue,
-                    }
-                }
-                Poll::Ready(Next::Heartbeat) => {
-                    Metrics::add(&this.metrics().heartbeats_sent, 1);
-                    HEARTBEAT.clone()
-                }
-            };
-            if let Some(bytes) = this.out.push(frame) {
-                return this.emit(bytes);
+            Next::Heartbeat => {
+                Metrics::add(&this.metrics().heartbeats_sent, 1);
+                this.emit(HEARTBEAT.clone())
             }
         }
     }

@@ -603,17 +603,20 @@ async fn start_refuses_an_unreachable_redis_and_misbehaviour_switches() {
         .err()
         .expect("no Redis there");
     assert!(err.to_string().contains("cannot use Redis"), "{err}");
-    let config = Config {
-        redis: Some("redis://:secret@127.0.0.1:1".into()),
-        ..Config::default()
+    #[cfg(feature = "misbehave")]
+    {
+        let config = Config {
+            redis: Some("redis://:secret@127.0.0.1:1".into()),
+            ..Config::default()
+        }
+        .with_misbehaviors(&[Misbehavior::NoIds]);
+        let err = ssekit_server::start(config).await.err().expect("refused");
+        assert!(
+            err.to_string()
+                .contains("--misbehave cannot be combined with --redis"),
+            "{err}"
+        );
     }
-    .with_misbehaviors(&[Misbehavior::NoIds]);
-    let err = ssekit_server::start(config).await.err().expect("refused");
-    assert!(
-        err.to_string()
-            .contains("--misbehave cannot be combined with --redis"),
-        "{err}"
-    );
 }
 
 #[tokio::test]

@@ -26,7 +26,8 @@ use tokio::sync::mpsc;
 
 use super::ledger::Place;
 use super::{Broker, Ledger, StreamId};
-use crate::http::events::{jittered_retry, stream_headers};
+use crate::behaviour::Conduct;
+use crate::http::events::{jittered_retry, stream_headers, stream_options};
 use crate::http::{App, Peer, ResponseBody};
 use crate::hub::{Subscribed, Subscription, Topics};
 use crate::metrics::Metrics;
@@ -81,16 +82,12 @@ pub(crate) async fn stream<B>(
         }
     };
     log_open(peer, &reg, last_id.is_some());
-    let mut first = BytesMut::from(
-        &app.config
-            .misbehave
-            .priming(jittered_retry(app.config.retry_ms))[..],
-    );
+    let mut first = BytesMut::from(&app.behaviour.priming(jittered_retry(app.config.retry_ms))[..]);
     if let Resume::Reset { reason, .. } = reg.resume {
         first.extend_from_slice(&reset_event(reason, reg.oldest));
     }
     let replay = replay_from.map(|from| spawn_replay(Arc::clone(broker), from, reg.start, topics));
-    let inner = EventStream::new(reg.sub, Bytes::new(), &app.config, peer.addr);
+    let inner = EventStream::new(reg.sub, Bytes::new(), stream_options(app), peer.addr);
     let body = ReplayStream {
         first: Some(first.freeze()),
         replay,

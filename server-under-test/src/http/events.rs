@@ -1,16 +1,16 @@
 //! `GET /stream`: subscribe, announce the resume decision, hand the body to the hub.
 
 use bytes::{Bytes, BytesMut};
-use http_body_util::BodyExt;
 use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode, Version};
 use ssekit_parser::Message;
 
 use super::{auth, empty, query_values, text, App, Peer, ResponseBody};
+use crate::behaviour::Conduct;
 use crate::hub::{Subscribed, Topics};
 use crate::metrics::Metrics;
 use crate::replay::{self, Resume, Window};
-use crate::stream::EventStream;
+use crate::stream::{EventStream, StreamOptions};
 
 /// The response header that announces the resume decision: `fresh`, `resumed` or `reset`.
 pub(crate) const SSE_RESUME: HeaderName = HeaderName::from_static("sse-resume");
@@ -25,7 +25,7 @@ pub(crate) async fn stream<B>(app: &App, peer: &Peer, req: &Request<B>) -> Respo
         }
     }
     let last_id = last_event_id(req);
-    if last_id.is_some() && app.config.misbehave.fails_on_last_event_id() {
+    if last_id.is_some() && app.behaviour.fails_on_last_event_id() {
         return text(StatusCode::INTERNAL_SERVER_ERROR, "internal server error\n");
     }
     if req.method() == Method::HEAD {
@@ -41,16 +41,14 @@ pub(crate) async fn stream<B>(app: &App, peer: &Peer, req: &Request<B>) -> Respo
         Opened::Stream(body, resume) => (body, resume),
         Opened::OverCapacity => return over_capacity(app, req),
     };
-    let mut res = Response::new(body.boxed());
+    let mut res = Response::new(body);
     stream_headers(app, req.headers(), res.headers_mut(), resume.header());
     res
 }
 
 /// A new subscription, or why there is none.
-// Built once per stream and moved straight into the response's box: no need to box it twice.
-#[allow(clippy::large_enum_variant)]
 pub(crate) enum Opened {
-    Stream(EventStream, Resume),
+    Stream(ResponseBody, Resume),
     OverCapacity,
 }
 
@@ -67,16 +65,22 @@ pub(crate) fn open(
         Subscribed::OverCapacity => return Opened::OverCapacity,
     };
     log_open(app, peer, version, resume, last_id.is_some());
-    let priming = app
-        .config
-        .misbehave
-        .priming(jittered_retry(app.config.retry_ms));
+    let priming = app.behaviour.priming(jittered_retry(app.config.retry_ms));
     let mut first = BytesMut::from(&priming[..]);
     if let Resume::Reset { reason, .. } = resume {
         first.extend_from_slice(&reset_event(app, reason.as_str(), window));
     }
-    let body = EventStream::new(sub, first.freeze(), &app.config, peer.addr);
-    Opened::Stream(body, resume)
+    let body = EventStream::new(sub, first.freeze(), stream_options(app), peer.addr);
+    Opened::Stream(app.behaviour.stream_body(body), resume)
+}
+
+/// How this server's streams write: heartbeats and coalescing as configured, unless the
+/// behaviour says otherwise.
+pub(crate) fn stream_options(app: &App) -> StreamOptions {
+    StreamOptions {
+        heartbeats: app.config.heartbeat.is_some() && app.behaviour.heartbeats(),
+        coalesce: app.config.coalesce && app.behaviour.coalesces(),
+    }
 }
 
 /// `Last-Event-ID` (first header wins), else the `lastEventId` query parameter.
@@ -107,7 +111,7 @@ pub(crate) fn stream_headers(
         h.insert(SSE_RESUME, HeaderValue::from_static(value));
     }
     app.cors.decorate(req, h);
-    app.config.misbehave.stream_headers(h);
+    app.behaviour.stream_headers(h);
 }
 
 /// The in-band reset signal: `event: reset` with JSON `{reason, oldest}`, no id.

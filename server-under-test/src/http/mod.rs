@@ -18,6 +18,7 @@ use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 
+use crate::behaviour::{Behaviour, Conduct};
 use crate::broker::Broker;
 use crate::config::Config;
 use crate::error::PublishError;
@@ -33,6 +34,8 @@ pub(crate) type ResponseBody = BoxBody<Bytes, Infallible>;
 /// What every request handler shares.
 pub(crate) struct App {
     pub config: Config,
+    /// How the server behaves, decided once from the config at start-up.
+    pub behaviour: Behaviour,
     pub hub: Arc<Hub>,
     pub metrics: Arc<Metrics>,
     pub cors: Cors,
@@ -238,7 +241,7 @@ fn metrics(app: &App) -> Response<ResponseBody> {
 
 /// The "stop reconnecting" URL: 204 tells an EventSource to give up (HTML §9.2.1).
 fn gone(app: &App) -> Response<ResponseBody> {
-    if app.config.misbehave.gone_is_empty_stream() {
+    if app.behaviour.gone_is_empty_stream() {
         let mut res = empty(StatusCode::OK);
         res.headers_mut().insert(
             header::CONTENT_TYPE,

@@ -5,13 +5,14 @@
 use std::time::Duration;
 
 use super::{Misbehavior, Misbehaviors};
+use crate::behaviour::{Conduct, MockConduct};
 
 /// The interval a silent think is measured against when heartbeats are off.
 const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(15);
 
 impl Misbehavior {
     /// Whether this switch concerns only the mock endpoints.
-    fn mock_only(self) -> bool {
+    pub(super) fn mock_only(self) -> bool {
         use Misbehavior::*;
         matches!(
             self,
@@ -26,56 +27,40 @@ impl Misbehavior {
     }
 }
 
-impl Misbehaviors {
-    /// Whether `/stream` is served as by a well-behaved server (no switch, or mock ones only),
-    /// so it may keep the direct HTTP/1.1 path.
-    pub(crate) fn spares_streams(self) -> bool {
-        self.iter().all(Misbehavior::mock_only)
-    }
-
-    /// Whether a finite mock stream is held back and written whole, in one piece, at its end.
-    pub(crate) fn mock_holds_stream(self) -> bool {
+impl MockConduct for Misbehaviors {
+    fn mock_holds_stream(self) -> bool {
         self.has(Misbehavior::BufferUntilDone)
     }
 
-    /// Whether an OpenAI-style stream ends with `data: [DONE]`.
-    pub(crate) fn mock_done_sentinel(self) -> bool {
+    fn mock_done_sentinel(self) -> bool {
         !self.has(Misbehavior::NoDoneSentinel)
     }
 
-    /// After how many of `tokens` generated tokens the connection is cut inside an event.
-    pub(crate) fn mock_cut_after(self, tokens: u32) -> Option<u32> {
+    fn mock_cut_after(self, tokens: u32) -> Option<u32> {
         self.has(Misbehavior::CutMidStream).then_some(tokens / 2)
     }
 
-    /// Whether a failure mid-generation cuts the connection instead of sending an error event.
-    pub(crate) fn mock_error_as_reset(self) -> bool {
+    fn mock_error_as_reset(self) -> bool {
         self.has(Misbehavior::ErrorAsReset)
     }
 
-    /// The heartbeat interval of mock streams: none when heartbeats are off or thinking is silent.
-    pub(crate) fn mock_heartbeat(self, heartbeat: Option<Duration>) -> Option<Duration> {
+    fn mock_heartbeat(self, heartbeat: Option<Duration>) -> Option<Duration> {
         let silent = self.has(Misbehavior::SilentThink) || !self.heartbeats();
         heartbeat.filter(|_| !silent)
     }
 
-    /// How long the model thinks before its first token: under `silent-think` at least two
-    /// heartbeat intervals, so a client or proxy idle timeout tuned to the heartbeat fires.
-    pub(crate) fn mock_think(self, think: Duration, heartbeat: Option<Duration>) -> Duration {
+    fn mock_think(self, think: Duration, heartbeat: Option<Duration>) -> Duration {
         if !self.has(Misbehavior::SilentThink) {
             return think;
         }
         think.max(heartbeat.unwrap_or(DEFAULT_HEARTBEAT) * 2)
     }
 
-    /// Whether MCP `initialize` assigns a session and later requests must carry it.
-    pub(crate) fn mock_sessions(self) -> bool {
+    fn mock_sessions(self) -> bool {
         !self.has(Misbehavior::NoSessionId)
     }
 
-    /// The SSE `id:` of event `seq` (from 1) on MCP stream `stream`: unique in the session,
-    /// unless `duplicate-event-ids` restarts them per stream and repeats every even one.
-    pub(crate) fn mock_event_id(self, stream: &str, seq: u64) -> String {
+    fn mock_event_id(self, stream: &str, seq: u64) -> String {
         if self.has(Misbehavior::DuplicateEventIds) {
             let shown = if seq % 2 == 0 { seq - 1 } else { seq };
             return shown.to_string();
@@ -113,10 +98,10 @@ mod tests {
         let dup = on(Misbehavior::DuplicateEventIds);
         let ids: Vec<_> = (1..=4).map(|s| dup.mock_event_id("s1", s)).collect();
         assert_eq!(ids, ["1", "1", "3", "3"]);
-        assert!(dup.spares_streams() && Misbehaviors::none().spares_streams());
+        assert!(dup.direct_streams() && Misbehaviors::none().direct_streams());
         assert!(
             !Misbehaviors::from_list(&[Misbehavior::SilentThink, Misbehavior::NoIds])
-                .spares_streams()
+                .direct_streams()
         );
     }
 }

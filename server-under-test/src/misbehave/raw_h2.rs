@@ -14,9 +14,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::http::events::{self, Opened};
-use crate::http::{App, Peer};
+use crate::http::{App, Peer, ResponseBody};
 use crate::hub::Topics;
-use crate::stream::EventStream;
 
 const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 const MAX_FRAME: usize = 16_384;
@@ -105,7 +104,7 @@ async fn serve(mut tcp: TcpStream, app: &App, peer: &Peer) -> std::io::Result<()
     frame(&mut out, SETTINGS, 0, 0, &[]);
     tcp.write_all(&out).await?;
     let mut input = BytesMut::with_capacity(4096);
-    let mut body: Option<(u32, EventStream)> = None;
+    let mut body: Option<(u32, ResponseBody)> = None;
     let mut header_stream: Option<u32> = None;
     loop {
         out.clear();

@@ -68,7 +68,7 @@ pub(super) async fn handle(
     let run = Run {
         shape: Events::new(request, stop_reason),
         plan,
-        misbehave: app.config.misbehave,
+        behaviour: app.behaviour,
         heartbeat: app.config.heartbeat,
     };
     tokio::spawn(run.drive(wire));

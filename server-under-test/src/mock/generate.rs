@@ -5,7 +5,7 @@ use bytes::Bytes;
 
 use super::tokens::Plan;
 use super::wire::{Gone, Wire};
-use crate::misbehave::Misbehaviors;
+use crate::behaviour::{Behaviour, MockConduct};
 
 /// One protocol's frames for an answer, in the order they go out.
 pub(crate) trait Shape: Send + 'static {
@@ -23,7 +23,7 @@ pub(crate) trait Shape: Send + 'static {
 pub(crate) struct Run<S> {
     pub shape: S,
     pub plan: Plan,
-    pub misbehave: Misbehaviors,
+    pub behaviour: Behaviour,
     /// The server's heartbeat interval (the silent-think switch measures against it).
     pub heartbeat: Option<std::time::Duration>,
 }
@@ -38,10 +38,10 @@ impl<S: Shape> Run<S> {
         for frame in self.shape.head() {
             wire.send(frame).await?;
         }
-        wire.pause(self.misbehave.mock_think(self.plan.think, self.heartbeat))
+        wire.pause(self.behaviour.mock_think(self.plan.think, self.heartbeat))
             .await?;
         let produced = self.plan.produced();
-        let cut_at = self.misbehave.mock_cut_after(produced);
+        let cut_at = self.behaviour.mock_cut_after(produced);
         for i in 0..produced {
             wire.pause(self.plan.token_every).await?;
             let frame = self.shape.token(Plan::token(i));
@@ -55,7 +55,7 @@ impl<S: Shape> Run<S> {
             for frame in self.shape.tail(produced) {
                 wire.send(frame).await?;
             }
-        } else if self.misbehave.mock_error_as_reset() {
+        } else if self.behaviour.mock_error_as_reset() {
             wire.cut(b"").await;
             return Ok(());
         } else {

@@ -26,8 +26,8 @@ use super::mcp_session::{Follower, Session, SessionError, Step, StreamLog};
 use super::tokens::Plan;
 use super::wire::{self, Gone, Wire};
 use super::{read_json, wire_options};
+use crate::behaviour::{Behaviour, MockConduct};
 use crate::http::{self, App, Peer, ResponseBody};
-use crate::misbehave::Misbehaviors;
 
 /// The protocol revisions this server speaks; the first is the one it prefers.
 const SUPPORTED: [&str; 3] = ["2025-06-18", "2025-03-26", "2024-11-05"];
@@ -161,7 +161,7 @@ fn get(app: &Arc<App>, peer: &Peer, req: &Request<Incoming>) -> Response<Respons
     };
     let resumed = header_text(req, "last-event-id").and_then(|id| session.resume_point(id));
     let (log, seen) = resumed.unwrap_or_else(|| {
-        let log = session.new_stream('g', app.config.misbehave);
+        let log = session.new_stream('g', app.behaviour);
         tokio::spawn(ticks(Arc::clone(&session), Arc::clone(&log), plan));
         (log, 0)
     });
@@ -171,7 +171,7 @@ fn get(app: &Arc<App>, peer: &Peer, req: &Request<Incoming>) -> Response<Respons
 }
 
 fn delete(app: &Arc<App>, req: &Request<Incoming>) -> Response<ResponseBody> {
-    if !app.config.misbehave.mock_sessions() {
+    if !app.behaviour.mock_sessions() {
         let mut res = http::text(StatusCode::METHOD_NOT_ALLOWED, "no sessions to end\n");
         res.headers_mut().insert(
             header::ALLOW,
@@ -190,7 +190,7 @@ fn delete(app: &Arc<App>, req: &Request<Incoming>) -> Response<ResponseBody> {
 
 /// The session a request names (any request, under `no-session-id`).
 fn session(app: &App, id: Option<&str>) -> Result<Arc<Session>, SessionError> {
-    let enforce = app.config.misbehave.mock_sessions();
+    let enforce = app.behaviour.mock_sessions();
     app.mock_sessions.find(id, enforce)
 }
 
@@ -306,7 +306,7 @@ fn initialize(app: &App, id: Value, params: &Value) -> Response<ResponseBody> {
         "serverInfo": {"name": "ssekit-mock", "version": env!("CARGO_PKG_VERSION")},
     });
     let mut res = http::json(StatusCode::OK, &rpc_result(id, result));
-    if app.config.misbehave.mock_sessions() {
+    if app.behaviour.mock_sessions() {
         let session = app.mock_sessions.create();
         if let Ok(value) = HeaderValue::from_str(&session.id) {
             res.headers_mut().insert(SESSION_HEADER, value);
@@ -385,14 +385,14 @@ impl Call<'_> {
 
     /// `count`: as a stream when the client accepts one, else one JSON answer at the end.
     async fn count(self, token: Option<Value>) -> Response<ResponseBody> {
-        let misbehave = self.app.config.misbehave;
+        let behaviour = self.app.behaviour;
         let heartbeat = self.app.config.heartbeat;
-        let log = self.session.new_stream('s', misbehave);
+        let log = self.session.new_stream('s', behaviour);
         let counting = Counting {
             plan: self.plan,
             id: self.id,
             token,
-            misbehave,
+            behaviour,
             heartbeat,
         };
         let expected = counting.expected_events();
@@ -401,7 +401,7 @@ impl Call<'_> {
             return json_when_done(&log).await;
         }
         let (wire, res) = wire::open(Arc::clone(&self.peer.conn), wire_options(self.app, true));
-        let cut_at = misbehave.mock_cut_after(expected);
+        let cut_at = behaviour.mock_cut_after(expected);
         tokio::spawn(follow(log.follow(0), wire, cut_at));
         res
     }
@@ -432,7 +432,7 @@ struct Counting {
     plan: Plan,
     id: Value,
     token: Option<Value>,
-    misbehave: Misbehaviors,
+    behaviour: Behaviour,
     heartbeat: Option<std::time::Duration>,
 }
 
@@ -457,7 +457,7 @@ impl Counting {
 
     async fn generate(&self, log: &StreamLog) {
         let plan = &self.plan;
-        tokio::time::sleep(self.misbehave.mock_think(plan.think, self.heartbeat)).await;
+        tokio::time::sleep(self.behaviour.mock_think(plan.think, self.heartbeat)).await;
         for i in 1..=plan.produced() {
             tokio::time::sleep(plan.token_every).await;
             if let Some(token) = &self.token {
@@ -471,7 +471,7 @@ impl Counting {
         if !plan.fails() {
             let text: Vec<String> = (1..=plan.produced()).map(|i| i.to_string()).collect();
             log.push(&rpc_result(self.id.clone(), text_result(&text.join(" "))));
-        } else if self.misbehave.mock_error_as_reset() {
+        } else if self.behaviour.mock_error_as_reset() {
             log.reset();
         } else {
             let why = format!(

@@ -13,7 +13,7 @@ use serde_json::Value;
 use tokio::sync::watch;
 
 use super::frame;
-use crate::misbehave::Misbehaviors;
+use crate::behaviour::{Behaviour, MockConduct};
 
 /// Sessions open at once; the least recently created goes first.
 const MAX_SESSIONS: usize = 1024;
@@ -103,11 +103,11 @@ impl Session {
     }
 
     /// A new stream: `s<N>` for a POST's answer, `g<N>` for a GET's server-to-client stream.
-    pub fn new_stream(&self, kind: char, misbehave: Misbehaviors) -> Arc<StreamLog> {
+    pub fn new_stream(&self, kind: char, behaviour: Behaviour) -> Arc<StreamLog> {
         let n = self.next_stream.fetch_add(1, Ordering::Relaxed);
         let log = Arc::new(StreamLog {
             name: format!("{kind}{n}"),
-            misbehave,
+            behaviour,
             state: watch::channel(LogState::default()).0,
         });
         let mut streams = self.streams.lock().unwrap_or_else(|e| e.into_inner());
@@ -145,7 +145,7 @@ impl Session {
 /// The events of one SSE stream, as generated.
 pub(crate) struct StreamLog {
     name: String,
-    misbehave: Misbehaviors,
+    behaviour: Behaviour,
     state: watch::Sender<LogState>,
 }
 
@@ -184,7 +184,7 @@ impl StreamLog {
                 return;
             }
             let id = self
-                .misbehave
+                .behaviour
                 .mock_event_id(&self.name, s.frames.len() as u64 + 1);
             s.frames.push(frame(None, Some(&id), message));
             s.last = Some(message.clone());
@@ -273,7 +273,7 @@ mod tests {
     fn ids_name_the_stream_and_resume_finds_it() {
         let sessions = Sessions::default();
         let session = sessions.create();
-        let log = session.new_stream('s', Misbehaviors::none());
+        let log = session.new_stream('s', Behaviour::default());
         log.push(&json!({"a": 1}));
         log.push(&json!({"a": 2}));
         let mut f = log.follow(0);

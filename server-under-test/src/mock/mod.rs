@@ -6,7 +6,7 @@
 //! - `POST|GET|DELETE /mcp`: MCP Streamable HTTP, revision 2025-06-18 ([`mcp`]).
 //!
 //! Protocol modules build frames and JSON; [`wire`] does the I/O; [`tokens`] is the mock model
-//! they share; the mock misbehaviours are decided in `misbehave/mock.rs`.
+//! they share; how they behave (and misbehave) is asked of `crate::behaviour::MockConduct`.
 
 mod anthropic;
 mod generate;
@@ -26,6 +26,7 @@ use hyper::header::{HeaderMap, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use ssekit_parser::Message;
 
+use crate::behaviour::MockConduct;
 use crate::http::{App, Peer, ResponseBody};
 
 pub(crate) use mcp_session::Sessions;
@@ -171,9 +172,9 @@ pub(crate) fn unix_now() -> u64 {
 
 /// How the server writes mock streams for this request.
 pub(crate) fn wire_options(app: &App, finite: bool) -> wire::WireOptions {
-    let misbehave = app.config.misbehave;
+    let behaviour = app.behaviour;
     wire::WireOptions {
-        hold: finite && misbehave.mock_holds_stream(),
-        heartbeat: misbehave.mock_heartbeat(app.config.heartbeat),
+        hold: finite && behaviour.mock_holds_stream(),
+        heartbeat: behaviour.mock_heartbeat(app.config.heartbeat),
     }
 }

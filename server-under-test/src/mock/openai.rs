@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 use super::generate::{Run, Shape};
 use super::tokens::{count_words, Plan};
 use super::{frame, read_json, unique_id, unix_now, wire, wire_options};
+use crate::behaviour::MockConduct;
 use crate::http::{self, App, Peer, ResponseBody};
 
 /// The end-of-stream sentinel clients wait for.
@@ -101,9 +102,9 @@ pub(super) async fn handle(
     }
     let (wire, res) = wire::open(Arc::clone(&peer.conn), wire_options(app, true));
     let run = Run {
-        shape: Chunks::new(request, app.config.misbehave.mock_done_sentinel()),
+        shape: Chunks::new(request, app.behaviour.mock_done_sentinel()),
         plan,
-        misbehave: app.config.misbehave,
+        behaviour: app.behaviour,
         heartbeat: app.config.heartbeat,
     };
     tokio::spawn(run.drive(wire));

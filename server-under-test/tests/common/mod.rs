@@ -10,7 +10,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
 
-pub use ssekit_server::{Config, Misbehavior, ServerHandle};
+#[cfg(feature = "misbehave")]
+pub use ssekit_server::Misbehavior;
+pub use ssekit_server::{Config, ServerHandle};
 
 /// Upper bound for any single wait in the tests.
 pub const WAIT: Duration = Duration::from_secs(5);
@@ -19,6 +21,7 @@ pub async fn server(config: Config) -> ServerHandle {
     ssekit_server::start(config).await.expect("server starts")
 }
 
+#[cfg(feature = "misbehave")]
 pub fn misbehaving(list: &[Misbehavior]) -> Config {
     Config::default().with_misbehaviors(list)
 }
