@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Turns criterion's output and the parse bench's log into the Markdown tables of BENCHMARKS.md.
+"""Turns criterion's output and the parse bench's log into the Markdown tables of docs/benchmarks.md.
 
 Usage: python3 benches/report.py target/criterion parse.log [serialize.log]
 
