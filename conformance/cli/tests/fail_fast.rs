@@ -3,6 +3,9 @@
 //! plain-HTTP server behind an https:// URL, and report paths that cannot be written all end
 //! the run at once with exit status 2; a web page instead of a stream is judged in seconds.
 
+#[path = "../../tests/common/mod.rs"]
+mod common;
+
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -40,16 +43,7 @@ fn check(args: &[&str]) -> Run {
         let _ = pipe.read_to_string(&mut text);
         text
     });
-    let status = loop {
-        if let Some(s) = child.try_wait().expect("wait") {
-            break s;
-        }
-        if started.elapsed() > Duration::from_secs(90) {
-            let _ = child.kill();
-            panic!("ssekit check did not finish in 90 s");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = common::wait_bounded(&mut child, Duration::from_secs(90), "ssekit check");
     Run {
         code: status.code().unwrap_or(-1),
         stderr: reader.join().expect("stderr reader"),

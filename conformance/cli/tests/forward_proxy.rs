@@ -11,7 +11,7 @@ use common::tls_front;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -126,17 +126,7 @@ fn check(args: &[&str], env: &[(&str, &str)]) -> (i32, Value, String) {
         .stderr(Stdio::piped())
         .spawn()
         .expect("ssekit runs");
-    let started = Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait().expect("wait") {
-            break s;
-        }
-        if started.elapsed() > Duration::from_secs(90) {
-            let _ = child.kill();
-            panic!("ssekit check did not finish in 90 s");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = common::wait_bounded(&mut child, Duration::from_secs(90), "ssekit check");
     let mut stderr = String::new();
     if let Some(mut err) = child.stderr.take() {
         let _ = std::io::Read::read_to_string(&mut err, &mut stderr);

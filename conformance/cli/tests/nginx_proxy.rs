@@ -117,14 +117,7 @@ fn check(url: &str, publish: &str, json: &Path) -> Value {
         .stdout(Stdio::null())
         .spawn()
         .expect("ssekit check runs");
-    let started = Instant::now();
-    while child.try_wait().expect("wait").is_none() {
-        if started.elapsed() > Duration::from_secs(90) {
-            let _ = child.kill();
-            panic!("ssekit check did not finish in 90 s");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    common::wait_bounded(&mut child, Duration::from_secs(90), "ssekit check");
     serde_json::from_str(&std::fs::read_to_string(json).expect("report")).expect("JSON")
 }
 

@@ -9,7 +9,7 @@ use common::tls_front;
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -34,17 +34,7 @@ fn check(args: &[&str]) -> (i32, Value) {
         .stdout(Stdio::null())
         .spawn()
         .expect("ssekit runs");
-    let started = Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait().expect("wait") {
-            break s;
-        }
-        if started.elapsed() > Duration::from_secs(90) {
-            let _ = child.kill();
-            panic!("ssekit check did not finish in 90 s");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = common::wait_bounded(&mut child, Duration::from_secs(90), "ssekit check");
     let report = std::fs::read_to_string(&json)
         .map(|t| serde_json::from_str(&t).expect("JSON"))
         .unwrap_or(Value::Null);

@@ -120,3 +120,23 @@ pub async fn tls_front(upstream: SocketAddr) -> (u16, String) {
     });
     (port, cert.pem())
 }
+
+/// Waits for `child` to exit, at most `limit`: past it the child is killed and the test fails
+/// naming `what`. Every child process a test starts is waited for this way.
+pub fn wait_bounded(
+    child: &mut std::process::Child,
+    limit: Duration,
+    what: &str,
+) -> std::process::ExitStatus {
+    let started = std::time::Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().expect("wait for the child") {
+            return status;
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            panic!("{what} did not finish in {} s", limit.as_secs());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
