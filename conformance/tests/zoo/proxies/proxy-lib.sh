@@ -131,3 +131,19 @@ apache_start() {
     /usr/sbin/apache2 -DFOREGROUND -f "$WORK/apache/httpd.conf" >"$WORK/apache/stdout.log" 2>&1 &
     ready "$PORT" apache2 "$WORK/apache/stdout.log"
 }
+
+# mcp_python_behind_nginx CONF: the official MCP Python SDK's Streamable HTTP server
+# (apps/python/mcp_python_app.py, one progress notification every 200 ms) behind nginx from
+# nginx/CONF; the runner opens a session through nginx and sends a tools/call with a progress
+# token.
+mcp_python_behind_nginx() {
+    need nginx
+    need_python_packages mcp uvicorn
+    UP=$(free_port)
+    start_app mcp-python "$UP" "$ZOO_VENV/bin/python" "$ZOO/apps/python/mcp_python_app.py" "$UP" --step-ms 200
+    nginx_start "$1"
+    cat >"$WORK/call.json" <<'JSON'
+{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"count","arguments":{"n":5},"_meta":{"progressToken":"zoo-1"}}}
+JSON
+    emit_args "http://127.0.0.1:$PORT/mcp" --profile mcp --data "@$WORK/call.json"
+}
