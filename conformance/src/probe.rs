@@ -335,6 +335,19 @@ pub async fn secure(
     Ok(tls::wrap(tcp, &host, alpn, timeout).await?)
 }
 
+/// The protocol an `https://` server chooses when offered `h2` and `http/1.1` as a browser
+/// offers them (`None`: no ALPN, which means HTTP/1.1). Through a forward proxy's tunnel when
+/// one applies.
+pub async fn browser_alpn(uri: &Uri, timeout: Duration) -> Result<Option<Vec<u8>>, ProbeError> {
+    let tcp = match proxy::route(uri) {
+        Route::Direct => connect(uri, timeout).await?,
+        Route::Proxy(p) => through(&p, uri, Proto::Http1, timeout).await?,
+    };
+    let (host, _) = authority(uri)?;
+    let (_, chosen) = tls::handshake(tcp, &host, Alpn::Browser, timeout).await?;
+    Ok(chosen)
+}
+
 /// Opens a TCP connection to the URL's host within `timeout` (never through a proxy: see
 /// [`open`]).
 pub async fn connect(uri: &Uri, timeout: Duration) -> Result<TcpStream, ProbeError> {

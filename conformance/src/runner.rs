@@ -125,8 +125,8 @@ fn check_limit(profile: Profile) -> Duration {
 /// never opened. Every other check needs the stream and would only wait out its own timeout.
 /// P08 judges an MCP server's session rules with requests of its own; P09 counts what the run
 /// sent, stream or not.
-const WITHOUT_A_STREAM: [&str; 9] = [
-    "H01", "H02", "H10", "H11", "H12", "H14", "L01", "P08", "P09",
+const WITHOUT_A_STREAM: [&str; 10] = [
+    "H01", "H02", "H10", "H11", "H12", "H14", "L01", "P08", "P09", "T06",
 ];
 
 /// Checks that judge an answer that is not an event stream (its status, where its redirects
@@ -149,9 +149,9 @@ async fn blocked(ctx: &Ctx, check: &Check) -> Option<String> {
 
 /// Checks that judge a finite stream (one opened by a request, read to its end) as well as a
 /// feed; the others need an endless stream, a publish hook, replay or a GET of their own.
-const ON_A_FINITE_STREAM: [&str; 23] = [
+const ON_A_FINITE_STREAM: [&str; 24] = [
     "H01", "H02", "H03", "H04", "H06", "H08", "H09", "H11", "H12", "H14", "F01", "F02", "F03",
-    "F04", "F05", "F06", "F08", "F09", "F10", "I02", "I09", "R03", "K03",
+    "F04", "F05", "F06", "F08", "F09", "F10", "I02", "I09", "R03", "K03", "T06",
 ];
 
 /// Why `check` does not apply to a finite stream, if it does not.

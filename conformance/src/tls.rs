@@ -31,6 +31,8 @@ pub enum Alpn {
     Http1,
     /// `h2` only.
     H2,
+    /// `h2` then `http/1.1`, as a browser offers them: the server chooses.
+    Browser,
 }
 
 /// A TLS problem.
@@ -237,7 +239,10 @@ fn plain_name(shown: &str) -> String {
 }
 
 static EXTRA_ROOTS: OnceLock<Vec<CertificateDer<'static>>> = OnceLock::new();
-static CONFIGS: OnceLock<(Arc<ClientConfig>, Arc<ClientConfig>)> = OnceLock::new();
+/// The client configurations offering `http/1.1`, `h2`, and both (as a browser does).
+type Configs = (Arc<ClientConfig>, Arc<ClientConfig>, Arc<ClientConfig>);
+
+static CONFIGS: OnceLock<Configs> = OnceLock::new();
 
 /// Trusts the certificates in a PEM bundle too (call once, before the first https request).
 pub fn add_roots_pem(pem: &[u8]) -> Result<usize, TlsError> {
@@ -362,7 +367,7 @@ impl ServerCertVerifier for Naming {
     }
 }
 
-fn configs() -> &'static (Arc<ClientConfig>, Arc<ClientConfig>) {
+fn configs() -> &'static Configs {
     CONFIGS.get_or_init(|| {
         let mut roots = RootCertStore {
             roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
@@ -383,7 +388,7 @@ fn configs() -> &'static (Arc<ClientConfig>, Arc<ClientConfig>) {
                         provider: Arc::clone(&provider),
                     }) as Arc<dyn ServerCertVerifier>
                 });
-        let make = |alpn: &[u8]| {
+        let make = |alpn: &[&[u8]]| {
             let builder = ClientConfig::builder_with_provider(Arc::clone(&provider))
                 .with_safe_default_protocol_versions()
                 .unwrap_or_else(|_| ClientConfig::builder());
@@ -396,10 +401,14 @@ fn configs() -> &'static (Arc<ClientConfig>, Arc<ClientConfig>) {
                     .with_root_certificates(Arc::clone(&roots))
                     .with_no_client_auth(),
             };
-            c.alpn_protocols = vec![alpn.to_vec()];
+            c.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
             Arc::new(c)
         };
-        (make(b"http/1.1"), make(b"h2"))
+        (
+            make(&[b"http/1.1"]),
+            make(&[b"h2"]),
+            make(&[b"h2", b"http/1.1"]),
+        )
     })
 }
 
@@ -410,10 +419,23 @@ pub async fn wrap(
     alpn: Alpn,
     timeout: Duration,
 ) -> Result<Box<dyn Io>, TlsError> {
-    let (h1, h2) = configs();
+    let (tls, _) = handshake(tcp, host, alpn, timeout).await?;
+    Ok(tls)
+}
+
+/// Runs the TLS handshake over `tcp`, offering `alpn`, and returns the protocol the server
+/// chose (`None`: it chose none, which means HTTP/1.1).
+pub async fn handshake(
+    tcp: TcpStream,
+    host: &str,
+    alpn: Alpn,
+    timeout: Duration,
+) -> Result<(Box<dyn Io>, Option<Vec<u8>>), TlsError> {
+    let (h1, h2, both) = configs();
     let config = match alpn {
         Alpn::Http1 => Arc::clone(h1),
         Alpn::H2 => Arc::clone(h2),
+        Alpn::Browser => Arc::clone(both),
     };
     let refused = |refusal| TlsError::Handshake {
         host: host.into(),
@@ -427,10 +449,10 @@ pub async fn wrap(
         .map_err(|e| refused(Refusal::of(&e)))?;
     let negotiated = tls.get_ref().1.alpn_protocol().map(<[u8]>::to_vec);
     match (alpn, negotiated.as_deref()) {
-        (Alpn::H2, Some(b"h2")) => Ok(Box::new(tls)),
+        (Alpn::H2, Some(b"h2")) | (Alpn::Browser, _) => Ok((Box::new(tls), negotiated)),
         (Alpn::H2, _) => Err(TlsError::Alpn("h2")),
         // Servers without ALPN speak HTTP/1.1 by default.
-        (Alpn::Http1, Some(b"http/1.1") | None) => Ok(Box::new(tls)),
+        (Alpn::Http1, Some(b"http/1.1") | None) => Ok((Box::new(tls), negotiated)),
         (Alpn::Http1, _) => Err(TlsError::Alpn("http/1.1")),
     }
 }

@@ -5,7 +5,7 @@
 #[path = "../../tests/common/mod.rs"]
 mod common;
 
-use common::tls_front;
+use common::{tls_front, tls_front_with};
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -59,7 +59,7 @@ fn https_with_alpn_h2_and_a_private_ca() {
     let url = format!("https://localhost:{port}/stream");
     let publish = format!("https://localhost:{port}/publish");
     let ca_arg = ca_file.to_string_lossy().into_owned();
-    let only = ["H01", "H02", "H06", "T02", "T01", "I03", "F07", "T03"];
+    let only = ["H01", "H02", "H06", "T02", "T01", "I03", "F07", "T03", "T06"];
     let mut args = vec![url.as_str(), "--publish", &publish, "--ca-cert", &ca_arg];
     for id in &only {
         args.extend(["--only", id]);
@@ -101,6 +101,22 @@ fn https_with_alpn_h2_and_a_private_ca() {
         "{h06}"
     );
     assert_eq!(code, 1);
+
+    // A TLS listener that offers only HTTP/1.1: browsers get 6 connections per origin (T06).
+    let (h1_port, h1_ca) = runtime.block_on(tls_front_with(server.local_addr(), &[b"http/1.1"]));
+    std::fs::write(&ca_file, h1_ca).expect("write CA");
+    let h1_url = format!("https://localhost:{h1_port}/stream");
+    let (code, report) = check(&[&h1_url, "--ca-cert", &ca_arg, "--only", "T06"]);
+    let t06 = common::status(&report, "T06");
+    assert!(
+        t06.starts_with("WARN") && t06.contains("chose http/1.1") && t06.contains("6 connections"),
+        "{t06}"
+    );
+    assert_eq!(code, 0, "a SHOULD: exit 0 without --strict");
+    // Plain http:// is not judged: browsers never speak h2 there.
+    let plain = format!("http://{}/stream", server.local_addr());
+    let (_, report) = check(&[&plain, "--only", "T06"]);
+    assert!(common::status(&report, "T06").starts_with("SKIP"));
     let _ = std::fs::remove_file(&ca_file);
     runtime.block_on(bad.shutdown());
     runtime.block_on(server.shutdown());

@@ -287,7 +287,7 @@ mod tests {
         // 56 checks of the H F I R K T S C L groups, H14 (compression that holds the stream)
         // and the 9 P checks of streams opened by a request (P08: MCP sessions; P09: what the
         // run sent that can start a generation).
-        assert_eq!(checks.len(), 66);
+        assert_eq!(checks.len(), 67);
     }
 
     #[test]

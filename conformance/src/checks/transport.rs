@@ -70,7 +70,47 @@ pub fn checks() -> Vec<Check> {
             phase: Phase::Main,
             run: t05,
         },
+        Check {
+            id: "T06",
+            level: Level::Should,
+            basis: Basis::Practice,
+            title: "a TLS server offers h2 by ALPN",
+            reference: "RFC 9113 §3.2 (HTTP/2 over TLS, chosen by ALPN); HTML §9.2.7 (per-origin connection limits)",
+            browser: "Browsers speak HTTP/2 only over TLS, chosen by ALPN. Over HTTP/1.1 Chromium opens at most 6 connections per origin, so a 7th EventSource (or any request) to that origin waits until one closes.",
+            fix: "Offer h2 on the TLS listener: nginx `http2 on;` (or `listen 443 ssl http2;`), HAProxy `alpn h2,http/1.1` on the `bind` line, Apache `Protocols h2 http/1.1`; Caddy offers it by default.",
+            phase: Phase::Main,
+            run: t06,
+        },
     ]
+}
+
+/// T06: the protocol the TLS server picks when offered `h2` and `http/1.1` as a browser offers
+/// them.
+fn t06(ctx: &Ctx) -> BoxFuture<'_, Finding> {
+    Box::pin(async move {
+        let url = ctx.stream_url();
+        if url.scheme_str() != Some("https") {
+            return Finding::skip(
+                "plain http://: browsers speak HTTP/2 only over TLS, so they read this stream \
+                 over HTTP/1.1, at most 6 connections per origin; serve it over https with h2 \
+                 to lift that limit",
+            );
+        }
+        match probe::browser_alpn(&url, ctx.timeout()).await {
+            Ok(Some(p)) if p == b"h2" => {
+                Finding::pass("offered h2 and http/1.1 as a browser does, the server chose h2")
+            }
+            Ok(chosen) => Finding::violation(format!(
+                "offered h2 and http/1.1 as a browser does, the server chose {}: browsers read \
+                 this stream over HTTP/1.1, at most 6 connections per origin (a 7th EventSource \
+                 waits)",
+                chosen.map_or("no protocol (HTTP/1.1)".into(), |p| {
+                    String::from_utf8_lossy(&p).into_owned()
+                })
+            )),
+            Err(e) => Finding::skip(format!("no TLS handshake: {e}")),
+        }
+    })
 }
 
 /// p-th percentile of sorted durations.

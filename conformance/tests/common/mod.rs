@@ -88,6 +88,11 @@ pub async fn run(misbehave: &[Misbehavior], only: &[&str]) -> Report {
 /// Terminates TLS (ALPN h2, http/1.1) on 127.0.0.1:0 and forwards the bytes to `upstream`,
 /// which speaks HTTP/1.1 and h2c on one port. Returns the port and the CA certificate (PEM).
 pub async fn tls_front(upstream: SocketAddr) -> (u16, String) {
+    tls_front_with(upstream, &[b"h2", b"http/1.1"]).await
+}
+
+/// [`tls_front`] offering only the protocols `alpn` by ALPN (none: no ALPN at all).
+pub async fn tls_front_with(upstream: SocketAddr, alpn: &[&[u8]]) -> (u16, String) {
     let rcgen::CertifiedKey { cert, key_pair } =
         rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("certificate");
     let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key_pair.serialize_der()));
@@ -98,7 +103,7 @@ pub async fn tls_front(upstream: SocketAddr) -> (u16, String) {
         .with_no_client_auth()
         .with_single_cert(vec![cert.der().clone()], key)
         .expect("server config");
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
     let acceptor = TlsAcceptor::from(Arc::new(config));
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let port = listener.local_addr().expect("addr").port();
