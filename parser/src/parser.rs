@@ -8,6 +8,9 @@
 use std::mem;
 use std::ops::Range;
 
+#[cfg(feature = "stream")]
+use bytes::Bytes;
+
 use crate::decode::{as_str, push_lossy, BOM};
 use crate::error::{Limit, ParseError};
 use crate::event::{Event, Frame, IgnoreReason, Ignored, DEFAULT_EVENT_TYPE};
@@ -121,6 +124,25 @@ struct EventState {
     last_lent: Option<Range<usize>>,
     /// The buffers hold the event last handed out; clear them before reuse.
     dispatched: bool,
+    /// Where the data of the event last handed out lies (see [`Feed::take_event_data`]).
+    data_home: DataHome,
+    /// Size a data buffer for the rest of the input when lines are first joined, so that the
+    /// buffer can be handed over whole ([`Feed::take_event_data`]) without regrowing.
+    size_joins: bool,
+    /// The length of the data last handed over with its buffer.
+    last_handed: usize,
+}
+
+/// Where a dispatched event's data text lies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum DataHome {
+    Empty,
+    /// This range of the input.
+    Input(Range<usize>),
+    /// This range of the data buffer (joined lines, valid UTF-8).
+    Buffer(Range<usize>),
+    /// The scratch buffer (decoded with replacement characters).
+    Scratch,
 }
 
 impl EventState {
@@ -146,6 +168,9 @@ impl EventState {
             last_id: String::new(),
             last_lent: None,
             dispatched: false,
+            data_home: DataHome::Empty,
+            size_joins: false,
+            last_handed: 0,
         }
     }
 
@@ -286,6 +311,15 @@ impl Parser {
     /// matter: comment-heavy streams (heartbeats) then cost less.
     pub fn report_comments(mut self, on: bool) -> Self {
         self.ev.report_comments = on;
+        self
+    }
+
+    /// For a caller that takes joined data with [`Feed::take_event_data`]: size a data
+    /// buffer for the rest of the input when lines are first joined (see
+    /// [`EventState::size_joins`]).
+    #[cfg(feature = "stream")]
+    pub(crate) fn size_joins(mut self, on: bool) -> Self {
+        self.ev.size_joins = on;
         self
     }
 
@@ -454,6 +488,29 @@ impl Feed<'_, '_> {
         self.input.bytes().len() - self.pos
     }
 
+    /// The data of the event just handed out, as `Bytes`, for a caller that found it outside
+    /// its own shared input (joined lines, decoded text). Joined lines filling at least half
+    /// of the data buffer are handed over with the buffer itself, which saves copying large
+    /// multi-line events a second time; the parser then starts a new buffer. Otherwise a
+    /// copy, and the buffer is kept for reuse.
+    #[cfg(feature = "stream")]
+    pub(crate) fn take_event_data(&mut self) -> Bytes {
+        let ev = &mut self.parser.ev;
+        if !ev.dispatched {
+            return Bytes::new();
+        }
+        match mem::replace(&mut ev.data_home, DataHome::Empty) {
+            DataHome::Empty => Bytes::new(),
+            DataHome::Input(r) => Bytes::copy_from_slice(&self.input.bytes()[r]),
+            DataHome::Scratch => Bytes::copy_from_slice(self.parser.scratch.as_bytes()),
+            DataHome::Buffer(r) if 2 * r.len() >= ev.data.capacity() => {
+                ev.last_handed = r.end;
+                Bytes::from(mem::take(&mut ev.data)).slice(r)
+            }
+            DataHome::Buffer(r) => Bytes::copy_from_slice(&ev.data[r]),
+        }
+    }
+
     fn end_input(&mut self) {
         let p = &mut *self.parser;
         let input = self.input.bytes();
@@ -598,12 +655,35 @@ impl Feed<'_, '_> {
                     }
                 }
                 let data = match &ev.data_acc {
-                    Acc::Empty => "",
-                    Acc::Input(r) => match text {
-                        Some(t) => t.slice(r),
-                        None => decode_into(&input[r.clone()], &mut p.scratch),
-                    },
-                    Acc::Buf => padded_text(&mut ev.data, ev.data_start, &mut p.scratch),
+                    Acc::Empty => {
+                        ev.data_home = DataHome::Empty;
+                        ""
+                    }
+                    Acc::Input(r) => {
+                        let r = r.clone();
+                        let data = match text {
+                            Some(t) => t.slice(&r),
+                            None => decode_into(&input[r.clone()], &mut p.scratch),
+                        };
+                        ev.data_home = if data.as_ptr() == input[r.start..].as_ptr() {
+                            DataHome::Input(r)
+                        } else {
+                            DataHome::Scratch
+                        };
+                        data
+                    }
+                    Acc::Buf => {
+                        let start = ev.data_start;
+                        // Checking pads within the capacity, so the buffer does not move.
+                        let base = ev.data.as_ptr() as usize + start;
+                        let data = padded_text(&mut ev.data, start, &mut p.scratch);
+                        ev.data_home = if data.as_ptr() as usize == base {
+                            DataHome::Buffer(start..start + data.len())
+                        } else {
+                            DataHome::Scratch
+                        };
+                        data
+                    }
                 };
                 let event_type = match &ev.type_acc {
                     Acc::Empty => "",
@@ -843,11 +923,15 @@ impl EventState {
                 let first = first.clone();
                 self.data.clear();
                 self.data_start = 0;
-                reserve_capped(
-                    &mut self.data,
-                    first.len() + 1 + len,
-                    self.limits.max_event_bytes,
-                );
+                // The event's data cannot be longer than the input from its first value on.
+                let mut want = first.len() + 1 + len;
+                if self.size_joins {
+                    // The rest of the input bounds the event's data when it ends in this
+                    // input; when it does not, the last data handed over is the best guess.
+                    let rest = (input.len() - first.start).max(self.last_handed);
+                    want = want.max(rest.min(self.limits.max_event_bytes));
+                }
+                reserve_capped(&mut self.data, want, self.limits.max_event_bytes);
                 self.data.extend_from_slice(&input[first]);
                 self.data.push(b'\n');
                 self.data
