@@ -124,25 +124,15 @@ struct EventState {
     last_lent: Option<Range<usize>>,
     /// The buffers hold the event last handed out; clear them before reuse.
     dispatched: bool,
-    /// Where the data of the event last handed out lies (see [`Feed::take_event_data`]).
-    data_home: DataHome,
+    /// The data of the event last handed out was not valid UTF-8: it lies in the scratch
+    /// buffer, decoded (see [`Feed::take_event_data`]). Set on that cold path only, so the
+    /// borrowed API pays nothing for it.
+    decoded: bool,
     /// Size a data buffer for the rest of the input when lines are first joined, so that the
     /// buffer can be handed over whole ([`Feed::take_event_data`]) without regrowing.
     size_joins: bool,
     /// The length of the data last handed over with its buffer.
     last_handed: usize,
-}
-
-/// Where a dispatched event's data text lies.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum DataHome {
-    Empty,
-    /// This range of the input.
-    Input(Range<usize>),
-    /// This range of the data buffer (joined lines, valid UTF-8).
-    Buffer(Range<usize>),
-    /// The scratch buffer (decoded with replacement characters).
-    Scratch,
 }
 
 impl EventState {
@@ -168,7 +158,7 @@ impl EventState {
             last_id: String::new(),
             last_lent: None,
             dispatched: false,
-            data_home: DataHome::Empty,
+            decoded: false,
             size_joins: false,
             last_handed: 0,
         }
@@ -183,6 +173,7 @@ impl EventState {
         self.data_lines = 0;
         self.type_acc = Acc::Empty;
         self.type_len = 0;
+        self.decoded = false;
     }
 
     /// Drops the block being built, including an `id` it set but never committed.
@@ -499,15 +490,21 @@ impl Feed<'_, '_> {
         if !ev.dispatched {
             return Bytes::new();
         }
-        match mem::replace(&mut ev.data_home, DataHome::Empty) {
-            DataHome::Empty => Bytes::new(),
-            DataHome::Input(r) => Bytes::copy_from_slice(&self.input.bytes()[r]),
-            DataHome::Scratch => Bytes::copy_from_slice(self.parser.scratch.as_bytes()),
-            DataHome::Buffer(r) if 2 * r.len() >= ev.data.capacity() => {
-                ev.last_handed = r.end;
-                Bytes::from(mem::take(&mut ev.data)).slice(r)
+        if ev.decoded {
+            return Bytes::copy_from_slice(self.parser.scratch.as_bytes());
+        }
+        match &ev.data_acc {
+            Acc::Empty => Bytes::new(),
+            Acc::Input(r) => Bytes::copy_from_slice(&self.input.bytes()[r.clone()]),
+            Acc::Buf => {
+                let r = ev.data_start..ev.data_start + ev.data_len;
+                if 2 * r.len() >= ev.data.capacity() {
+                    ev.last_handed = r.end;
+                    Bytes::from(mem::take(&mut ev.data)).slice(r)
+                } else {
+                    Bytes::copy_from_slice(&ev.data[r])
+                }
             }
-            DataHome::Buffer(r) => Bytes::copy_from_slice(&ev.data[r]),
         }
     }
 
@@ -628,11 +625,11 @@ impl Feed<'_, '_> {
             Action::Retry(ms) => Frame::Retry(ms),
             Action::Comment(source, range) => {
                 let bytes = source_bytes(input, &p.partial, source, range);
-                Frame::Comment(decode_into(bytes, &mut p.scratch))
+                Frame::Comment(decode_into(bytes, &mut p.scratch, &mut false))
             }
             Action::Ignored(reason, source, range) => {
                 let bytes = source_bytes(input, &p.partial, source, range);
-                let line = decode_into(bytes, &mut p.scratch);
+                let line = decode_into(bytes, &mut p.scratch, &mut false);
                 Frame::Ignored(Ignored { reason, line })
             }
             Action::Dispatch => {
@@ -655,41 +652,20 @@ impl Feed<'_, '_> {
                     }
                 }
                 let data = match &ev.data_acc {
-                    Acc::Empty => {
-                        ev.data_home = DataHome::Empty;
-                        ""
-                    }
-                    Acc::Input(r) => {
-                        let r = r.clone();
-                        let data = match text {
-                            Some(t) => t.slice(&r),
-                            None => decode_into(&input[r.clone()], &mut p.scratch),
-                        };
-                        ev.data_home = if data.as_ptr() == input[r.start..].as_ptr() {
-                            DataHome::Input(r)
-                        } else {
-                            DataHome::Scratch
-                        };
-                        data
-                    }
+                    Acc::Empty => "",
+                    Acc::Input(r) => match text {
+                        Some(t) => t.slice(r),
+                        None => decode_into(&input[r.clone()], &mut p.scratch, &mut ev.decoded),
+                    },
                     Acc::Buf => {
-                        let start = ev.data_start;
-                        // Checking pads within the capacity, so the buffer does not move.
-                        let base = ev.data.as_ptr() as usize + start;
-                        let data = padded_text(&mut ev.data, start, &mut p.scratch);
-                        ev.data_home = if data.as_ptr() as usize == base {
-                            DataHome::Buffer(start..start + data.len())
-                        } else {
-                            DataHome::Scratch
-                        };
-                        data
+                        padded_text(&mut ev.data, ev.data_start, &mut p.scratch, &mut ev.decoded)
                     }
                 };
                 let event_type = match &ev.type_acc {
                     Acc::Empty => "",
                     Acc::Input(r) => match text {
                         Some(t) => t.slice(r),
-                        None => decode_into(&input[r.clone()], &mut ev.event_type),
+                        None => decode_into(&input[r.clone()], &mut ev.event_type, &mut false),
                     },
                     Acc::Buf => &ev.event_type,
                 };
@@ -1042,7 +1018,12 @@ fn whole_blocks(want: usize, need: usize, avail: usize) -> usize {
 /// The data buffer's text from `start`, checked padded with NUL bytes to whole 64-byte
 /// blocks when the buffer has room (see [`whole_blocks`]): NUL is valid UTF-8 and cannot
 /// complete a sequence, so the answer is the same. The padding is dropped with the block.
-fn padded_text<'a>(data: &'a mut Vec<u8>, start: usize, scratch: &'a mut String) -> &'a str {
+fn padded_text<'a>(
+    data: &'a mut Vec<u8>,
+    start: usize,
+    scratch: &'a mut String,
+    decoded: &mut bool,
+) -> &'a str {
     let len = data.len();
     let pad = (len - start).div_ceil(64) * 64 - (len - start);
     if pad > 0 && data.capacity() - len >= pad {
@@ -1050,15 +1031,17 @@ fn padded_text<'a>(data: &'a mut Vec<u8>, start: usize, scratch: &'a mut String)
     }
     match as_str(&data[start..]) {
         Some(text) => text.get(..len - start).unwrap_or_default(),
-        None => decode_into(&data[start..len], scratch),
+        None => decode_into(&data[start..len], scratch, decoded),
     }
 }
 
-/// Lends `bytes` as text when they are valid UTF-8, else decodes them into `scratch`.
-fn decode_into<'a>(bytes: &'a [u8], scratch: &'a mut String) -> &'a str {
+/// Lends `bytes` as text when they are valid UTF-8, else decodes them into `scratch` and
+/// says so in `decoded`.
+fn decode_into<'a>(bytes: &'a [u8], scratch: &'a mut String, decoded: &mut bool) -> &'a str {
     match as_str(bytes) {
         Some(text) => text,
         None => {
+            *decoded = true;
             scratch.clear();
             push_lossy(scratch, bytes);
             scratch
@@ -1211,7 +1194,7 @@ mod tests {
                 data.extend_from_slice(&b"data: "[..start]);
                 data.extend_from_slice(value);
                 let mut scratch = String::new();
-                let text = padded_text(&mut data, start, &mut scratch).to_owned();
+                let text = padded_text(&mut data, start, &mut scratch, &mut false).to_owned();
                 assert_eq!(text, String::from_utf8_lossy(value), "{value:?}");
             }
         }

@@ -805,6 +805,34 @@ mod tests {
         }
     }
 
+    /// Joined data is handed over from the parser's buffer when it fills it, copied when it
+    /// does not, and taken from the decoded text when it was not UTF-8: each way, the text
+    /// is the borrowed parser's.
+    #[test]
+    fn joined_data_comes_out_whole_whichever_way_it_leaves_the_parser() {
+        let big = [b'y'; 3000];
+        let mut input = [
+            &b"data: "[..],
+            &big,
+            b"\ndata: ",
+            &big,
+            b"\n\ndata: a\ndata: b\n\ndata: bad \xFF\ndata: \xFF\n\n",
+        ]
+        .concat();
+        input.extend(std::iter::repeat_n(b'\n', BATCH));
+        let want = expected(&input, &[(input.len(), false)], Limits::default());
+        assert_eq!(want.len(), 3);
+        for size in [1, 100, BATCH, input.len()] {
+            let bytes = Bytes::from(input.clone());
+            let steps = (0..input.len())
+                .step_by(size)
+                .map(|at| Step::Chunk(bytes.slice(at..(at + size).min(input.len()))))
+                .collect();
+            let (got, _) = streamed(steps, Limits::default());
+            assert_eq!(got, want, "chunks of {size}");
+        }
+    }
+
     #[test]
     fn a_line_past_the_limit_in_small_chunks_is_refused_in_bounded_memory() {
         let limits = Limits {
