@@ -17,17 +17,22 @@
 //!
 //! # How chunks become events
 //!
-//! The parser is called once per few KiB of input, not once per chunk, and every value of an
-//! event is a slice of the bytes it was parsed from (a reference count, no copy):
+//! The parser is called once per few KiB of input, not once per chunk, and the values of an
+//! event are slices of the bytes it was parsed from (a reference count, no copy) unless the
+//! event was too large to gather or its data lines had to be joined:
 //!
-//! - A large chunk (4 KiB or more) is parsed in place up to its last blank line, found by a
-//!   backward scan that reads only the unfinished event after it.
-//! - Smaller chunks, and the unfinished end of a large one, are appended to one reused carry
-//!   buffer. It is parsed up to its last blank line when it holds 4 KiB, or when the body has
-//!   nothing more ready (`Poll::Pending`), ends or fails: a complete event never waits for
-//!   bytes that have not arrived yet.
+//! - A large chunk (4 KiB or more) is parsed in place. Its unfinished end is gathered when
+//!   short (its last blank line lies within its last 1 KiB); a longer unfinished event is left
+//!   to the parser, which carries it into the next chunk itself.
+//! - Smaller chunks are appended to one reused carry buffer. It is parsed up to its last blank
+//!   line when it holds 4 KiB, or when the body has nothing more ready (`Poll::Pending`), ends
+//!   or fails: a complete event never waits for bytes that have not arrived yet. One event
+//!   past 1 MiB is handed to the parser line by line instead.
+//! - Data joined from several lines is built once, in the parser's buffer, and that buffer
+//!   becomes the event's `Bytes` when the data fills most of it.
 //!
-//! So a byte is copied at most once, and a body read in tiny pieces costs one append per piece.
+//! So a byte is copied at most twice (gathered, then joined), and a body read in tiny pieces
+//! costs one append per piece.
 
 mod event_end;
 
