@@ -17,17 +17,22 @@
 //!
 //! # How chunks become events
 //!
-//! The parser is called once per few KiB of input, not once per chunk, and every value of an
-//! event is a slice of the bytes it was parsed from (a reference count, no copy):
+//! The parser is called once per few KiB of input, not once per chunk, and the values of an
+//! event are slices of the bytes it was parsed from (a reference count, no copy) unless the
+//! event was too large to gather or its data lines had to be joined:
 //!
-//! - A large chunk (4 KiB or more) is parsed in place up to its last blank line, found by a
-//!   backward scan that reads only the unfinished event after it.
-//! - Smaller chunks, and the unfinished end of a large one, are appended to one reused carry
-//!   buffer. It is parsed up to its last blank line when it holds 4 KiB, or when the body has
-//!   nothing more ready (`Poll::Pending`), ends or fails: a complete event never waits for
-//!   bytes that have not arrived yet.
+//! - A large chunk (4 KiB or more) is parsed in place. Its unfinished end is gathered when
+//!   short (its last blank line lies within its last 1 KiB); a longer unfinished event is left
+//!   to the parser, which carries it into the next chunk itself.
+//! - Smaller chunks are appended to one reused carry buffer. It is parsed up to its last blank
+//!   line when it holds 4 KiB, or when the body has nothing more ready (`Poll::Pending`), ends
+//!   or fails: a complete event never waits for bytes that have not arrived yet. One event
+//!   past 1 MiB is handed to the parser line by line instead.
+//! - Data joined from several lines is built once, in the parser's buffer, and that buffer
+//!   becomes the event's `Bytes` when the data fills most of it.
 //!
-//! So a byte is copied at most once, and a body read in tiny pieces costs one append per piece.
+//! So a byte is copied at most twice (gathered, then joined), and a body read in tiny pieces
+//! costs one append per piece.
 
 mod event_end;
 
@@ -40,7 +45,7 @@ use bytes::{Buf, Bytes, BytesMut};
 use futures_core::{Stream, TryStream};
 
 use crate::error::ParseError;
-use crate::event::{BytesEvent, Event, Frame, DEFAULT_EVENT_TYPE};
+use crate::event::{BytesEvent, Frame, DEFAULT_EVENT_TYPE};
 use crate::parser::{EndOfStream, Parser};
 use event_end::Before;
 
@@ -123,6 +128,22 @@ const BATCH: usize = 4 * 1024;
 /// its original capacity), so the events parsed from it share a few blocks.
 const CARRY_BLOCK: usize = 8 * 1024;
 
+/// Gathered bytes of one unfinished event past this size go to the parser, which carries the
+/// event (see `seal_lines`). Below it the event is gathered whole: its data is then joined in
+/// one piece, in a buffer sized for it, and handed over without regrowing.
+/// (Tests use a smaller size, so that the property test, whose streams are a few hundred KiB,
+/// reaches this path too.)
+const LONG: usize = if cfg!(test) { 6 * 1024 } else { 1024 * 1024 };
+
+/// How far from a large chunk's end its last blank line is looked for: a longer unfinished
+/// event is parsed in place rather than gathered (see `take_large`).
+const TAIL: usize = 1024;
+
+/// Queued input is parsed this much at a time (cut at a blank line), so the queue of ready
+/// events stays bounded. Each cut costs a backward scan over the lines after the last blank
+/// line: at 4 KiB that scan was a tenth of the instructions on comment-heavy streams.
+const WINDOW: usize = 16 * 1024;
+
 impl<S: TryStream> EventStream<S> {
     /// Parses `body` with a default [`Parser`] (comments are not reported: only events come out).
     pub fn new(body: S) -> Self {
@@ -133,7 +154,7 @@ impl<S: TryStream> EventStream<S> {
     pub fn with_parser(body: S, parser: Parser) -> Self {
         EventStream {
             body,
-            parser,
+            parser: parser.size_joins(true),
             carry: BytesMut::new(),
             scanned: 0,
             carry_before: Before::default(),
@@ -164,29 +185,43 @@ impl<S: TryStream> EventStream<S> {
         self.end
     }
 
-    /// Takes a chunk of `BATCH` bytes or more: parsed in place up to its last blank line.
+    /// Takes a chunk of `BATCH` bytes or more: parsed in place.
+    ///
+    /// An event cut by a chunk end is joined in the carry buffer only when the cut is near
+    /// (within `BATCH` bytes of the chunk's start, `TAIL` of its end): then the join is a
+    /// short copy and the event's values stay shared. A larger event is left to the parser,
+    /// which carries it across the pieces itself: it copies its values once (multi-line data
+    /// it joins anyway, and hands over), where joining would copy the whole event and then
+    /// scan it again (an 8 MiB line in 4 KiB reads was slower than sseer that way).
     fn take_large(&mut self, chunk: Bytes) {
         // The stream's bytes before the chunk.
         let before = self.carry_before.at(&self.carry, self.carry.len());
         let mut from = 0;
         if !self.carry.is_empty() {
-            // The gathered bytes end inside an event: join them with this chunk up to its end.
-            let Some(end) = event_end::first(&chunk, before) else {
-                self.gather(&chunk);
-                return;
-            };
-            self.carry.extend_from_slice(&chunk[..end]);
+            let head = &chunk[..chunk.len().min(BATCH)];
+            if let Some(end) = event_end::first(head, before) {
+                self.carry.extend_from_slice(&chunk[..end]);
+                from = end;
+            }
             self.seal_all();
-            from = end;
         }
-        if let Some(cut) = event_end::last(&chunk[from..], before.at(&chunk, from)) {
-            let to = from + cut;
-            self.todo.push_back(chunk.slice(from..to));
-            from = to;
+        let start = chunk.len().saturating_sub(TAIL).max(from);
+        match event_end::last(&chunk[start..], before.at(&chunk, start)) {
+            Some(cut) => {
+                let to = start + cut;
+                if to > from {
+                    self.todo.push_back(chunk.slice(from..to));
+                }
+                // The carry buffer is empty here: what precedes it is what precedes the
+                // chunk's tail.
+                self.carry_before = before.at(&chunk, to);
+                self.gather(&chunk[to..]);
+            }
+            None => {
+                self.carry_before = before.at(&chunk, chunk.len());
+                self.todo.push_back(chunk.slice(from..));
+            }
         }
-        // The carry buffer is empty here: what precedes it is what precedes the chunk's tail.
-        self.carry_before = before.at(&chunk, from);
-        self.gather(&chunk[from..]);
     }
 
     /// Appends bytes to the carry buffer. Past the line limit they go to the parser, which
@@ -231,6 +266,20 @@ impl<S: TryStream> EventStream<S> {
         true
     }
 
+    /// Moves the gathered complete lines of an unfinished event to the parse queue (all of
+    /// it when there is no line end): the parser carries the event, and no line is cut
+    /// (a cut line would be copied once more, aside).
+    fn seal_lines(&mut self) {
+        let Some(at) = memchr::memrchr2(b'\r', b'\n', &self.carry) else {
+            self.seal_all();
+            return;
+        };
+        let cut = at + 1;
+        self.carry_before = self.carry_before.at(&self.carry, cut);
+        self.todo.push_back(self.carry.split_to(cut).freeze());
+        self.scanned = self.carry.len();
+    }
+
     /// Moves everything gathered to the parse queue, finished or not (the body is over, or
     /// the gathered bytes reached the line limit).
     fn seal_all(&mut self) {
@@ -251,7 +300,21 @@ impl<S: TryStream> EventStream<S> {
         let mut feed = self.parser.feed(&run[..end]);
         while let Some(frame) = feed.next_frame() {
             match frame {
-                Ok(Frame::Event(event)) => self.ready.push_back(Ok(self.kept.owned(&event, run))),
+                Ok(Frame::Event(event)) => {
+                    let event_type = share(run, event.event_type, &mut self.kept.event_type);
+                    let id = share(run, event.id, &mut self.kept.id);
+                    // Data not in the run was joined from several lines (or decoded): the
+                    // parser hands over its buffer rather than have it copied.
+                    let data = match slice(run, event.data) {
+                        Some(data) => data,
+                        None => feed.take_event_data(),
+                    };
+                    self.ready.push_back(Ok(BytesEvent {
+                        event_type,
+                        data,
+                        id,
+                    }));
+                }
                 Err(e) => self.ready.push_back(Err(e)),
                 Ok(_) => {}
             }
@@ -279,8 +342,15 @@ where
                     let chunk: Bytes = chunk.into();
                     if chunk.len() < BATCH {
                         self.gather(&chunk);
-                        if self.carry.len() >= BATCH {
-                            self.seal();
+                        // An event longer than `LONG` is left to the parser to carry (see
+                        // `take_large`), so the buffer stays small.
+                        // Scanned again only once `BATCH` new bytes are in: a long event in
+                        // tiny reads is not rescanned per read.
+                        if self.carry.len() >= self.scanned + BATCH
+                            && !self.seal()
+                            && self.carry.len() >= LONG
+                        {
+                            self.seal_lines();
                         }
                     } else {
                         self.take_large(chunk);
@@ -310,16 +380,16 @@ where
     }
 }
 
-/// Where the window parsed next from `run` ends: after the last blank line within `BATCH`
+/// Where the window parsed next from `run` ends: after the last blank line within `WINDOW`
 /// bytes, else after the first one past them, else at the end.
 fn window_end(run: &[u8]) -> usize {
-    if run.len() <= BATCH {
+    if run.len() <= WINDOW {
         return run.len();
     }
     // The run starts after a blank line (or where nothing could be cut): no bytes before it
     // matter.
-    event_end::last(&run[..BATCH], Before::default())
-        .or_else(|| event_end::first(&run[BATCH..], Before::default()).map(|end| BATCH + end))
+    event_end::last(&run[..WINDOW], Before::default())
+        .or_else(|| event_end::first(&run[WINDOW..], Before::default()).map(|end| WINDOW + end))
         .unwrap_or(run.len())
 }
 
@@ -373,21 +443,6 @@ impl Default for Kept {
         Kept {
             id: Bytes::new(),
             event_type: Bytes::from_static(DEFAULT_EVENT_TYPE.as_bytes()),
-        }
-    }
-}
-
-impl Kept {
-    /// The event as a [`BytesEvent`] sharing `chunk`, the piece it was parsed from.
-    fn owned(&mut self, event: &Event<'_>, chunk: &Bytes) -> BytesEvent {
-        BytesEvent {
-            event_type: share(chunk, event.event_type, &mut self.event_type),
-            // Data is rarely repeated: when it is not in the chunk (lines joined), a copy.
-            data: match slice(chunk, event.data) {
-                Some(data) => data,
-                None => Bytes::copy_from_slice(event.data.as_bytes()),
-            },
-            id: share(chunk, event.id, &mut self.id),
         }
     }
 }
@@ -752,6 +807,34 @@ mod tests {
             let pieces = [(4, false), (long.len() - 4, false)];
             let (got, _) = streamed(steps.clone(), limits);
             assert_eq!(got, expected(&long, &pieces, limits));
+        }
+    }
+
+    /// Joined data is handed over from the parser's buffer when it fills it, copied when it
+    /// does not, and taken from the decoded text when it was not UTF-8: each way, the text
+    /// is the borrowed parser's.
+    #[test]
+    fn joined_data_comes_out_whole_whichever_way_it_leaves_the_parser() {
+        let big = [b'y'; 3000];
+        let mut input = [
+            &b"data: "[..],
+            &big,
+            b"\ndata: ",
+            &big,
+            b"\n\ndata: a\ndata: b\n\ndata: bad \xFF\ndata: \xFF\n\n",
+        ]
+        .concat();
+        input.extend(std::iter::repeat_n(b'\n', BATCH));
+        let want = expected(&input, &[(input.len(), false)], Limits::default());
+        assert_eq!(want.len(), 3);
+        for size in [1, 100, BATCH, input.len()] {
+            let bytes = Bytes::from(input.clone());
+            let steps = (0..input.len())
+                .step_by(size)
+                .map(|at| Step::Chunk(bytes.slice(at..(at + size).min(input.len()))))
+                .collect();
+            let (got, _) = streamed(steps, Limits::default());
+            assert_eq!(got, want, "chunks of {size}");
         }
     }
 
