@@ -4,7 +4,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{server, stream, Config, WAIT};
+use common::{server, stream, until_metrics, Config, WAIT};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use ssekit_server::websocket::{BAD_MESSAGE, LAGGING, SHUTDOWN, UNRESPONSIVE};
@@ -44,22 +44,6 @@ async fn next(ws: &mut Ws) -> Result<Value, (u16, String)> {
             Message::Close(None) => return Err((0, String::new())),
             _ => {}
         }
-    }
-}
-
-/// The metrics once `done` holds for them (the server updates them on its own tasks), within
-/// [`WAIT`].
-async fn eventually(
-    s: &ssekit_server::ServerHandle,
-    done: impl Fn(&ssekit_server::MetricsSnapshot) -> bool,
-) -> ssekit_server::MetricsSnapshot {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let m = s.metrics();
-        if done(&m) || tokio::time::Instant::now() > deadline {
-            return m;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
 
@@ -149,7 +133,7 @@ async fn the_first_message_may_name_the_resume_id_before_any_event() {
         a,
         "all retained events follow"
     );
-    let m = eventually(&s, |m| m.ws.closes.bad_message == 1).await;
+    let m = until_metrics(&s, |m| m.ws.closes.bad_message == 1).await;
     assert_eq!(m.ws.closes.bad_message, 1);
     s.shutdown().await;
 }
@@ -185,7 +169,7 @@ async fn a_subscriber_that_falls_off_the_ring_is_closed_with_its_resume_id() {
     let (code, reason) = next(&mut ws).await.unwrap_err();
     assert_eq!(code, LAGGING);
     assert_eq!(reason, before, "the reason is the id to resume from");
-    let m = eventually(&s, |m| m.ws.closes.lagging == 1).await;
+    let m = until_metrics(&s, |m| m.ws.closes.lagging == 1).await;
     assert_eq!(m.ws.closes.lagging, 1, "{m:?}");
     assert!(m.lagging_dropped >= 1);
     // Resuming from it says the events are gone, then replays what is left.
@@ -247,7 +231,7 @@ async fn a_peer_that_answers_no_ping_for_two_intervals_is_closed_with_4408() {
     let (code, pings) = close_code(&got).expect("a close frame");
     assert_eq!(code, UNRESPONSIVE);
     assert!(pings >= 1, "pinged before giving up");
-    let m = eventually(&s, |m| m.ws.closes.unresponsive == 1).await;
+    let m = until_metrics(&s, |m| m.ws.closes.unresponsive == 1).await;
     assert_eq!(m.ws.closes.unresponsive, 1);
 
     // A client that reads (and so answers pings) stays open across several intervals.
@@ -281,7 +265,7 @@ async fn a_plain_get_is_told_to_upgrade_and_the_metrics_have_transport_rows() {
     .unwrap();
     while let Some(Ok(_)) = timeout(WAIT, ws.next()).await.unwrap() {}
     // The client has its close reply; the server counts the close as it drops the session.
-    let m = eventually(&s, |m| m.ws.open == 0).await;
+    let m = until_metrics(&s, |m| m.ws.open == 0).await;
     assert_eq!((m.ws.total, m.ws.closes.client), (1, 1));
     let text = m.to_prometheus();
     assert!(
