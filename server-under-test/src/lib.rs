@@ -24,10 +24,12 @@
 //! - [`metrics`]: [`MetricsSnapshot`] and its Prometheus text.
 //! - `broker` (private, feature `redis`): `--redis`, several nodes sharing one Redis Stream
 //!   (fan-out, replay, ids that any node can resume).
+//! - [`tls`] (feature `tls`): HTTPS with HTTP/2 by ALPN.
 //! - [`error`]: [`ServerError`], [`PublishError`].
 //!
 //! # Features
 //! None is on by default. `cli`: `ServeArgs`. `redis`: `Config::redis`, the multi-node mode.
+//! `tls`: `Config::tls`, HTTPS with HTTP/2 by ALPN.
 //! `misbehave`: `Config::with_misbehaviors` and the switches, for conformance tests only.
 //!
 //! # Example
@@ -65,6 +67,9 @@ mod mock;
 pub mod replay;
 pub mod server;
 mod stream;
+#[cfg(feature = "tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+pub mod tls;
 pub mod websocket;
 
 #[cfg(feature = "cli")]

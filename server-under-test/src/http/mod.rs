@@ -62,6 +62,14 @@ impl App {
 }
 
 impl App {
+    /// Whether the server speaks HTTPS.
+    pub fn is_tls(&self) -> bool {
+        #[cfg(feature = "tls")]
+        return self.config.tls.is_some();
+        #[cfg(not(feature = "tls"))]
+        false
+    }
+
     /// Publishes a batch in order, all or nothing as far as the events' validity goes. Through
     /// Redis the events are added one by one: a Redis failure part-way leaves the first ones
     /// published, and the error says so.
