@@ -99,6 +99,17 @@ pub struct ServeArgs {
         arg(long, value_name = "KEY", default_value = "ssekit:events")
     )]
     pub redis_key: String,
+    /// Serve HTTPS with this PEM certificate chain (needs `--tls-key`); HTTP/2 and HTTP/1.1
+    /// are offered by ALPN.
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+    #[cfg_attr(feature = "cli", arg(long, value_name = "FILE", requires = "tls_key"))]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// The PEM private key of `--tls-cert`.
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+    #[cfg_attr(feature = "cli", arg(long, value_name = "FILE", requires = "tls_cert"))]
+    pub tls_key: Option<std::path::PathBuf>,
     /// Mock endpoints: milliseconds between generated tokens.
     #[cfg_attr(feature = "cli", arg(long, value_name = "N", default_value_t = 20, value_parser = clap::value_parser!(u64).range(0..=600_000)))]
     pub mock_token_ms: u64,
@@ -181,6 +192,10 @@ pub struct Config {
     #[cfg(feature = "redis")]
     #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
     pub redis_key: String,
+    /// HTTPS: the certificate and key files (`None`: plain HTTP).
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+    pub tls: Option<crate::tls::TlsFiles>,
     /// The mock LLM and MCP endpoints' generator.
     pub mock: MockConfig,
 }
@@ -241,6 +256,8 @@ impl Default for Config {
             redis_maxlen: 100_000,
             #[cfg(feature = "redis")]
             redis_key: "ssekit:events".to_owned(),
+            #[cfg(feature = "tls")]
+            tls: None,
             mock: MockConfig::default(),
         }
     }
@@ -284,6 +301,11 @@ impl From<ServeArgs> for Config {
             redis_maxlen: a.redis_maxlen,
             #[cfg(feature = "redis")]
             redis_key: a.redis_key,
+            #[cfg(feature = "tls")]
+            tls: a
+                .tls_cert
+                .zip(a.tls_key)
+                .map(|(cert, key)| crate::tls::TlsFiles { cert, key }),
             mock: MockConfig {
                 tokens: a.mock_tokens,
                 token_every: Duration::from_millis(a.mock_token_ms),
@@ -425,6 +447,21 @@ mod tests {
         assert_eq!(r.redis.as_deref(), Some("redis://127.0.0.1:6390"));
         assert_eq!((r.redis_maxlen, r.redis_key.as_str()), (500, "k"));
         assert_eq!(config(&[]).redis, None);
+    }
+
+    #[cfg(feature = "tls")]
+    #[test]
+    fn tls_files_reach_the_config_and_come_in_pairs() {
+        let c = config(&["--tls-cert", "c.pem", "--tls-key", "k.pem"]);
+        let files = c.tls.expect("tls configured");
+        assert_eq!(
+            (files.cert.to_str(), files.key.to_str()),
+            (Some("c.pem"), Some("k.pem"))
+        );
+        assert_eq!(config(&[]).tls, None);
+        let argv = ["serve", "--tls-cert", "c.pem"];
+        let err = Cli::try_parse_from(argv).err().expect("a key is required");
+        assert!(err.to_string().contains("--tls-key"), "{err}");
     }
 
     #[test]

@@ -32,6 +32,14 @@ pub enum ServerError {
     /// (features `misbehave` and `redis`).
     #[error("--misbehave cannot be combined with --redis: run the misbehaving server on its own")]
     MisbehaveWithRedis,
+    /// `--tls-cert` / `--tls-key` (feature `tls`) could not be used.
+    #[error("cannot use {path} for TLS: {reason} (--tls-cert takes a PEM certificate chain, --tls-key its PEM private key)")]
+    Tls {
+        /// The file at fault.
+        path: std::path::PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
 }
 
 /// Why an event could not be published.

@@ -12,6 +12,7 @@
 //!   policy, long-poll waiters.
 //! - [`replay`]: the `EPOCH-SEQ` id scheme and the resume / reset decision.
 //! - `stream` (private): the event-stream response body.
+//! - [`websocket`]: `/ws`, the same hub over WebSocket; its close codes.
 //! - `direct` (private): plain HTTP/1.1 `GET /stream` requests served without hyper's
 //!   per-connection buffers (idle streams stay small); everything else goes to hyper.
 //! - `behaviour` (private): the one point where the server's conduct is decided, once at
@@ -23,10 +24,12 @@
 //! - [`metrics`]: [`MetricsSnapshot`] and its Prometheus text.
 //! - `broker` (private, feature `redis`): `--redis`, several nodes sharing one Redis Stream
 //!   (fan-out, replay, ids that any node can resume).
+//! - [`tls`] (feature `tls`): HTTPS with HTTP/2 by ALPN.
 //! - [`error`]: [`ServerError`], [`PublishError`].
 //!
 //! # Features
 //! None is on by default. `cli`: `ServeArgs`. `redis`: `Config::redis`, the multi-node mode.
+//! `tls`: `Config::tls`, HTTPS with HTTP/2 by ALPN.
 //! `misbehave`: `Config::with_misbehaviors` and the switches, for conformance tests only.
 //!
 //! # Example
@@ -53,6 +56,7 @@ mod broker;
 pub mod config;
 mod direct;
 pub mod error;
+mod event_json;
 mod http;
 mod hub;
 pub mod metrics;
@@ -63,6 +67,10 @@ mod mock;
 pub mod replay;
 pub mod server;
 mod stream;
+#[cfg(feature = "tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+pub mod tls;
+pub mod websocket;
 
 #[cfg(feature = "cli")]
 pub use config::ServeArgs;

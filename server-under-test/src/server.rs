@@ -53,6 +53,10 @@ pub async fn start(config: Config) -> Result<ServerHandle, ServerError> {
             source,
         })?;
     let local_addr = listener.local_addr().map_err(ServerError::LocalAddr)?;
+    #[cfg(feature = "tls")]
+    let tls = config.tls.as_ref().map(crate::tls::acceptor).transpose()?;
+    #[cfg(not(feature = "tls"))]
+    let tls: Option<Tls> = None;
     let metrics = Arc::new(Metrics::default());
     let limits = HubLimits {
         capacity: config.replay,
@@ -91,8 +95,8 @@ pub async fn start(config: Config) -> Result<ServerHandle, ServerError> {
     if let Some(every) = app.config.tick {
         tokio::spawn(ticker(Arc::clone(&app), every, stopped.clone()));
     }
-    let accept = tokio::spawn(accept_loop(listener, Arc::clone(&app), stopped));
-    tracing::info!(addr = %local_addr, epoch = app.hub.epoch(), misbehave = %app.behaviour.describe(), "listening");
+    let accept = tokio::spawn(accept_loop(listener, Arc::clone(&app), tls, stopped));
+    tracing::info!(addr = %local_addr, tls = app.is_tls(), epoch = app.hub.epoch(), misbehave = %app.behaviour.describe(), "listening");
     Ok(ServerHandle {
         local_addr,
         app,
@@ -156,16 +160,35 @@ impl Drop for ServerHandle {
     }
 }
 
-async fn accept_loop(listener: TcpListener, app: Arc<App>, mut stopped: watch::Receiver<bool>) {
+/// The TLS acceptor, or a stand-in that never exists without the `tls` feature.
+#[cfg(feature = "tls")]
+type Tls = tokio_rustls::TlsAcceptor;
+#[cfg(not(feature = "tls"))]
+type Tls = std::convert::Infallible;
+
+async fn accept_loop(
+    listener: TcpListener,
+    app: Arc<App>,
+    tls: Option<Tls>,
+    mut stopped: watch::Receiver<bool>,
+) {
     let mut conns = JoinSet::new();
-    let builder = Arc::new(connection_builder(&app.config));
+    // ALPN chooses the protocol under TLS: both are served whatever `h2c` says.
+    let builder = Arc::new(connection_builder(tls.is_some() || app.config.h2c));
     loop {
         tokio::select! {
             _ = stop_signal(&mut stopped) => break,
             accepted = listener.accept() => match accepted {
                 Ok((tcp, addr)) => {
-                    let peer = Peer { addr, conn: Arc::new(ConnControl::new(addr)) };
-                    conns.spawn(serve(tcp, peer, Arc::clone(&app), Arc::clone(&builder), stopped.clone()));
+                    let peer = Peer { addr, conn: Arc::new(ConnControl::new(addr)), handoff: Default::default() };
+                    let (app, builder, stopped) = (Arc::clone(&app), Arc::clone(&builder), stopped.clone());
+                    match &tls {
+                        #[cfg(feature = "tls")]
+                        Some(tls) => conns.spawn(serve_tls(tcp, peer, app, builder, stopped, tls.clone())),
+                        #[cfg(not(feature = "tls"))]
+                        Some(never) => match *never {},
+                        None => conns.spawn(serve(tcp, peer, app, builder, stopped)),
+                    };
                 }
                 Err(e) => {
                     // Out of file descriptors and the like: back off instead of spinning.
@@ -204,7 +227,7 @@ async fn drain(mut conns: JoinSet<()>, app: &App) {
     );
 }
 
-fn connection_builder(config: &Config) -> auto::Builder<TokioExecutor> {
+fn connection_builder(h2: bool) -> auto::Builder<TokioExecutor> {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
@@ -214,10 +237,47 @@ fn connection_builder(config: &Config) -> auto::Builder<TokioExecutor> {
         .http2()
         .timer(TokioTimer::new())
         .max_concurrent_streams(256);
-    if config.h2c {
+    if h2 {
         builder
     } else {
         builder.http1_only()
+    }
+}
+
+/// Sets up an accepted TCP connection; the guard counts it open until the task ends.
+fn accepted(tcp: &TcpStream, peer: &Peer, app: &App) -> OpenConnection {
+    let _ = tcp.set_nodelay(true);
+    reap_dead_peers(tcp, app.config.heartbeat);
+    Metrics::add(&app.metrics.http_connections_open, 1);
+    Metrics::add(&app.metrics.http_connections_total, 1);
+    tracing::debug!(peer = %peer.addr, "connection accepted");
+    OpenConnection {
+        metrics: Arc::clone(&app.metrics),
+        peer: peer.addr,
+        opened: Instant::now(),
+    }
+}
+
+/// HTTPS: the TLS handshake (bounded like a request head), then hyper, HTTP/2 or HTTP/1.1 as
+/// ALPN chose.
+#[cfg(feature = "tls")]
+async fn serve_tls(
+    tcp: TcpStream,
+    peer: Peer,
+    app: Arc<App>,
+    builder: Arc<auto::Builder<TokioExecutor>>,
+    mut stopped: watch::Receiver<bool>,
+    tls: tokio_rustls::TlsAcceptor,
+) {
+    let _open = accepted(&tcp, &peer, &app);
+    let handshake = tokio::select! {
+        r = tokio::time::timeout(HEADER_READ_TIMEOUT, tls.accept(tcp)) => r,
+        _ = stop_signal(&mut stopped) => return,
+    };
+    match handshake {
+        Ok(Ok(stream)) => Box::pin(serve_hyper(stream, peer, app, builder, stopped)).await,
+        Ok(Err(e)) => tracing::debug!(peer = %peer.addr, error = %e, "TLS handshake failed"),
+        Err(_) => tracing::debug!(peer = %peer.addr, "TLS handshake timed out"),
     }
 }
 
@@ -228,16 +288,7 @@ async fn serve(
     builder: Arc<auto::Builder<TokioExecutor>>,
     mut stopped: watch::Receiver<bool>,
 ) {
-    let _ = tcp.set_nodelay(true);
-    reap_dead_peers(&tcp, app.config.heartbeat);
-    Metrics::add(&app.metrics.http_connections_open, 1);
-    Metrics::add(&app.metrics.http_connections_total, 1);
-    let _open = OpenConnection {
-        metrics: Arc::clone(&app.metrics),
-        peer: peer.addr,
-        opened: Instant::now(),
-    };
-    tracing::debug!(peer = %peer.addr, "connection accepted");
+    let _open = accepted(&tcp, &peer, &app);
     #[cfg(feature = "misbehave")]
     if app.config.h2c && app.behaviour.h2_connection_header() {
         let raw_h2 = Box::pin(crate::misbehave::serve_raw_h2_if_preface(tcp, &app, &peer));
@@ -260,16 +311,19 @@ async fn serve(
     Box::pin(serve_hyper(tcp, peer, app, builder, stopped)).await
 }
 
-async fn serve_hyper(
-    tcp: TcpStream,
+async fn serve_hyper<S>(
+    tcp: S,
     peer: Peer,
     app: Arc<App>,
     builder: Arc<auto::Builder<TokioExecutor>>,
     mut stopped: watch::Receiver<bool>,
-) {
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let ctl = Arc::clone(&peer.conn);
+    let handoff = Arc::clone(&peer.handoff);
     let service = service_fn(move |req| http::handle(Arc::clone(&app), peer.clone(), req));
-    let conn = builder.serve_connection(TokioIo::new(tcp), service);
+    let conn = builder.serve_connection_with_upgrades(TokioIo::new(tcp), service);
     tokio::pin!(conn);
     let result = tokio::select! {
         r = conn.as_mut() => r,
@@ -284,6 +338,13 @@ async fn serve_hyper(
     };
     if let Err(e) = result {
         tracing::debug!(error = %e, "connection ended with an error");
+    }
+    // `/ws`: hyper has handed the connection over; the session ends itself at shutdown.
+    if let Some(session) = handoff.take() {
+        tokio::select! {
+            _ = session => {}
+            _ = ctl.kill.notified() => {}
+        }
     }
 }
 
@@ -421,7 +482,8 @@ pub async fn run(config: Config) -> std::process::ExitCode {
             return ExitCode::from(2);
         }
     };
-    println!("listening on http://{}", server.local_addr());
+    let scheme = if server.app.is_tls() { "https" } else { "http" };
+    println!("listening on {scheme}://{}", server.local_addr());
     if let Err(e) = signal().await {
         eprintln!("ssekit serve: cannot wait for signals: {e}");
         return ExitCode::from(2);

@@ -7,6 +7,7 @@ pub(crate) mod events;
 mod page;
 mod poll;
 mod publish;
+pub(crate) mod ws;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -61,6 +62,14 @@ impl App {
 }
 
 impl App {
+    /// Whether the server speaks HTTPS.
+    pub fn is_tls(&self) -> bool {
+        #[cfg(feature = "tls")]
+        return self.config.tls.is_some();
+        #[cfg(not(feature = "tls"))]
+        false
+    }
+
     /// Publishes a batch in order, all or nothing as far as the events' validity goes. Through
     /// Redis the events are added one by one: a Redis failure part-way leaves the first ones
     /// published, and the error says so.
@@ -97,6 +106,8 @@ impl App {
 pub(crate) struct Peer {
     pub addr: SocketAddr,
     pub conn: Arc<ConnControl>,
+    /// A WebSocket session to run once hyper hands this connection over.
+    pub handoff: Arc<ws::Handoff>,
 }
 
 /// The endpoints and the methods each allows.
@@ -106,6 +117,7 @@ enum Route {
     Stream,
     Publish,
     Poll,
+    Ws,
     Health,
     Metrics,
     Gone,
@@ -118,6 +130,7 @@ impl Route {
             "/stream" => Route::Stream,
             "/publish" => Route::Publish,
             "/poll" => Route::Poll,
+            "/ws" => Route::Ws,
             "/healthz" => Route::Health,
             "/metrics" => Route::Metrics,
             "/gone" => Route::Gone,
@@ -171,6 +184,7 @@ pub(crate) async fn handle(
         Route::Stream => events::stream(&app, &peer, &req).await,
         Route::Publish => publish::publish(&app, &peer, req).await,
         Route::Poll => poll::poll(&app, &req).await,
+        Route::Ws => ws::upgrade(&app, &peer, req).await,
         Route::Health => health(&app),
         Route::Metrics => metrics(&app),
         Route::Gone => gone(&app),
@@ -209,7 +223,8 @@ async fn handle_mock(
 const INDEX: &str = "ssekit reference SSE server\n\
 GET  /stream[?topic=T&lastEventId=ID]  text/event-stream\n\
 POST /publish  {\"topic\"?, \"event\"?, \"data\"} or an array of them\n\
-GET  /poll?after=ID&timeout=S  long-poll JSON\n\
+GET  /poll?after=ID&timeout=S  long-poll JSON (timeout=0: short poll)\n\
+GET  /ws[?topic=T&last_event_id=ID]  WebSocket, one JSON text frame per event\n\
 GET  /healthz  /metrics  /gone\n\
 POST /v1/chat/completions  /v1/messages  mock OpenAI / Anthropic streams\n\
 POST|GET|DELETE /mcp  mock MCP server (Streamable HTTP)\n";
