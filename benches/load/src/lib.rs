@@ -337,7 +337,13 @@ pub async fn execute(args: LoadArgs, t: Endpoints) -> Result<Report, LoadError> 
             let (outcome, marks) =
                 tokio::join!(publisher::run(plan, Arc::clone(&published)), reconnects);
             wave = marks;
-            let last_delivery = drain(&shared, readers_open as u64 * outcome.published).await;
+            // A short poller learns of the last events at its next poll: wait for it.
+            let slack = match args.transport {
+                Transport::Poll => poll_interval * 2,
+                _ => Duration::ZERO,
+            };
+            let expected = readers_open as u64 * outcome.published;
+            let last_delivery = drain(&shared, expected, slack).await;
             Some((outcome, last_delivery))
         }
         _ => {
@@ -536,13 +542,16 @@ fn wire_summary(shared: &Shared, start: &Mark, end: &Mark, connections: usize) -
     }
 }
 
-/// Waits for the readers to receive `expected` events in all, or to stop making progress;
-/// returns when the last event arrived.
-async fn drain(shared: &Shared, expected: u64) -> Instant {
+/// Waits for the readers to receive `expected` events in all, or to stop making progress
+/// (`slack` longer for readers that only ask now and then); returns when the last event arrived.
+async fn drain(shared: &Shared, expected: u64, slack: Duration) -> Instant {
     let started = Instant::now();
     let mut last = Instant::now();
     let mut seen = shared.delivered.load(Relaxed);
-    while seen < expected && last.elapsed() < DRAIN_IDLE && started.elapsed() < DRAIN_MAX {
+    while seen < expected
+        && last.elapsed() < DRAIN_IDLE + slack
+        && started.elapsed() < DRAIN_MAX + slack
+    {
         sleep(Duration::from_millis(10)).await;
         let now = shared.delivered.load(Relaxed);
         if now != seen {
