@@ -10,14 +10,24 @@
 # Scenarios: idle-10k idle-19k idle-10k-hyper fanout-10k fanout-10k-p4 fanout-10k-b100 fanout-10k-b100-2m fanout-10k-b100-4m fanout-10k-b100-nc
 #            latency-10k latency-1k latency-10k-2 stall0-100 stall1-100
 # Each writes OUT_DIR/SCENARIO-{ssekit,axum}.json (schema ssekit-load/1); a ratio table ends the run.
+#
+# Transport sets (not in the default list): `transports` (10 000 subscribers, ~4 minutes) and
+# `transports-smoke` (200 subscribers, ~1 minute) run the same load against `ssekit serve` over
+# SSE, WebSocket, long polling and short polling, then again with a reconnect wave, and, when
+# nginx is installed, SSE and WebSocket through nginx (Upgrade passed through for /ws). Each
+# writes OUT_DIR/SET-TRANSPORT[-reconnect|-nginx].json; the report gives ratios to SSE.
+# TRANSPORT_RATE (events/s, default 2) and POLL_INTERVAL (ms, default 1000) change the load.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-target/load}
 shift || true
 mkdir -p "$OUT"
-[ -n "${SKIP_BUILD:-}" ] || cargo build --release -q -p ssekit -p ssekit-axum-baseline
-SSEKIT=target/release/ssekit
-AXUM=target/release/ssekit-axum-baseline
+# The axum baseline is only built when a scenario compares against it.
+PACKAGES=(-p ssekit)
+for s in "${@:-all}"; do case $s in transports*) ;; *) PACKAGES+=(-p ssekit-axum-baseline) ;; esac; done
+[ -n "${SKIP_BUILD:-}" ] || cargo build --release -q "${PACKAGES[@]}"
+SSEKIT=${CARGO_TARGET_DIR:-target}/release/ssekit
+AXUM=${CARGO_TARGET_DIR:-target}/release/ssekit-axum-baseline
 # Both processes need one descriptor per connection; the hard limit caps what can be measured.
 ulimit -n "$(ulimit -Hn)"
 PORT_SSEKIT=23080
@@ -63,8 +73,82 @@ scenario() { # label, ssekit load options...
   done
 }
 
+NGINX=$(command -v nginx || ls /usr/sbin/nginx 2>/dev/null || true)
+PORT_NGINX=23082
+
+start_nginx() { # upstream port -> sets NGINX_PID
+  local dir
+  dir=$(mktemp -d)
+  cat >"$dir/nginx.conf" <<CONF
+daemon off; master_process off; worker_processes 1; worker_rlimit_nofile 65536;
+pid $dir/nginx.pid; error_log $dir/error.log;
+events { worker_connections 30000; }
+http {
+  access_log off; client_body_temp_path $dir/body; proxy_temp_path $dir/proxy;
+  fastcgi_temp_path $dir/fcgi; uwsgi_temp_path $dir/uwsgi; scgi_temp_path $dir/scgi;
+  # WebSocket: pass the Upgrade through; everything else keeps upstream connections alive.
+  map \$http_upgrade \$connection_upgrade { default upgrade; '' ''; }
+  server {
+    listen 127.0.0.1:$PORT_NGINX;
+    location / {
+      proxy_pass http://127.0.0.1:$1; proxy_http_version 1.1;
+      proxy_set_header Upgrade \$http_upgrade; proxy_set_header Connection \$connection_upgrade;
+      proxy_buffering off; proxy_read_timeout 1h;
+    }
+  }
+}
+CONF
+  "$NGINX" -p "$dir" -c "$dir/nginx.conf" >"$OUT/nginx.log" 2>&1 &
+  NGINX_PID=$!
+  for _ in $(seq 100); do
+    if (exec 3<>/dev/tcp/127.0.0.1/$PORT_NGINX) 2>/dev/null; then return 0; fi
+    sleep 0.1
+  done
+  echo "nginx did not start listening on $PORT_NGINX (see $dir/error.log)" >&2
+  return 1
+}
+
+transport_path() {
+  case $1 in sse) echo /stream ;; ws) echo /ws ;; *) echo /poll ;; esac
+}
+
+# One `ssekit load` by one transport against a fresh `ssekit serve` (through nginx with -nginx).
+tload() { # label, transport, via (direct|nginx), ssekit load options...
+  local label=$1 transport=$2 via=$3 port; shift 3
+  start_server ssekit
+  port=$PORT
+  if [ "$via" = nginx ]; then start_nginx "$PORT"; port=$PORT_NGINX; fi
+  SRC=$(( SRC % 250 + 1 ))
+  echo "== $label: ssekit load --transport $transport (via $via) $*"
+  $SSEKIT load "http://127.0.0.1:$port$(transport_path "$transport")" --transport "$transport" \
+    --publish "http://127.0.0.1:$PORT/publish" --server-pid "$PID" --sources "127.0.0.$SRC" \
+    --json "$OUT/$label.json" "$@" || [ $? -eq 1 ]
+  if [ "$via" = nginx ]; then kill "$NGINX_PID" 2>/dev/null || true; wait "$NGINX_PID" 2>/dev/null || true; fi
+  stop_server
+  sleep 2
+}
+
+transports() { # set name, subscribers, seconds
+  local set=$1 n=$2 secs=$3
+  local load=(--connections "$n" --duration "$secs" --rate "${TRANSPORT_RATE:-2}" --pad 160
+              --poll-interval "${POLL_INTERVAL:-1000}" --connect-timeout 120)
+  for t in sse ws long-poll poll; do
+    tload "$set-$t" $t direct "${load[@]}"
+  done
+  for t in sse ws long-poll poll; do
+    tload "$set-$t-reconnect" $t direct "${load[@]}" --reconnect
+  done
+  if [ -n "$NGINX" ]; then
+    for t in sse ws; do tload "$set-$t-nginx" $t nginx "${load[@]}"; done
+  else
+    echo "nginx not installed: the runs through nginx are skipped" >&2
+  fi
+}
+
 run() {
   case $1 in
+    transports)       transports transports 10000 10 ;;
+    transports-smoke) transports transports-smoke 200 3 ;;
     idle-10k)    scenario idle-10k    --connections 10000 --duration 3 ;;
     idle-19k)    scenario idle-19k    --connections 19000 --duration 3 ;;
     # The same with `ssekit serve --hyper-streams`: streams through hyper instead of the direct path.

@@ -1,22 +1,28 @@
 #![doc = include_str!("../README.md")]
 //! `ssekit load`: a load generator for SSE servers, on loopback only.
 //!
-//! It opens N event streams over raw HTTP/1.1 connections (spread over several 127.0.0.x
-//! source addresses past ~25 000 per address), optionally publishes numbered, timestamped events
-//! to the server's publish endpoint at a fixed rate or as fast as it answers, optionally
-//! stalls K readers, and reports connect success, events per connection, missing and duplicate
-//! events against the published sequence, delivery latency percentiles, and the server's RSS.
-//! Every phase is bounded in time: the run stops by itself.
+//! It opens N subscriptions over HTTP/1.1 (spread over several 127.0.0.x source addresses
+//! past ~25 000 per address) by one of four transports (SSE, WebSocket, long polling, short
+//! polling), optionally publishes numbered, timestamped events to the server's publish
+//! endpoint at a fixed rate or as fast as it answers, optionally stalls K readers, optionally
+//! makes every reader reconnect and resume halfway through, and reports connect success,
+//! events per connection, missing and duplicate events against the published sequence,
+//! delivery latency percentiles, bytes on the wire per event, the cost of a reconnect, and the
+//! server's RSS and CPU. Every phase is bounded in time: the run stops by itself.
 //!
 //! # Map of the module
 //! - [`target`]: loopback URLs and source addresses;
-//! - [`subscriber`]: one event-stream connection (reader or stalled);
+//! - [`transport`]: SSE, WebSocket and polling subscriptions behind one interface;
+//! - [`wire`]: the byte count under every socket;
+//! - [`subscriber`]: one subscriber (reader or stalled), its reconnects;
+//! - [`account`]: what one subscriber received;
 //! - [`publisher`]: the timestamped, numbered publisher;
 //! - [`sequence`]: the payload stamp and the per-connection gap/duplicate tally;
 //! - [`latency`]: sharded latency histograms;
 //! - [`process`]: server RSS, load average, the open-file limit;
 //! - [`report`]: the `ssekit-load/1` report.
 
+pub mod account;
 pub mod latency;
 pub mod process;
 pub mod publisher;
@@ -24,6 +30,8 @@ pub mod report;
 pub mod sequence;
 pub mod subscriber;
 pub mod target;
+pub mod transport;
+pub mod wire;
 
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
@@ -35,9 +43,10 @@ use tokio::sync::{watch, Semaphore};
 use tokio::time::{sleep, Instant};
 
 use publisher::{PublishOutcome, PublishPlan};
-use report::{Connect, Cpu, Delivery, Publish, Report, ServerRss, Stalled};
-use subscriber::{End, Outcome, Plan, Role, Shared};
+use report::{Connect, Cpu, Delivery, Publish, Reconnect, Report, ServerRss, Stalled, Wire};
+use subscriber::{End, Outcome, Plan, Role, Shared, Signals};
 use target::LoopbackUrl;
+pub use transport::Transport;
 
 /// Connections opened at once.
 const CONNECT_CONCURRENCY: usize = 256;
@@ -54,9 +63,23 @@ const JOIN_MAX: Duration = Duration::from_secs(15);
 #[derive(Debug, Clone)]
 #[cfg_attr(feature = "cli", derive(clap::Args))]
 pub struct LoadArgs {
-    /// Event stream URL, `http://127.x.y.z:PORT/PATH` (loopback only). Without it, an embedded
+    /// The endpoint of the transport, `http://127.x.y.z:PORT/PATH` (loopback only): the event
+    /// stream, the WebSocket (`ws://` also accepted) or the poll URL. Without it, an embedded
     /// reference server is started and loaded (its RSS then includes the client's).
     pub url: Option<String>,
+    /// How subscribers receive events: `sse` (an event stream), `ws` (WebSocket, one JSON text
+    /// frame per event), `long-poll` (`/poll` held until an event comes) or `poll` (`/poll`
+    /// answered at once, every `--poll-interval`).
+    #[cfg_attr(feature = "cli", arg(long, value_enum, default_value_t = Transport::Sse))]
+    pub transport: Transport,
+    /// Short polling (`--transport poll`): milliseconds from one poll to the next.
+    #[cfg_attr(feature = "cli", arg(long, value_name = "MS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=3_600_000)))]
+    pub poll_interval: u64,
+    /// Halfway through publishing, every reader drops its connection and reconnects, resuming
+    /// from the last event id it received, while publishing goes on; reports the time to
+    /// resume, the server CPU per reconnect, and whether any event was missed or duplicated.
+    #[cfg_attr(feature = "cli", arg(long))]
+    pub reconnect: bool,
     /// Event streams to open.
     #[cfg_attr(feature = "cli", arg(long, value_name = "N", default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=1_000_000)))]
     pub connections: u64,
@@ -143,6 +166,9 @@ pub enum LoadError {
     /// `--rate` against a server whose publish endpoint is unknown.
     #[error("--rate needs --publish URL (the server's publish endpoint) when a URL is given")]
     RateWithoutPublish,
+    /// `--reconnect` without publishing: there is nothing to resume.
+    #[error("--reconnect needs --rate: readers reconnect halfway through publishing")]
+    ReconnectWithoutRate,
     /// `--stall` asks for more stalled readers than connections.
     #[error("--stall {stall} is more than --connections {connections}")]
     TooManyStalled {
@@ -167,7 +193,7 @@ pub enum LoadError {
 /// The endpoints under load, and the server process when it is known (for its RSS and CPU).
 #[derive(Debug, Clone)]
 pub struct Endpoints {
-    /// The event stream.
+    /// The endpoint subscribers connect to (event stream, WebSocket or poll URL).
     pub stream: LoopbackUrl,
     /// Where events are published, if the run publishes.
     pub publish: Option<LoopbackUrl>,
@@ -194,14 +220,19 @@ impl Endpoints {
         })
     }
 
-    /// The routes of an `ssekit serve` listening on `addr` in process `pid`.
-    pub fn reference_server(addr: std::net::SocketAddr, pid: u32) -> Endpoints {
+    /// The routes of an `ssekit serve` listening on `addr` in process `pid`, subscribing by
+    /// `transport` (`/stream`, `/ws` or `/poll`).
+    pub fn reference_server(
+        addr: std::net::SocketAddr,
+        pid: u32,
+        transport: Transport,
+    ) -> Endpoints {
         let at = |path: &str| LoopbackUrl {
             addr,
             path: path.into(),
         };
         Endpoints {
-            stream: at("/stream"),
+            stream: at(transport.reference_path()),
             publish: Some(at("/publish")),
             pid: Some(pid),
         }
@@ -216,6 +247,9 @@ pub async fn execute(args: LoadArgs, t: Endpoints) -> Result<Report, LoadError> 
             connections: args.connections,
         });
     }
+    if args.reconnect && args.rate.is_none() {
+        return Err(LoadError::ReconnectWithoutRate);
+    }
     let n = usize::try_from(args.connections).unwrap_or(usize::MAX);
     let nofile_limit = process::raise_nofile(args.connections + 1024);
     let load_average = process::load_average();
@@ -225,9 +259,12 @@ pub async fn execute(args: LoadArgs, t: Endpoints) -> Result<Report, LoadError> 
     // Open every connection.
     let shared = Arc::new(Shared::default());
     let (stop_tx, stop_rx) = watch::channel(false);
+    // Kept until the end: readers stop watching a dropped signal.
+    let (reconnect_tx, reconnect_rx) = watch::channel(0u64);
     let gate = Arc::new(Semaphore::new(CONNECT_CONCURRENCY));
     let url = Arc::new(t.stream.clone());
     let connect_timeout = Duration::from_secs_f64(args.connect_timeout);
+    let poll_interval = Duration::from_millis(args.poll_interval.max(1));
     let started = Instant::now();
     let tasks: Vec<_> = (0..n)
         .map(|i| {
@@ -237,18 +274,22 @@ pub async fn execute(args: LoadArgs, t: Endpoints) -> Result<Report, LoadError> 
                 Role::Reader
             };
             let plan = Plan {
-                url: Arc::clone(&url),
-                source: target::source_for(&sources, i),
+                dial: transport::Dial {
+                    transport: args.transport,
+                    url: Arc::clone(&url),
+                    source: target::source_for(&sources, i),
+                    wire: Arc::clone(&shared.wire),
+                    poll_interval,
+                },
                 role,
                 connect_timeout,
             };
-            tokio::spawn(subscriber::run(
-                i,
-                plan,
-                Arc::clone(&shared),
-                Arc::clone(&gate),
-                stop_rx.clone(),
-            ))
+            let signals = Signals {
+                stop: stop_rx.clone(),
+                reconnect: reconnect_rx.clone(),
+                gate: Arc::clone(&gate),
+            };
+            tokio::spawn(subscriber::run(i, plan, Arc::clone(&shared), signals))
         })
         .collect();
     while shared.connected.load(Relaxed) + shared.failed.load(Relaxed) < n {
@@ -258,14 +299,15 @@ pub async fn execute(args: LoadArgs, t: Endpoints) -> Result<Report, LoadError> 
     sleep(SETTLE).await;
     let rss_connected = t.pid.and_then(process::rss_kib);
 
-    // Publish, or hold the connections idle.
+    // Publish (and reconnect halfway through), or hold the connections idle.
     let duration = Duration::from_secs_f64(args.duration);
     let published = Arc::new(AtomicU64::new(0));
     let readers_open = shared
         .connected
         .load(Relaxed)
         .saturating_sub(usize::try_from(args.stall).unwrap_or(0));
-    let mut cpu = None;
+    let phase_start = Mark::now(t.pid, &shared);
+    let mut wave = None;
     let publishing = match (args.rate, t.publish.clone()) {
         (Some(rate), Some(url)) => {
             let plan = PublishPlan {
@@ -276,17 +318,42 @@ pub async fn execute(args: LoadArgs, t: Endpoints) -> Result<Report, LoadError> 
                 publishers: usize::try_from(args.publishers).unwrap_or(1),
                 batch: usize::try_from(args.batch).unwrap_or(1),
             };
-            let start = Instant::now();
-            let cpu_before = CpuMark::now(t.pid, &shared);
-            let outcome = publisher::run(plan, Arc::clone(&published)).await;
-            let last_delivery = drain(&shared, readers_open as u64 * outcome.published).await;
-            cpu = cpu_before.since(&shared);
-            Some((outcome, last_delivery.saturating_duration_since(start)))
+            let reconnects = async {
+                if !args.reconnect {
+                    return None;
+                }
+                sleep(duration / 2).await;
+                let before = Mark::now(t.pid, &shared);
+                let _ = reconnect_tx.send(1);
+                let deadline = Instant::now() + connect_timeout + SETTLE;
+                while shared.reconnected.load(Relaxed) + shared.reconnect_failed.load(Relaxed)
+                    < readers_open
+                    && Instant::now() < deadline
+                {
+                    sleep(Duration::from_millis(5)).await;
+                }
+                Some((before, Mark::now(t.pid, &shared)))
+            };
+            let (outcome, marks) =
+                tokio::join!(publisher::run(plan, Arc::clone(&published)), reconnects);
+            wave = marks;
+            // A short poller learns of the last events at its next poll: wait for it.
+            let slack = match args.transport {
+                Transport::Poll => poll_interval * 2,
+                _ => Duration::ZERO,
+            };
+            let expected = readers_open as u64 * outcome.published;
+            let last_delivery = drain(&shared, expected, slack).await;
+            Some((outcome, last_delivery))
         }
         _ => {
             sleep(duration).await;
             None
         }
+    };
+    let phase_end = match &publishing {
+        Some((_, last_delivery)) => Mark::at(*last_delivery, t.pid, &shared),
+        None => Mark::now(t.pid, &shared),
     };
     let rss_end = t.pid.and_then(process::rss_kib);
 
@@ -300,21 +367,24 @@ pub async fn execute(args: LoadArgs, t: Endpoints) -> Result<Report, LoadError> 
             Ok(Err(e)) => outcomes.push(Outcome {
                 role: Role::Reader,
                 result: Err(format!("task failed: {e}")),
+                resets: 0,
             }),
             Err(_) => outcomes.push(Outcome {
                 role: Role::Reader,
                 result: Err("did not stop in time".into()),
+                resets: 0,
             }),
         }
     }
+    drop(reconnect_tx);
 
     let total_published = publishing.as_ref().map(|(o, _)| o.published);
     let connect = connect_summary(&outcomes, connect_elapsed);
-    let (delivery, stalled) = delivery_summary(
-        &mut outcomes,
-        publishing.as_ref().map(|(o, _)| o),
-        publishing.as_ref().map(|(_, d)| *d),
-    );
+    let window = publishing
+        .as_ref()
+        .map(|(_, last)| last.saturating_duration_since(phase_start.at));
+    let (delivery, stalled) =
+        delivery_summary(&mut outcomes, publishing.as_ref().map(|(o, _)| o), window);
     let server_rss = match (t.pid, rss_before, rss_connected, rss_end) {
         (Some(pid), Some(before), Some(connected), Some(end)) => Some(ServerRss {
             pid,
@@ -326,14 +396,38 @@ pub async fn execute(args: LoadArgs, t: Endpoints) -> Result<Report, LoadError> 
         }),
         _ => None,
     };
+    let cpu = publishing
+        .as_ref()
+        .and_then(|_| phase_start.cpu_until(&phase_end));
+    let wire = wire_summary(&shared, &phase_start, &phase_end, connect.ok);
+    let reconnect = wave.map(|(before, after)| Reconnect {
+        readers: readers_open,
+        resumed: shared.reconnected.load(Relaxed),
+        failed: shared.reconnect_failed.load(Relaxed),
+        wave_ms: u64::try_from(after.at.duration_since(before.at).as_millis()).unwrap_or(0),
+        time_to_resume: shared.resume_times.summary(),
+        server_cpu_s: before.server_cpu_until(&after),
+        server_cpu_per_reconnect_us: reconnect_cpu(
+            &phase_start,
+            &before,
+            &after,
+            shared.reconnected.load(Relaxed),
+        ),
+        missing: delivery.missing,
+        duplicates: delivery.duplicates,
+        resets: delivery.resets,
+    });
     let lossless = delivery.missing == 0
         && delivery.duplicates == 0
         && delivery.closed_by_server == 0
-        && delivery.read_errors == 0;
+        && delivery.read_errors == 0
+        && reconnect.as_ref().map_or(true, |r| r.failed == 0);
     let exit_code = u8::from(connect.failed > 0 || (total_published.is_some() && !lossless));
     Ok(Report {
         schema: "ssekit-load/1".into(),
         target: format!("http://{}{}", t.stream.addr, t.stream.path),
+        transport: args.transport,
+        poll_interval_ms: (args.transport == Transport::Poll).then_some(args.poll_interval),
         publish_url: t
             .publish
             .filter(|_| args.rate.is_some())
@@ -352,43 +446,54 @@ pub async fn execute(args: LoadArgs, t: Endpoints) -> Result<Report, LoadError> 
         delivery,
         latency: shared.latencies.summary(),
         stalled,
+        wire: Some(wire),
+        reconnect,
         exit_code,
     })
 }
 
-/// CPU times at the start of publishing.
-struct CpuMark {
+/// What the run stood at, at one moment: time, CPU times, deliveries, bytes.
+struct Mark {
     at: Instant,
-    pid: Option<u32>,
     server: Option<f64>,
     client: Option<f64>,
     delivered: u64,
+    payload: u64,
+    wire: (u64, u64),
 }
 
-impl CpuMark {
-    fn now(pid: Option<u32>, shared: &Shared) -> CpuMark {
-        CpuMark {
-            at: Instant::now(),
+impl Mark {
+    fn now(pid: Option<u32>, shared: &Shared) -> Mark {
+        Mark::at(Instant::now(), pid, shared)
+    }
+
+    /// A mark dated `at` (the last delivery) with the figures of now.
+    fn at(at: Instant, pid: Option<u32>, shared: &Shared) -> Mark {
+        Mark {
+            at,
             delivered: shared.delivered.load(Relaxed),
-            pid,
+            payload: shared.payload_bytes.load(Relaxed),
+            wire: shared.wire.snapshot(),
             server: pid.and_then(process::cpu_seconds),
             client: process::cpu_seconds(std::process::id()),
         }
     }
 
-    /// CPU used since the mark, with deliveries counted by the readers meanwhile.
-    fn since(&self, shared: &Shared) -> Option<Cpu> {
-        let client = process::cpu_seconds(std::process::id())? - self.client?;
-        let server = match (self.pid.and_then(process::cpu_seconds), self.server) {
-            (Some(now), Some(then)) => Some(now - then),
-            _ => None,
-        };
-        let delivered = shared
-            .delivered
-            .load(Relaxed)
-            .saturating_sub(self.delivered) as f64;
+    fn server_cpu_until(&self, later: &Mark) -> Option<f64> {
+        Some(later.server? - self.server?)
+    }
+
+    fn delivered_until(&self, later: &Mark) -> u64 {
+        later.delivered.saturating_sub(self.delivered)
+    }
+
+    /// CPU used from this mark to `later`, with the deliveries counted meanwhile.
+    fn cpu_until(&self, later: &Mark) -> Option<Cpu> {
+        let client = later.client? - self.client?;
+        let server = self.server_cpu_until(later);
+        let delivered = self.delivered_until(later) as f64;
         Some(Cpu {
-            wall_s: self.at.elapsed().as_secs_f64(),
+            wall_s: later.at.saturating_duration_since(self.at).as_secs_f64(),
             server_s: server,
             client_s: client,
             deliveries_per_server_cpu_s: server.filter(|s| *s > 0.0).map(|s| delivered / s),
@@ -396,13 +501,57 @@ impl CpuMark {
     }
 }
 
-/// Waits for the readers to receive `expected` events in all, or to stop making progress;
-/// returns when the last event arrived.
-async fn drain(shared: &Shared, expected: u64) -> Instant {
+/// Server CPU per reconnect, microseconds: the wave's CPU less its deliveries' share at the
+/// cost per delivery measured from the start of publishing to the wave.
+fn reconnect_cpu(start: &Mark, before: &Mark, after: &Mark, reconnects: usize) -> Option<f64> {
+    if reconnects == 0 {
+        return None;
+    }
+    let wave = before.server_cpu_until(after)?;
+    let earlier = start.server_cpu_until(before)?;
+    let per_delivery = match start.delivered_until(before) {
+        0 => 0.0,
+        d => earlier / d as f64,
+    };
+    let deliveries = before.delivered_until(after) as f64;
+    Some((wave - deliveries * per_delivery).max(0.0) * 1e6 / reconnects as f64)
+}
+
+fn wire_summary(shared: &Shared, start: &Mark, end: &Mark, connections: usize) -> Wire {
+    let (read, written) = shared.wire.snapshot();
+    let phase_read = end.wire.0.saturating_sub(start.wire.0);
+    let phase_written = end.wire.1.saturating_sub(start.wire.1);
+    let events = start.delivered_until(end);
+    let per_event = |bytes: u64| (events > 0).then(|| bytes as f64 / events as f64);
+    let secs = end.at.saturating_duration_since(start.at).as_secs_f64();
+    Wire {
+        read_bytes: read,
+        written_bytes: written,
+        phase_s: secs,
+        phase_read_bytes: phase_read,
+        phase_written_bytes: phase_written,
+        phase_events: events,
+        bytes_per_event: per_event(phase_read + phase_written),
+        read_bytes_per_event: per_event(phase_read),
+        payload_bytes_per_event: per_event(end.payload.saturating_sub(start.payload)),
+        bytes_per_connection_s: if secs > 0.0 && connections > 0 {
+            (phase_read + phase_written) as f64 / connections as f64 / secs
+        } else {
+            0.0
+        },
+    }
+}
+
+/// Waits for the readers to receive `expected` events in all, or to stop making progress
+/// (`slack` longer for readers that only ask now and then); returns when the last event arrived.
+async fn drain(shared: &Shared, expected: u64, slack: Duration) -> Instant {
     let started = Instant::now();
     let mut last = Instant::now();
     let mut seen = shared.delivered.load(Relaxed);
-    while seen < expected && last.elapsed() < DRAIN_IDLE && started.elapsed() < DRAIN_MAX {
+    while seen < expected
+        && last.elapsed() < DRAIN_IDLE + slack
+        && started.elapsed() < DRAIN_MAX + slack
+    {
         sleep(Duration::from_millis(10)).await;
         let now = shared.delivered.load(Relaxed);
         if now != seen {
@@ -459,6 +608,7 @@ fn delivery_summary(
         d.missing += tally.missing;
         d.duplicates += tally.duplicates;
         d.foreign_events += tally.foreign;
+        d.resets += o.resets;
         d.readers_with_missing += usize::from(tally.missing > 0);
         d.readers_with_duplicates += usize::from(tally.duplicates > 0);
         d.closed_by_server += usize::from(*end == End::ServerClosed);

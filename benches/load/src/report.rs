@@ -1,5 +1,5 @@
-//! The load report: schema `ssekit-load/1` in JSON (fields are only ever added), and a short
-//! human summary.
+//! The load report: schema `ssekit-load/1` in JSON (fields are only ever added, with defaults,
+//! so older reports still read), and a short human summary.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -7,14 +7,21 @@ use std::fmt::Write as _;
 use serde::{Deserialize, Serialize};
 
 use super::latency::LatencySummary;
+use super::transport::Transport;
 
 /// Everything one `ssekit load` run measured.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
     /// `"ssekit-load/1"`.
     pub schema: String,
-    /// The event stream URL.
+    /// The endpoint under load (event stream, WebSocket or poll URL).
     pub target: String,
+    /// How the subscribers received events (absent in older reports: `sse`).
+    #[serde(default)]
+    pub transport: Transport,
+    /// Short polling: milliseconds between polls.
+    #[serde(default)]
+    pub poll_interval_ms: Option<u64>,
     /// The publish URL, if events were published.
     pub publish_url: Option<String>,
     /// Whether the target was the embedded reference server (its RSS then includes the client).
@@ -46,6 +53,12 @@ pub struct Report {
     pub latency: LatencySummary,
     /// The stalled connections.
     pub stalled: Stalled,
+    /// Bytes on the wire.
+    #[serde(default)]
+    pub wire: Option<Wire>,
+    /// The reconnect wave (`--reconnect`).
+    #[serde(default)]
+    pub reconnect: Option<Reconnect>,
     /// 0: every connection opened and every reader got every event exactly once; 1 otherwise.
     pub exit_code: u8,
 }
@@ -143,6 +156,67 @@ pub struct Delivery {
     pub read_errors: usize,
     /// Events without a publisher stamp (someone else's events).
     pub foreign_events: u64,
+    /// Reset signals: the server could not resume from the id a reconnect gave.
+    #[serde(default)]
+    pub resets: u64,
+}
+
+/// Bytes read from and written to the subscribers' sockets, everything included (HTTP heads,
+/// chunked framing, WebSocket frame headers, JSON envelopes, poll requests), but not the
+/// publisher's. The phase is the publishing one (first publish to the last delivery), or the
+/// idle hold without `--rate`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Wire {
+    /// Read over the whole run, connecting included.
+    pub read_bytes: u64,
+    /// Written over the whole run.
+    pub written_bytes: u64,
+    /// Seconds of the phase.
+    pub phase_s: f64,
+    /// Read during the phase.
+    pub phase_read_bytes: u64,
+    /// Written during the phase (requests: what polling pays on top of reading).
+    pub phase_written_bytes: u64,
+    /// Publisher events the readers received during the phase.
+    pub phase_events: u64,
+    /// `(phase read + phase written) / phase events`: bytes on the wire per delivered event.
+    pub bytes_per_event: Option<f64>,
+    /// `phase read / phase events`.
+    pub read_bytes_per_event: Option<f64>,
+    /// Event data bytes per delivered event (what the application asked to send).
+    pub payload_bytes_per_event: Option<f64>,
+    /// `(phase read + phase written) / connections / phase seconds`: what a connection costs
+    /// per second, events or not (polling pays it idle too).
+    pub bytes_per_connection_s: f64,
+}
+
+/// The reconnect wave: halfway through publishing, every reader dropped its connection and
+/// opened a new one resuming from its last event id, while publishing went on.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Reconnect {
+    /// Readers told to reconnect.
+    pub readers: usize,
+    /// Reconnects that resumed.
+    pub resumed: usize,
+    /// Reconnects that failed.
+    pub failed: usize,
+    /// From the signal to the last reconnect, milliseconds (the load generator opens 256
+    /// connections at a time).
+    pub wave_ms: u64,
+    /// Time to resume, per reconnect: from the connect gate to the new connection's first
+    /// answer (stream head, WebSocket handshake, first poll), microseconds.
+    pub time_to_resume: LatencySummary,
+    /// Server CPU seconds over the wave.
+    pub server_cpu_s: Option<f64>,
+    /// Server CPU per reconnect, microseconds: the wave's CPU less what its deliveries cost at
+    /// the rate measured before the wave, over the reconnects.
+    pub server_cpu_per_reconnect_us: Option<f64>,
+    /// Missing events over all readers (the run's figure: the wave is where they would come from).
+    pub missing: u64,
+    /// Duplicate events over all readers.
+    pub duplicates: u64,
+    /// Reset signals received.
+    pub resets: u64,
 }
 
 /// The stalled connections: they stopped reading after the response head.
@@ -164,8 +238,12 @@ impl Report {
         let mut s = String::new();
         let _ = writeln!(
             s,
-            "ssekit load {} ({} connections, {} s){}",
+            "ssekit load {} over {} ({} connections, {} s){}",
             self.target,
+            match self.poll_interval_ms {
+                Some(ms) => format!("{} every {ms} ms", self.transport),
+                None => self.transport.to_string(),
+            },
             self.connections,
             self.duration_s,
             if self.embedded {
@@ -233,6 +311,33 @@ impl Report {
                 s,
                 "  latency (µs) over {} events: p50 {} p99 {} p99.9 {} max {} mean {:.0}",
                 l.count, l.p50_us, l.p99_us, l.p99_9_us, l.max_us, l.mean_us
+            );
+        }
+        if let Some(w) = &self.wire {
+            let per = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.1}"));
+            let _ = writeln!(
+                s,
+                "  wire: {} B per delivered event ({} read, payload {}); {:.1} B per connection per second; {} B read, {} B written in all",
+                per(w.bytes_per_event),
+                per(w.read_bytes_per_event),
+                per(w.payload_bytes_per_event),
+                w.bytes_per_connection_s,
+                w.read_bytes,
+                w.written_bytes
+            );
+        }
+        if let Some(r) = &self.reconnect {
+            let t = &r.time_to_resume;
+            let cpu = match (r.server_cpu_s, r.server_cpu_per_reconnect_us) {
+                (Some(all), Some(per)) => {
+                    format!("; server CPU {all:.2} s over the wave, {per:.0} µs per reconnect")
+                }
+                _ => String::new(),
+            };
+            let _ = writeln!(
+                s,
+                "  reconnect: {} of {} readers resumed, {} failed, in {} ms; time to resume (µs) p50 {} p99 {} max {}; missing {} duplicates {} resets {}{cpu}",
+                r.resumed, r.readers, r.failed, r.wave_ms, t.p50_us, t.p99_us, t.max_us, r.missing, r.duplicates, r.resets
             );
         }
         if self.stalled.count > 0 {

@@ -9,7 +9,7 @@ use super::LoadError;
 /// range (`32768-60999` by default) gives about 28 000 ports per address, less what others use.
 pub const PER_SOURCE: usize = 25_000;
 
-/// A parsed `http://127.x.y.z:PORT/path` URL.
+/// A parsed `http://127.x.y.z:PORT/path` (or `ws://`) URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoopbackUrl {
     /// The server's address.
@@ -26,9 +26,11 @@ impl LoopbackUrl {
             url: url.to_owned(),
             why: why.to_owned(),
         };
+        // `ws://` names the same HTTP/1.1 connection a WebSocket upgrades.
         let rest = url
             .strip_prefix("http://")
-            .ok_or_else(|| bad("only http:// URLs are supported"))?;
+            .or_else(|| url.strip_prefix("ws://"))
+            .ok_or_else(|| bad("only http:// (or ws://) URLs are supported"))?;
         let (authority, path) = rest.find('/').map_or((rest, "/"), |i| rest.split_at(i));
         let authority = authority.replacen("localhost", "127.0.0.1", 1);
         let addr: SocketAddr = authority
@@ -93,7 +95,12 @@ mod tests {
         assert_eq!(u.addr, "127.0.0.1:8080".parse().unwrap());
         assert_eq!(u.path, "/stream?topic=a");
         assert_eq!(LoopbackUrl::parse("http://localhost:9").unwrap().path, "/");
+        assert_eq!(
+            LoopbackUrl::parse("ws://127.0.0.1:9/ws").unwrap().path,
+            "/ws"
+        );
         assert!(LoopbackUrl::parse("https://127.0.0.1:1/").is_err());
+        assert!(LoopbackUrl::parse("wss://127.0.0.1:1/").is_err());
         assert!(LoopbackUrl::parse("http://10.0.0.1:80/").is_err());
         assert!(LoopbackUrl::parse("http://example.com:80/").is_err());
     }

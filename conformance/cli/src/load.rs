@@ -59,7 +59,8 @@ async fn load(args: LoadArgs) -> Result<Report, Failure> {
     let server = ssekit_server::start(ssekit_server::Config::default())
         .await
         .map_err(Failure::Embedded)?;
-    let endpoints = Endpoints::reference_server(server.local_addr(), std::process::id());
+    let endpoints =
+        Endpoints::reference_server(server.local_addr(), std::process::id(), args.transport);
     let report = execute(args, endpoints).await;
     server.shutdown().await;
     report.map_err(Failure::Load)

@@ -5,11 +5,14 @@
 use std::process::Command;
 use std::time::Duration;
 
-use ssekit_load::{execute, report::Report, Endpoints, LoadArgs};
+use ssekit_load::{execute, report::Report, Endpoints, LoadArgs, Transport};
 
 fn args(connections: u64, duration: f64, rate: f64, stall: u64) -> LoadArgs {
     LoadArgs {
         url: None,
+        transport: Transport::Sse,
+        poll_interval: 1000,
+        reconnect: false,
         connections,
         duration,
         publish: None,
@@ -30,7 +33,8 @@ async fn run(a: LoadArgs) -> Report {
     let server = ssekit_server::start(ssekit_server::Config::default())
         .await
         .expect("the reference server starts");
-    let endpoints = Endpoints::reference_server(server.local_addr(), std::process::id());
+    let endpoints =
+        Endpoints::reference_server(server.local_addr(), std::process::id(), Transport::Sse);
     let report = tokio::time::timeout(Duration::from_secs(30), execute(a, endpoints))
         .await
         .expect("the load run stops by itself")
