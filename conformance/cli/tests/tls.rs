@@ -59,7 +59,9 @@ fn https_with_alpn_h2_and_a_private_ca() {
     let url = format!("https://localhost:{port}/stream");
     let publish = format!("https://localhost:{port}/publish");
     let ca_arg = ca_file.to_string_lossy().into_owned();
-    let only = ["H01", "H02", "H06", "T02", "T01", "I03", "F07", "T03", "T06"];
+    let only = [
+        "H01", "H02", "H06", "T02", "T01", "I03", "F07", "T03", "T06",
+    ];
     let mut args = vec![url.as_str(), "--publish", &publish, "--ca-cert", &ca_arg];
     for id in &only {
         args.extend(["--only", id]);
