@@ -1,0 +1,89 @@
+// The transports probe: evaluated into a document of the origin under test, so every
+// EventSource, fetch() and WebSocket it opens is same-origin and shares that origin's
+// connections exactly as a page's own would. The test reads `probe.state()` by polling; times
+// are milliseconds since the probe was installed (performance.now(), monotonic).
+(() => {
+  const t0 = performance.now();
+  const now = () => Math.round((performance.now() - t0) * 10) / 10;
+  const streams = [];
+  const fetches = [];
+  const sockets = [];
+  const marks = {};
+  window.probe = {
+    now,
+    mark(name) {
+      marks[name] = now();
+      return marks[name];
+    },
+    // N EventSources on `url`, all asked for at once.
+    openStreams(n, url) {
+      for (let k = 0; k < n; k++) {
+        const s = {
+          i: streams.length, asked: now(), opened: null, reopened: [], firstEvent: null,
+          ids: [], data: [], errors: [], closed: null,
+        };
+        const es = new EventSource(url);
+        es.onopen = () => (s.opened === null ? (s.opened = now()) : s.reopened.push(now()));
+        es.onmessage = (e) => {
+          if (s.firstEvent === null) s.firstEvent = now();
+          s.ids.push(e.lastEventId);
+          s.data.push(e.data);
+        };
+        es.onerror = () => s.errors.push({ at: now(), readyState: es.readyState });
+        Object.defineProperty(s, 'es', { value: es, enumerable: false });
+        streams.push(s);
+      }
+      return streams.length;
+    },
+    closeStream(i) {
+      streams[i].es.close();
+      streams[i].closed = now();
+    },
+    closeStreams() {
+      streams.forEach((s, i) => s.closed === null && this.closeStream(i));
+    },
+    // One fetch(), timed to the end of its body; the protocol is the browser's own word
+    // (Resource Timing's nextHopProtocol: "http/1.1", "h2").
+    startFetch(url) {
+      const href = new URL(url, location.href).href;
+      const f = { url: href, asked: now(), done: null, status: null, protocol: null, error: null };
+      fetches.push(f);
+      fetch(href, { cache: 'no-store' })
+        .then((r) => r.text().then(() => {
+          f.done = now();
+          f.status = r.status;
+          const e = performance.getEntriesByName(href).pop();
+          f.protocol = e ? e.nextHopProtocol : null;
+        }))
+        .catch((e) => { f.error = String(e); f.done = now(); });
+      return fetches.length - 1;
+    },
+    // A WebSocket on `url` (path and query, same origin) whose frames are JSON
+    // {"id","event","data"}; it does nothing on close: no reconnect unless code does it.
+    openSocket(url) {
+      const u = new URL(url, location.href);
+      u.protocol = u.protocol === 'https:' ? 'wss:' : 'ws:';
+      const w = {
+        i: sockets.length, asked: now(), opened: null, firstEvent: null, ids: [], data: [],
+        closed: null, code: null, wasClean: null, errors: [],
+      };
+      const ws = new WebSocket(u.href);
+      ws.onopen = () => (w.opened = now());
+      ws.onmessage = (m) => {
+        let frame;
+        try { frame = JSON.parse(m.data); } catch (e) { w.errors.push({ at: now(), what: 'not JSON' }); return; }
+        if (w.firstEvent === null) w.firstEvent = now();
+        w.ids.push(frame.id);
+        w.data.push(frame.data);
+      };
+      ws.onerror = () => w.errors.push({ at: now(), what: 'error' });
+      ws.onclose = (c) => { w.closed = now(); w.code = c.code; w.wasClean = c.wasClean; };
+      sockets.push(w);
+      return sockets.length - 1;
+    },
+    state() {
+      return JSON.stringify({ now: now(), marks, streams, fetches, sockets });
+    },
+  };
+  return true;
+})()
