@@ -26,6 +26,7 @@ use ssekit_server::{Config, ServerHandle};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
+use tokio::task::JoinHandle;
 
 const PROBE: &str = include_str!("browser_transports/probe.js");
 
@@ -366,6 +367,7 @@ struct Relay {
     addr: SocketAddr,
     cut: watch::Sender<u64>,
     sent: Arc<Mutex<Vec<Vec<u8>>>>,
+    conns: Arc<Mutex<Vec<JoinHandle<()>>>>,
 }
 
 impl Relay {
@@ -374,7 +376,8 @@ impl Relay {
         let addr = listener.local_addr().expect("addr");
         let (cut, _) = watch::channel(0u64);
         let sent: Arc<Mutex<Vec<Vec<u8>>>> = Arc::default();
-        let (cuts, log) = (cut.clone(), Arc::clone(&sent));
+        let conns: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
+        let (cuts, log, tasks) = (cut.clone(), Arc::clone(&sent), Arc::clone(&conns));
         tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
                 let Ok(server) = TcpStream::connect(upstream).await else {
@@ -382,7 +385,7 @@ impl Relay {
                 };
                 let mut cut = cuts.subscribe();
                 let log = Arc::clone(&log);
-                tokio::spawn(async move {
+                let task = tokio::spawn(async move {
                     let index = {
                         let mut l = log.lock().expect("log");
                         l.push(Vec::new());
@@ -410,14 +413,28 @@ impl Relay {
                     }
                     // Dropping both halves closes both connections.
                 });
+                tasks.lock().expect("tasks").push(task);
             }
         });
-        Relay { addr, cut, sent }
+        Relay {
+            addr,
+            cut,
+            sent,
+            conns,
+        }
     }
 
-    /// Closes every connection open now; new ones go through.
-    fn cut(&self) {
+    /// Closes every connection open now and returns once they are closed, so nothing the
+    /// server sends afterwards reaches the browser over them; new connections go through.
+    async fn cut(&self) {
         self.cut.send_modify(|n| *n += 1);
+        let open = std::mem::take(&mut *self.conns.lock().expect("tasks"));
+        for task in open {
+            tokio::time::timeout(Duration::from_secs(2), task)
+                .await
+                .expect("a cut connection closes at once")
+                .expect("the relay task ends");
+        }
     }
 
     /// The `Last-Event-ID` of every request sent through the relay to `path`, in order.
@@ -483,7 +500,7 @@ async fn eventsource_resumes_after_a_drop() {
     .await;
 
     let cut_at = tab.eval("probe.mark('cut')").await.expect("mark");
-    relay.cut();
+    relay.cut().await;
     // Published while the connection is down (the browser waits `retry` before coming back).
     for n in 4..=6 {
         published.push(

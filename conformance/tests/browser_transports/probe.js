@@ -59,25 +59,39 @@
       return fetches.length - 1;
     },
     // A WebSocket on `url` (path and query, same origin) whose frames are JSON
-    // {"id","event","data"}; it does nothing on close: no reconnect unless code does it.
-    openSocket(url) {
-      const u = new URL(url, location.href);
-      u.protocol = u.protocol === 'https:' ? 'wss:' : 'ws:';
+    // {"id","event","data"}. With `reconnectMs` null it does nothing on close, as a WebSocket
+    // does; otherwise the page's own code comes back after that delay, passing the last id
+    // it had as `last_event_id` (the work EventSource does by itself).
+    openSocket(url, reconnectMs) {
       const w = {
-        i: sockets.length, asked: now(), opened: null, firstEvent: null, ids: [], data: [],
-        closed: null, code: null, wasClean: null, errors: [],
+        i: sockets.length, asked: now(), opened: null, reopened: [], firstEvent: null,
+        ids: [], data: [], closes: [], errors: [],
       };
-      const ws = new WebSocket(u.href);
-      ws.onopen = () => (w.opened = now());
-      ws.onmessage = (m) => {
-        let frame;
-        try { frame = JSON.parse(m.data); } catch (e) { w.errors.push({ at: now(), what: 'not JSON' }); return; }
-        if (w.firstEvent === null) w.firstEvent = now();
-        w.ids.push(frame.id);
-        w.data.push(frame.data);
+      const connect = () => {
+        const u = new URL(url, location.href);
+        u.protocol = u.protocol === 'https:' ? 'wss:' : 'ws:';
+        if (w.ids.length) u.searchParams.set('last_event_id', w.ids[w.ids.length - 1]);
+        const ws = new WebSocket(u.href);
+        ws.onopen = () => (w.opened === null ? (w.opened = now()) : w.reopened.push(now()));
+        ws.onmessage = (m) => {
+          let frame;
+          try {
+            frame = JSON.parse(m.data);
+          } catch (e) {
+            w.errors.push({ at: now(), what: 'a frame that is not JSON' });
+            return;
+          }
+          if (w.firstEvent === null) w.firstEvent = now();
+          w.ids.push(frame.id);
+          w.data.push(frame.data);
+        };
+        ws.onerror = () => w.errors.push({ at: now(), what: 'error' });
+        ws.onclose = (c) => {
+          w.closes.push({ at: now(), code: c.code, wasClean: c.wasClean });
+          if (reconnectMs !== null && reconnectMs !== undefined) setTimeout(connect, reconnectMs);
+        };
       };
-      ws.onerror = () => w.errors.push({ at: now(), what: 'error' });
-      ws.onclose = (c) => { w.closed = now(); w.code = c.code; w.wasClean = c.wasClean; };
+      connect();
       sockets.push(w);
       return sockets.length - 1;
     },
