@@ -12,6 +12,7 @@
 //!   policy, long-poll waiters.
 //! - [`replay`]: the `EPOCH-SEQ` id scheme and the resume / reset decision.
 //! - `stream` (private): the event-stream response body.
+//! - [`websocket`]: `/ws`, the same hub over WebSocket; its close codes.
 //! - `direct` (private): plain HTTP/1.1 `GET /stream` requests served without hyper's
 //!   per-connection buffers (idle streams stay small); everything else goes to hyper.
 //! - `behaviour` (private): the one point where the server's conduct is decided, once at
@@ -53,6 +54,7 @@ mod broker;
 pub mod config;
 mod direct;
 pub mod error;
+mod event_json;
 mod http;
 mod hub;
 pub mod metrics;
@@ -63,6 +65,7 @@ mod mock;
 pub mod replay;
 pub mod server;
 mod stream;
+pub mod websocket;
 
 #[cfg(feature = "cli")]
 pub use config::ServeArgs;

@@ -28,6 +28,125 @@ pub(crate) struct Metrics {
     pub ring_events: AtomicU64,
     pub ring_bytes: AtomicU64,
     pub lag_max_events: AtomicU64,
+    pub sse: TransportMetrics,
+    pub ws: TransportMetrics,
+    pub poll: TransportMetrics,
+}
+
+/// One transport's counters: how the same hub fares over SSE, WebSocket and polling.
+#[derive(Debug, Default)]
+pub(crate) struct TransportMetrics {
+    pub open: AtomicU64,
+    pub total: AtomicU64,
+    pub deliveries: AtomicU64,
+    closes: [AtomicU64; Close::ALL.len()],
+}
+
+/// Why a subscriber's connection ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Close {
+    /// The client left (or its connection failed).
+    Client,
+    /// Server shutdown, after the last event.
+    Shutdown,
+    /// Past the lag limits.
+    Lagging,
+    /// No answer to heartbeats for two intervals (WebSocket).
+    Unresponsive,
+    /// The client sent something the endpoint does not take (WebSocket).
+    BadMessage,
+}
+
+impl Close {
+    const ALL: [Close; 5] = [
+        Close::Client,
+        Close::Shutdown,
+        Close::Lagging,
+        Close::Unresponsive,
+        Close::BadMessage,
+    ];
+
+    /// The `reason` label.
+    fn label(self) -> &'static str {
+        match self {
+            Close::Client => "client",
+            Close::Shutdown => "shutdown",
+            Close::Lagging => "lagging",
+            Close::Unresponsive => "unresponsive",
+            Close::BadMessage => "bad-message",
+        }
+    }
+}
+
+impl TransportMetrics {
+    /// A subscriber opened.
+    pub fn opened(&self) {
+        Metrics::add(&self.open, 1);
+        Metrics::add(&self.total, 1);
+    }
+
+    /// A subscriber ended, for `why`.
+    pub fn closed(&self, why: Close) {
+        Metrics::sub(&self.open, 1);
+        Metrics::add(&self.closes[why as usize], 1);
+    }
+
+    fn snapshot(&self) -> TransportSnapshot {
+        let g = |c: &AtomicU64| c.load(Relaxed);
+        let c = |why: Close| g(&self.closes[why as usize]);
+        TransportSnapshot {
+            open: g(&self.open),
+            total: g(&self.total),
+            deliveries: g(&self.deliveries),
+            closes: ClosesSnapshot {
+                client: c(Close::Client),
+                shutdown: c(Close::Shutdown),
+                lagging: c(Close::Lagging),
+                unresponsive: c(Close::Unresponsive),
+                bad_message: c(Close::BadMessage),
+            },
+        }
+    }
+}
+
+/// One transport's metrics at one moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TransportSnapshot {
+    /// Open now: streams and WebSockets subscribed, polls waiting.
+    pub open: u64,
+    /// Opened since start (polls: requests answered or waiting).
+    pub total: u64,
+    /// Events delivered (one per subscriber per event; polls: events in answers).
+    pub deliveries: u64,
+    /// Why subscribers ended (streams and WebSockets; polls always end by answering).
+    pub closes: ClosesSnapshot,
+}
+
+/// Subscribers ended, by reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ClosesSnapshot {
+    /// The client left, or its connection failed.
+    pub client: u64,
+    /// Server shutdown, after the last event.
+    pub shutdown: u64,
+    /// Closed for falling past the lag limits (the client resumes from its last id).
+    pub lagging: u64,
+    /// WebSocket peers that answered no heartbeat for two intervals.
+    pub unresponsive: u64,
+    /// WebSocket clients that sent a message `/ws` does not take.
+    pub bad_message: u64,
+}
+
+impl ClosesSnapshot {
+    fn get(&self, why: Close) -> u64 {
+        match why {
+            Close::Client => self.client,
+            Close::Shutdown => self.shutdown,
+            Close::Lagging => self.lagging,
+            Close::Unresponsive => self.unresponsive,
+            Close::BadMessage => self.bad_message,
+        }
+    }
 }
 
 /// A copy of every metric at one moment.
@@ -76,6 +195,12 @@ pub struct MetricsSnapshot {
     /// How many events the furthest-behind stream subscriber had still to send, at the last
     /// housekeeping tick (every 250 ms at most).
     pub lag_max_events: u64,
+    /// Event streams (`/stream`, every HTTP version and path).
+    pub sse: TransportSnapshot,
+    /// WebSockets (`/ws`).
+    pub ws: TransportSnapshot,
+    /// Polls (`/poll`, long and short).
+    pub poll: TransportSnapshot,
 }
 
 impl Metrics {
@@ -110,6 +235,9 @@ impl Metrics {
             ring_events: g(&self.ring_events),
             ring_bytes: g(&self.ring_bytes),
             lag_max_events: g(&self.lag_max_events),
+            sse: self.sse.snapshot(),
+            ws: self.ws.snapshot(),
+            poll: self.poll.snapshot(),
         }
     }
 }
@@ -246,6 +374,59 @@ impl MetricsSnapshot {
                 "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
             );
         }
+        self.write_transports(&mut out);
         out
+    }
+
+    /// The per-transport rows, labelled `transport="sse|ws|poll"` (and `reason` for closes).
+    fn write_transports(&self, out: &mut String) {
+        let transports = [("sse", &self.sse), ("ws", &self.ws), ("poll", &self.poll)];
+        type Row = (
+            &'static str,
+            &'static str,
+            &'static str,
+            fn(&TransportSnapshot) -> u64,
+        );
+        let rows: [Row; 3] = [
+            (
+                "ssekit_transport_open",
+                "gauge",
+                "Subscribers open now by transport (poll: requests waiting).",
+                |t| t.open,
+            ),
+            (
+                "ssekit_transport_opened_total",
+                "counter",
+                "Subscribers opened by transport (poll: requests).",
+                |t| t.total,
+            ),
+            (
+                "ssekit_transport_deliveries_total",
+                "counter",
+                "Events delivered by transport (one per subscriber per event).",
+                |t| t.deliveries,
+            ),
+        ];
+        for (name, kind, help, value) in rows {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+            for (transport, t) in transports {
+                let _ = writeln!(out, "{name}{{transport=\"{transport}\"}} {}", value(t));
+            }
+        }
+        let name = "ssekit_transport_closes_total";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Subscribers ended by transport and reason.\n# TYPE {name} counter"
+        );
+        for (transport, t) in &transports[..2] {
+            for why in Close::ALL {
+                let _ = writeln!(
+                    out,
+                    "{name}{{transport=\"{transport}\",reason=\"{}\"}} {}",
+                    why.label(),
+                    t.closes.get(why)
+                );
+            }
+        }
     }
 }

@@ -164,7 +164,7 @@ async fn accept_loop(listener: TcpListener, app: Arc<App>, mut stopped: watch::R
             _ = stop_signal(&mut stopped) => break,
             accepted = listener.accept() => match accepted {
                 Ok((tcp, addr)) => {
-                    let peer = Peer { addr, conn: Arc::new(ConnControl::new(addr)) };
+                    let peer = Peer { addr, conn: Arc::new(ConnControl::new(addr)), handoff: Default::default() };
                     conns.spawn(serve(tcp, peer, Arc::clone(&app), Arc::clone(&builder), stopped.clone()));
                 }
                 Err(e) => {
@@ -268,8 +268,9 @@ async fn serve_hyper(
     mut stopped: watch::Receiver<bool>,
 ) {
     let ctl = Arc::clone(&peer.conn);
+    let handoff = Arc::clone(&peer.handoff);
     let service = service_fn(move |req| http::handle(Arc::clone(&app), peer.clone(), req));
-    let conn = builder.serve_connection(TokioIo::new(tcp), service);
+    let conn = builder.serve_connection_with_upgrades(TokioIo::new(tcp), service);
     tokio::pin!(conn);
     let result = tokio::select! {
         r = conn.as_mut() => r,
@@ -284,6 +285,13 @@ async fn serve_hyper(
     };
     if let Err(e) = result {
         tracing::debug!(error = %e, "connection ended with an error");
+    }
+    // `/ws`: hyper has handed the connection over; the session ends itself at shutdown.
+    if let Some(session) = handoff.take() {
+        tokio::select! {
+            _ = session => {}
+            _ = ctl.kill.notified() => {}
+        }
     }
 }
 

@@ -15,7 +15,7 @@ use bytes::Bytes;
 use hyper::body::{Body, Frame};
 
 use crate::hub::{CloseReason, Next, Subscription};
-use crate::metrics::Metrics;
+use crate::metrics::{Close, Metrics};
 
 static HEARTBEAT: Bytes = Bytes::from_static(b": heartbeat\n");
 
@@ -56,6 +56,7 @@ impl EventStream {
         options: StreamOptions,
         peer: std::net::SocketAddr,
     ) -> Self {
+        sub.hub().metrics().sse.opened();
         EventStream {
             sub,
             first: Some(first),
@@ -88,6 +89,7 @@ impl EventStream {
     fn count_events(&mut self, n: u64) {
         self.log.events += n;
         Metrics::add(&self.metrics().events_sent, n);
+        Metrics::add(&self.metrics().sse.deliveries, n);
     }
 
     /// Appends to `piece` every event already waiting, up to [`COALESCE_MAX_BYTES`]. A stream
@@ -147,11 +149,12 @@ impl Body for EventStream {
 impl Drop for EventStream {
     fn drop(&mut self) {
         let log = &self.log;
-        let reason = match log.closed {
-            None => "client gone",
-            Some(CloseReason::Shutdown) => "server shutdown",
-            Some(CloseReason::Lagging) => "dropped: lagging",
+        let (reason, why) = match log.closed {
+            None => ("client gone", Close::Client),
+            Some(CloseReason::Shutdown) => ("server shutdown", Close::Shutdown),
+            Some(CloseReason::Lagging) => ("dropped: lagging", Close::Lagging),
         };
+        self.metrics().sse.closed(why);
         tracing::info!(
             peer = %log.peer,
             duration_ms = log.opened.elapsed().as_millis() as u64,

@@ -297,6 +297,37 @@ async fn long_poll_shares_ids_and_replay_with_the_stream() {
     assert_eq!(json(&body), serde_json::json!({"events": [], "next": c}));
 }
 
+/// Short polling is the long poll with `timeout=0`: it answers at once with what is there,
+/// events or none, instead of holding the request (25 s without `timeout`).
+#[tokio::test]
+async fn timeout_zero_is_a_short_poll_that_answers_at_once() {
+    let s = server(Config::default()).await;
+    let a = s.publish(None, None, "one").await.unwrap();
+    let b = s.publish(None, None, "two").await.unwrap();
+    let poll = |after: String| {
+        let addr = s.local_addr();
+        async move {
+            let started = Instant::now();
+            let path = format!("/poll?after={after}&timeout=0");
+            let (status, _, body) = exchange(addr, "GET", &path, &[], b"").await;
+            assert_eq!(status, 200);
+            (json(&body), started.elapsed())
+        }
+    };
+    let (v, took) = poll(a.clone()).await;
+    assert_eq!(v["events"][0]["id"], b.as_str());
+    assert_eq!(v["next"], b.as_str());
+    assert!(took < Duration::from_secs(2), "{took:?}");
+    let (v, took) = poll(b.clone()).await;
+    assert_eq!(v, serde_json::json!({"events": [], "next": b}));
+    assert!(
+        took < Duration::from_secs(2),
+        "nothing new is answered at once, not held: {took:?}"
+    );
+    let m = s.metrics();
+    assert_eq!((m.poll.total, m.poll.deliveries, m.poll.open), (2, 1, 0));
+}
+
 #[tokio::test]
 async fn long_poll_signals_a_reset_for_unknown_ids() {
     let s = server(Config {

@@ -116,12 +116,16 @@ pub(crate) fn stream_headers(
 
 /// The in-band reset signal: `event: reset` with JSON `{reason, oldest}`, no id.
 fn reset_event(app: &App, reason: &str, window: Window) -> Bytes {
-    let oldest = (window.oldest <= window.head).then(|| app.hub.id_of(window.oldest));
-    let data = serde_json::json!({ "reason": reason, "oldest": oldest }).to_string();
-    Message::new(&data)
+    Message::new(&reset_data(app, reason, window))
         .event("reset")
         .to_bytes()
         .unwrap_or_default()
+}
+
+/// The reset signal's data: JSON `{reason, oldest}` (`oldest` is null when the ring is empty).
+pub(crate) fn reset_data(app: &App, reason: &str, window: Window) -> String {
+    let oldest = (window.oldest <= window.head).then(|| app.hub.id_of(window.oldest));
+    serde_json::json!({ "reason": reason, "oldest": oldest }).to_string()
 }
 
 /// Over `--max-connections`: a 5xx or 429 would stop an EventSource for good, so the answer is

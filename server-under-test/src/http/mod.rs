@@ -7,6 +7,7 @@ pub(crate) mod events;
 mod page;
 mod poll;
 mod publish;
+pub(crate) mod ws;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -97,6 +98,8 @@ impl App {
 pub(crate) struct Peer {
     pub addr: SocketAddr,
     pub conn: Arc<ConnControl>,
+    /// A WebSocket session to run once hyper hands this connection over.
+    pub handoff: Arc<ws::Handoff>,
 }
 
 /// The endpoints and the methods each allows.
@@ -106,6 +109,7 @@ enum Route {
     Stream,
     Publish,
     Poll,
+    Ws,
     Health,
     Metrics,
     Gone,
@@ -118,6 +122,7 @@ impl Route {
             "/stream" => Route::Stream,
             "/publish" => Route::Publish,
             "/poll" => Route::Poll,
+            "/ws" => Route::Ws,
             "/healthz" => Route::Health,
             "/metrics" => Route::Metrics,
             "/gone" => Route::Gone,
@@ -171,6 +176,7 @@ pub(crate) async fn handle(
         Route::Stream => events::stream(&app, &peer, &req).await,
         Route::Publish => publish::publish(&app, &peer, req).await,
         Route::Poll => poll::poll(&app, &req).await,
+        Route::Ws => ws::upgrade(&app, &peer, req).await,
         Route::Health => health(&app),
         Route::Metrics => metrics(&app),
         Route::Gone => gone(&app),
@@ -209,7 +215,8 @@ async fn handle_mock(
 const INDEX: &str = "ssekit reference SSE server\n\
 GET  /stream[?topic=T&lastEventId=ID]  text/event-stream\n\
 POST /publish  {\"topic\"?, \"event\"?, \"data\"} or an array of them\n\
-GET  /poll?after=ID&timeout=S  long-poll JSON\n\
+GET  /poll?after=ID&timeout=S  long-poll JSON (timeout=0: short poll)\n\
+GET  /ws[?topic=T&last_event_id=ID]  WebSocket, one JSON text frame per event\n\
 GET  /healthz  /metrics  /gone\n\
 POST /v1/chat/completions  /v1/messages  mock OpenAI / Anthropic streams\n\
 POST|GET|DELETE /mcp  mock MCP server (Streamable HTTP)\n";

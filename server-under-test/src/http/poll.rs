@@ -11,12 +11,12 @@ use hyper::body::Incoming;
 use hyper::header::HeaderValue;
 use hyper::{Method, Request, Response, StatusCode};
 use serde_json::{json, Value};
-use ssekit_parser::{Frame, Parser};
 
 use super::events::SSE_RESUME;
 use super::{auth, json, query_values, App, ResponseBody};
+use crate::event_json::event_json;
 use crate::hub::Topics;
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, TransportMetrics};
 use crate::replay::Resume;
 
 /// The longest a poll is held, below common proxy idle timeouts.
@@ -54,6 +54,8 @@ pub(crate) async fn poll(app: &App, req: &Request<Incoming>) -> Response<Respons
     };
     app.hub.count_resume(resume);
     Metrics::add(&app.metrics.polls, 1);
+    app.metrics.poll.opened();
+    let _waiting = Waiting(&app.metrics.poll);
     let topics = Topics::new(query_values(req, "topic"));
     let deadline = tokio::time::Instant::now() + hold;
     let (found, cursor) = if req.method() == Method::HEAD {
@@ -63,6 +65,7 @@ pub(crate) async fn poll(app: &App, req: &Request<Incoming>) -> Response<Respons
             .wait_events(resume.after(), &topics, MAX_EVENTS, deadline)
             .await
     };
+    Metrics::add(&app.metrics.poll.deliveries, found.len() as u64);
     let events: Vec<Value> = found.iter().map(|(_, frame)| event_json(frame)).collect();
     let mut body = json!({ "events": events, "next": id_of(cursor) });
     if let Resume::Reset { reason, .. } = resume {
@@ -77,15 +80,12 @@ pub(crate) async fn poll(app: &App, req: &Request<Incoming>) -> Response<Respons
     app.cors.apply(req, res)
 }
 
-/// Reads a stored frame back with the project's parser, so a poll answer says exactly what a
-/// stream subscriber would have seen (the same id, even under an id misbehaviour).
-fn event_json(frame: &[u8]) -> Value {
-    let mut parser = Parser::new();
-    let mut feed = parser.feed(frame);
-    while let Some(frame) = feed.next_frame() {
-        if let Ok(Frame::Event(e)) = frame {
-            return json!({ "id": e.id, "event": e.event_type, "data": e.data });
-        }
+/// Counts a poll as open while it is answered or waits, however it ends (a client that leaves
+/// drops it mid-wait).
+struct Waiting<'a>(&'a TransportMetrics);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        Metrics::sub(&self.0.open, 1);
     }
-    json!({ "id": "", "event": "message", "data": Value::Null })
 }

@@ -34,7 +34,7 @@ use ring::Ring;
 use subscribers::{Slot, SlotKind, Slots};
 
 pub(crate) use lag::Flow;
-pub(crate) use subscribers::Subscription;
+pub(crate) use subscribers::{Encoding, Subscription};
 pub(crate) use topics::{check_topic, Topics};
 
 /// Lets the hub cut one TCP connection (a subscriber stuck behind a full socket).

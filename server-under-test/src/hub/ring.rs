@@ -2,7 +2,7 @@
 //! kept here, bounded in events and in bytes, for live fan-out and for replay.
 
 use std::collections::VecDeque;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 
@@ -14,11 +14,20 @@ pub(crate) struct Entry {
     pub seq: u64,
     pub topic: Option<Arc<str>>,
     pub frame: Bytes,
+    /// The event as `/ws` sends it, encoded the first time a WebSocket subscriber takes it
+    /// (then shared by all of them); never for a server without WebSocket subscribers.
+    json: OnceLock<Bytes>,
     /// Bytes of all frames published up to and including this one.
     pub end: u64,
 }
 
 impl Entry {
+    /// The event as one WebSocket text frame's JSON, encoded once per event.
+    pub fn json(&self) -> &Bytes {
+        self.json
+            .get_or_init(|| crate::event_json::event_json_bytes(&self.frame))
+    }
+
     /// Bytes of all frames published before this one.
     fn start(&self) -> u64 {
         self.end - self.frame.len() as u64
@@ -73,6 +82,7 @@ impl Ring {
             seq,
             topic,
             frame,
+            json: OnceLock::new(),
             end: self.total_bytes,
         });
         self.head = seq;
@@ -121,10 +131,15 @@ impl Ring {
     /// Moves `cursor` to the next event matching `topics` and returns its frame, without taking
     /// a reference on it (callers copy it under the lock, or clone it).
     pub fn next_after(&self, cursor: &mut u64, topics: &Topics) -> Option<&Bytes> {
+        self.next_entry_after(cursor, topics).map(|e| &e.frame)
+    }
+
+    /// Like [`Self::next_after`], the whole entry.
+    pub fn next_entry_after(&self, cursor: &mut u64, topics: &Topics) -> Option<&Entry> {
         for entry in self.after(*cursor) {
             *cursor = entry.seq;
             if topics.matches(entry.topic.as_deref()) {
-                return Some(&entry.frame);
+                return Some(entry);
             }
         }
         None

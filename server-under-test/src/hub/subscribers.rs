@@ -8,7 +8,9 @@ use bytes::{Bytes, BytesMut};
 
 use super::lag::Lag;
 use super::{CloseReason, ConnControl, Drained, Hub, Next, State, Topics, HEARTBEAT_TICKS};
+use crate::behaviour::Conduct;
 use crate::metrics::Metrics;
+use crate::replay::{self, Resume, Window};
 
 pub(super) enum SlotKind {
     /// A long-poll request waiting for events: never evicted.
@@ -105,6 +107,15 @@ pub(crate) struct Subscription {
     pub(super) last_send_gen: u64,
 }
 
+/// How a subscriber's transport carries an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Encoding {
+    /// The `text/event-stream` frame.
+    EventStream,
+    /// `{"id","event","data"}`, for `/ws`.
+    Json,
+}
+
 /// Whether a stream may take events now.
 enum Gate {
     Open,
@@ -118,6 +129,12 @@ enum Gate {
 impl Subscription {
     pub fn hub(&self) -> &Hub {
         &self.hub
+    }
+
+    /// The sequence number of the last event this subscriber has passed (sent, or skipped by
+    /// its topic filter): resuming from it loses nothing.
+    pub fn position(&self) -> u64 {
+        self.cursor
     }
 
     /// Whether this stream may go on: not if it was evicted for lagging, nor if events it never
@@ -134,6 +151,27 @@ impl Subscription {
             return Gate::Close(CloseReason::Lagging);
         }
         Gate::Open
+    }
+
+    /// Moves a subscriber that has sent nothing yet to start after `last_id` instead, decided
+    /// as if it had subscribed with it (the `/ws` first-message resume).
+    pub fn resume_from(&mut self, last_id: &[u8]) -> (Resume, Window) {
+        let hub = Arc::clone(&self.hub);
+        let mut st = hub.lock();
+        let window = st.ring.window();
+        let decided = replay::decide(Some(last_id), &hub.epoch, window);
+        let resume = hub.behaviour.resume(decided, window.oldest - 1);
+        self.cursor = resume.after();
+        self.replay_until = window.head;
+        if let Some(slot) = st.slots.get_mut(self.slot) {
+            slot.cursor = self.cursor;
+            if let SlotKind::Stream { lag, .. } = &mut slot.kind {
+                *lag = Lag::Within;
+            }
+        }
+        drop(st);
+        hub.count_resume(resume);
+        (resume, window)
     }
 
     /// Records how far this stream has got, for the lag policy.
@@ -196,11 +234,27 @@ impl Subscription {
 
     /// The next thing to send, or `Pending` with the waker registered.
     pub fn poll_next(&mut self, cx: &mut Context<'_>, heartbeats: bool) -> Poll<Next> {
+        self.poll_next_as(cx, heartbeats, Encoding::EventStream)
+    }
+
+    /// Like [`Self::poll_next`], with events in the given encoding.
+    pub fn poll_next_as(
+        &mut self,
+        cx: &mut Context<'_>,
+        heartbeats: bool,
+        encoding: Encoding,
+    ) -> Poll<Next> {
         let hub = &*self.hub;
         let mut st = hub.lock();
         let next = match self.gate(&st) {
             Gate::Close(reason) => return Poll::Ready(Next::Closed(reason)),
-            Gate::Open => st.ring.next_after(&mut self.cursor, &self.topics).cloned(),
+            Gate::Open => st
+                .ring
+                .next_entry_after(&mut self.cursor, &self.topics)
+                .map(|e| match encoding {
+                    Encoding::EventStream => e.frame.clone(),
+                    Encoding::Json => e.json().clone(),
+                }),
             // A detached stream stays where it was dropped.
             #[cfg(feature = "misbehave")]
             Gate::Detached => None,
