@@ -364,6 +364,90 @@ async fn six_eventsources_per_origin_over_http1_all_over_http2() {
     server.shutdown().await;
 }
 
+/// WebSockets do not count against the six HTTP/1.1 connections per origin: eight open on a
+/// plain HTTP/1.1 origin, each has the event, and a `fetch()` on the same origin answers while
+/// all eight are held.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websockets_are_not_held_to_six_per_origin() {
+    let Some(path) = chromium() else {
+        return;
+    };
+    let _one = BROWSER.lock().await;
+    let server = server().await;
+    let browser = Chromium::launch(&path, Duration::from_secs(10))
+        .await
+        .expect("chromium starts");
+    let tab = probe_tab(&browser, &format!("http://{}", server.local_addr())).await;
+    let topic = "many-ws";
+    tab.eval(&format!(
+        "for (let k = 0; k < {STREAMS}; k++) probe.openSocket('/ws?topic={topic}', null)"
+    ))
+    .await
+    .expect("sockets asked for");
+    let sockets_open = |s: &Value| {
+        s["sockets"]
+            .as_array()
+            .map_or(0, |a| a.iter().filter(|w| !w["opened"].is_null()).count())
+    };
+    let s = until(&tab, "every socket open", Duration::from_secs(5), |s| {
+        sockets_open(s) == STREAMS
+    })
+    .await;
+    let last_open = s["sockets"]
+        .as_array()
+        .expect("sockets")
+        .iter()
+        .map(|w| ms(&w["opened"]) - ms(&w["asked"]))
+        .fold(0.0, f64::max);
+    let published_at = tab.eval("probe.mark('published')").await.expect("mark");
+    server
+        .publish(Some(topic), None, "hello")
+        .await
+        .expect("publish");
+    tab.eval(&format!("probe.startFetch('/healthz?fetch={topic}')"))
+        .await
+        .expect("fetch asked for");
+    let s = until(
+        &tab,
+        "the event on every socket and the fetch()",
+        Duration::from_secs(5),
+        |s| {
+            s["sockets"]
+                .as_array()
+                .is_some_and(|a| a.iter().all(|w| !w["firstEvent"].is_null()))
+                && !s["fetches"][0]["done"].is_null()
+        },
+    )
+    .await;
+    assert_eq!(sockets_open(&s), STREAMS, "none closed: {s:#}");
+    let fetch = &s["fetches"][0];
+    assert_eq!(fetch["status"], 200, "{fetch:#}");
+    assert_eq!(fetch["protocol"], "http/1.1", "{fetch:#}");
+    let delivered: Vec<f64> = s["sockets"]
+        .as_array()
+        .expect("sockets")
+        .iter()
+        .map(|w| ms(&w["firstEvent"]) - ms(&published_at))
+        .collect();
+    write_measurement(
+        "websockets_per_origin",
+        &json!({
+            "chromium": browser.version,
+            "origin": "http/1.1",
+            "sockets_asked": STREAMS,
+            "opened_while_held": sockets_open(&s),
+            "last_open_ms": round(last_open),
+            "event_delivery_ms": {
+                "min": round(delivered.iter().copied().fold(f64::INFINITY, f64::min)),
+                "max": round(delivered.iter().copied().fold(0.0, f64::max)),
+            },
+            "fetch_ms": round(ms(&fetch["done"]) - ms(&fetch["asked"])),
+        }),
+    );
+    browser.close().await;
+    server.shutdown().await;
+}
+
 /// A TCP relay in front of the server that can cut every connection through it at once (a
 /// network drop: the server and its hub stay up), and keeps what clients sent.
 struct Relay {
@@ -440,35 +524,47 @@ impl Relay {
         }
     }
 
-    /// The `Last-Event-ID` of every request sent through the relay to `path`, in order.
-    fn last_event_ids(&self, path: &str) -> Vec<Option<String>> {
+    /// Every request sent through the relay whose target starts with `path`, in order: the
+    /// request target and its `Last-Event-ID` header.
+    fn requests(&self, path: &str) -> Vec<(String, Option<String>)> {
         let sent = self.sent.lock().expect("log");
         let mut out = Vec::new();
         for conn in sent.iter() {
             let text = String::from_utf8_lossy(conn);
             for head in text.split("\r\n\r\n") {
                 let mut lines = head.lines();
-                let Some(request) = lines.next() else {
+                let Some(target) = lines
+                    .next()
+                    .and_then(|l| l.strip_prefix("GET "))
+                    .and_then(|l| l.split(' ').next())
+                else {
                     continue;
                 };
-                if !request.starts_with(&format!("GET {path}")) {
+                if !target.starts_with(path) {
                     continue;
                 }
-                out.push(lines.find_map(|l| {
+                let last_event_id = lines.find_map(|l| {
                     let (name, value) = l.split_once(':')?;
                     name.eq_ignore_ascii_case("last-event-id")
                         .then(|| value.trim().to_owned())
-                }));
+                });
+                out.push((target.to_owned(), last_event_id));
             }
         }
         out
     }
 }
 
-/// The connections drop (the server stays up) while events are published: the EventSource
-/// comes back by itself, sends `Last-Event-ID`, and has every event, in order, once.
+fn count(v: &Value) -> usize {
+    v.as_array().map_or(0, Vec::len)
+}
+
+/// The connections drop (the server stays up) while events are published. The EventSource
+/// comes back by itself with `Last-Event-ID` and has every event once, in order. A WebSocket on
+/// the same hub is closed (1006, not clean) and stays closed: it misses what was published
+/// after the drop. A WebSocket whose page code reconnects with `last_event_id` has them all.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn eventsource_resumes_after_a_drop() {
+async fn after_a_drop_eventsource_resumes_and_websocket_does_not() {
     let Some(path) = chromium() else {
         return;
     };
@@ -480,12 +576,25 @@ async fn eventsource_resumes_after_a_drop() {
         .expect("chromium starts");
     let tab = probe_tab(&browser, &format!("http://{}", relay.addr)).await;
     let topic = "drop";
-    tab.eval(&format!("probe.openStreams(1, '/stream?topic={topic}')"))
-        .await
-        .expect("stream asked for");
-    until(&tab, "the stream open", Duration::from_secs(5), |s| {
-        opened(s) == 1
-    })
+    // The same reconnect delay for the page's own code as the server asks of EventSource.
+    tab.eval(&format!(
+        "probe.openStreams(1, '/stream?topic={topic}'); \
+         probe.openSocket('/ws?topic={topic}', null); \
+         probe.openSocket('/ws?topic={topic}', 300)"
+    ))
+    .await
+    .expect("stream and sockets asked for");
+    until(
+        &tab,
+        "the stream and sockets open",
+        Duration::from_secs(5),
+        |s| {
+            opened(s) == 1
+                && s["sockets"]
+                    .as_array()
+                    .is_some_and(|a| a.iter().all(|w| !w["opened"].is_null()))
+        },
+    )
     .await;
 
     let mut published = Vec::new();
@@ -497,14 +606,16 @@ async fn eventsource_resumes_after_a_drop() {
                 .expect("publish"),
         );
     }
-    until(&tab, "three events", Duration::from_secs(5), |s| {
-        s["streams"][0]["ids"].as_array().map_or(0, Vec::len) == 3
+    until(&tab, "three events on each", Duration::from_secs(5), |s| {
+        count(&s["streams"][0]["ids"]) == 3
+            && count(&s["sockets"][0]["ids"]) == 3
+            && count(&s["sockets"][1]["ids"]) == 3
     })
     .await;
 
     let cut_at = tab.eval("probe.mark('cut')").await.expect("mark");
     relay.cut().await;
-    // Published while the connection is down (the browser waits `retry` before coming back).
+    // Published while the connections are down (both clients wait 300 ms before coming back).
     for n in 4..=6 {
         published.push(
             server
@@ -513,13 +624,12 @@ async fn eventsource_resumes_after_a_drop() {
                 .expect("publish"),
         );
     }
-    let s = until(&tab, "the reconnect", Duration::from_secs(5), |s| {
-        !s["streams"][0]["reopened"]
-            .as_array()
-            .is_none_or(Vec::is_empty)
+    until(&tab, "the reconnects", Duration::from_secs(5), |s| {
+        count(&s["streams"][0]["reopened"]) == 1
+            && count(&s["sockets"][0]["closes"]) == 1
+            && count(&s["sockets"][1]["reopened"]) == 1
     })
     .await;
-    let reopened_at = ms(&s["streams"][0]["reopened"][0]);
     for n in 7..=9 {
         published.push(
             server
@@ -529,36 +639,72 @@ async fn eventsource_resumes_after_a_drop() {
         );
     }
     let s = until(&tab, "all nine events", Duration::from_secs(5), |s| {
-        s["streams"][0]["ids"].as_array().map_or(0, Vec::len) >= 9
+        count(&s["streams"][0]["ids"]) >= 9 && count(&s["sockets"][1]["ids"]) >= 9
     })
     .await;
-    let stream = &s["streams"][0];
+    let (stream, plain, by_hand) = (&s["streams"][0], &s["sockets"][0], &s["sockets"][1]);
     assert_eq!(
         stream["ids"],
         json!(published),
         "every event once, in order: {s:#}"
     );
     assert_eq!(
-        stream["reopened"].as_array().map(Vec::len),
-        Some(1),
-        "{s:#}"
+        by_hand["ids"],
+        json!(published),
+        "every event once, in order: {s:#}"
     );
-    // The reconnect named the last event the page had.
+    assert_eq!(plain["ids"], json!(published[..3]), "{s:#}");
+    assert_eq!(plain["closes"][0]["code"], 1006, "{s:#}");
+    assert_eq!(plain["closes"][0]["wasClean"], false, "{s:#}");
     assert_eq!(
-        relay.last_event_ids("/stream"),
-        [None, Some(published[2].clone())],
-        "the first request fresh, the reconnect resuming after n=3"
+        count(&plain["reopened"]),
+        0,
+        "a WebSocket never comes back by itself: {s:#}"
     );
+    assert_eq!(count(&stream["reopened"]), 1, "{s:#}");
+    // The reconnects named the last event the page had: EventSource by header, the page's
+    // code by query.
+    let last = &published[2];
+    let streams: Vec<_> = relay
+        .requests("/stream")
+        .into_iter()
+        .map(|(_, h)| h)
+        .collect();
+    assert_eq!(
+        streams,
+        [None, Some(last.clone())],
+        "fresh, then resuming after n=3"
+    );
+    let sockets: Vec<_> = relay.requests("/ws").into_iter().map(|(t, _)| t).collect();
+    assert_eq!(sockets.len(), 3, "two sockets, one reconnect: {sockets:?}");
+    assert!(
+        sockets[2].ends_with(&format!("last_event_id={last}")),
+        "{sockets:?}"
+    );
+
+    let cut = ms(&cut_at);
+    let back = |at: &Value| at.as_f64().map(|t| round(t - cut));
+    let row = |client: &str, reconnect: &str, c: &Value| {
+        json!({
+            "client": client,
+            "reconnect": reconnect,
+            "closed_code": c["closes"][0]["code"],
+            "back_after_ms": back(&c["reopened"][0]),
+            "published": published.len(),
+            "received": count(&c["ids"]),
+            "missed": missed(&published, &c["ids"]),
+        })
+    };
     write_measurement(
-        "eventsource_drop",
+        "drop",
         &json!({
             "chromium": browser.version,
             "server_retry_ms": 300,
-            "reconnect_ms": round(reopened_at - ms(&cut_at)),
-            "published": published.len(),
-            "received": stream["ids"].as_array().map(Vec::len),
-            "missed": missed(&published, &stream["ids"]),
-            "last_event_id_sent": published[2],
+            "rows": [
+                row("EventSource", "by itself, Last-Event-ID header", stream),
+                row("WebSocket", "none", plain),
+                row("WebSocket", "page code, last_event_id query, 300 ms", by_hand),
+            ],
         }),
     );
     browser.close().await;
