@@ -159,12 +159,12 @@ proves!(
 );
 
 /// Checks that cannot run against the embedded server, each with its reason.
-const EXPECTED_SKIPS: [&str; 6] = ["I07", "K04", "T05", "S05", "C03", "C04"];
+const EXPECTED_SKIPS: [&str; 7] = ["I07", "K04", "T05", "T06", "S05", "C03", "C04"];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn healthy_server_passes_every_check() {
     let report = run(&[], &[]).await;
-    assert_eq!(report.results.len(), 57);
+    assert_eq!(report.results.len(), 58);
     for r in &report.results {
         match r.status {
             Status::Pass | Status::Info => {}

@@ -1,25 +1,12 @@
 //! Every transport against the reference server in this process: each of 50 readers gets
 //! every published event exactly once, the bytes on the wire are counted, and a reconnect wave
-//! in the middle of publishing loses and repeats nothing.
-//!
-//! The WebSocket transport is exercised through a small bridge in this file (a WebSocket
-//! server that follows the reference server's event stream with `Last-Event-ID` and sends each
-//! event as the `/ws` JSON frame), so that the client is tested on its own terms.
+//! in the middle of publishing loses and repeats nothing. WebSocket runs against the server's
+//! own `/ws`.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
-use bytes::Bytes;
-use futures_util::SinkExt as _;
-use http_body_util::{BodyExt as _, Empty};
-use hyper_util::rt::TokioIo;
 use ssekit_load::report::Report;
-use ssekit_load::target::LoopbackUrl;
 use ssekit_load::{execute, Endpoints, LoadArgs, Transport};
-use ssekit_parser::{Frame, Parser};
-use tokio::net::{TcpListener, TcpStream};
-use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
-use tokio_tungstenite::tungstenite::Message;
 
 fn args(transport: Transport, connections: u64, duration: f64, rate: f64) -> LoadArgs {
     LoadArgs {
@@ -47,14 +34,8 @@ async fn run(a: LoadArgs) -> Report {
     let server = ssekit_server::start(ssekit_server::Config::default())
         .await
         .expect("the reference server starts");
-    let mut endpoints =
+    let endpoints =
         Endpoints::reference_server(server.local_addr(), std::process::id(), a.transport);
-    if a.transport == Transport::Ws {
-        endpoints.stream = LoopbackUrl {
-            addr: ws_bridge(server.local_addr()).await,
-            path: "/ws".into(),
-        };
-    }
     let report = tokio::time::timeout(Duration::from_secs(40), execute(a, endpoints))
         .await
         .expect("the load run stops by itself")
@@ -184,73 +165,4 @@ async fn reconnect_without_publishing_is_refused() {
     );
     let err = execute(a, endpoints).await.expect_err("refused");
     assert!(err.to_string().contains("--rate"), "{err}");
-}
-
-/// A WebSocket server speaking the `/ws` protocol, fed by `upstream`'s event stream.
-async fn ws_bridge(upstream: SocketAddr) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        while let Ok((tcp, _)) = listener.accept().await {
-            tokio::spawn(bridge_one(tcp, upstream));
-        }
-    });
-    addr
-}
-
-// tungstenite's handshake callback type returns its (large) error response by value.
-#[allow(clippy::result_large_err)]
-async fn bridge_one(tcp: TcpStream, upstream: SocketAddr) {
-    let mut resume: Option<String> = None;
-    let callback = |req: &Request, res: Response| {
-        resume = req.uri().query().and_then(|q| {
-            q.split('&')
-                .find_map(|kv| kv.strip_prefix("last_event_id="))
-                .map(str::to_owned)
-        });
-        Ok(res)
-    };
-    let Ok(mut ws) = tokio_tungstenite::accept_hdr_async(tcp, callback).await else {
-        return;
-    };
-    let Ok(up) = TcpStream::connect(upstream).await else {
-        return;
-    };
-    let Ok((mut sender, conn)) = hyper::client::conn::http1::handshake(TokioIo::new(up)).await
-    else {
-        return;
-    };
-    tokio::spawn(conn);
-    let mut req = hyper::Request::get("/stream").header("host", upstream.to_string());
-    if let Some(id) = &resume {
-        req = req.header("last-event-id", id.as_str());
-    }
-    let Ok(res) = sender
-        .send_request(req.body(Empty::<Bytes>::new()).unwrap())
-        .await
-    else {
-        return;
-    };
-    let mut body = res.into_body();
-    let mut parser = Parser::new();
-    while let Some(Ok(frame)) = body.frame().await {
-        let Some(data) = frame.data_ref() else {
-            continue;
-        };
-        let mut out = Vec::new();
-        let mut feed = parser.feed(data);
-        while let Some(frame) = feed.next_frame() {
-            if let Ok(Frame::Event(e)) = frame {
-                out.push(
-                    serde_json::json!({"id": e.id, "event": e.event_type, "data": e.data})
-                        .to_string(),
-                );
-            }
-        }
-        for text in out {
-            if ws.send(Message::text(text)).await.is_err() {
-                return;
-            }
-        }
-    }
 }
