@@ -10,12 +10,15 @@
 //!   may be `{"last_event_id":ID}`, taken only within [`RESUME_WINDOW`] of the upgrade and
 //!   before any event was delivered; anything else the client sends (other than control
 //!   frames) closes the session with [`BAD_MESSAGE`].
+//! - With `--redis` the ids are Redis stream ids and a resume is decided by the broker exactly
+//!   as for `/stream`, including the replay from Redis of events older than this node's ring.
 //! - Close codes: [`SHUTDOWN`] after the last event at shutdown, [`LAGGING`] past the lag limits
 //!   (the reason is the id to resume from), [`UNRESPONSIVE`] when a peer answers no ping for
-//!   two heartbeat intervals, [`BAD_MESSAGE`].
+//!   two heartbeat intervals, [`BAD_MESSAGE`], [`TRY_AGAIN_LATER`] (`--redis` only).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -28,9 +31,10 @@ use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 use tokio_tungstenite::WebSocketStream;
 
+use crate::broker::Replay;
 use crate::http::events::reset_data;
 use crate::http::App;
-use crate::hub::{CloseReason, Encoding, Next, Subscription};
+use crate::hub::{CloseReason, Encoding, Next, Subscription, Topics};
 use crate::metrics::{Close, Metrics};
 use crate::replay::{Resume, Window};
 
@@ -42,6 +46,10 @@ pub const LAGGING: u16 = 4429;
 pub const UNRESPONSIVE: u16 = 4408;
 /// Close code for a client message `/ws` does not take.
 pub const BAD_MESSAGE: u16 = 4400;
+/// Close code (RFC 6455 "try again later") when, with `--redis`, a first-message resume needs
+/// Redis while it is unreachable, or a replay from Redis broke off: the client reconnects
+/// later with the id of the last event it received, and loses nothing.
+pub const TRY_AGAIN_LATER: u16 = 1013;
 
 /// How long after the upgrade a `{"last_event_id":ID}` first message is taken.
 pub const RESUME_WINDOW: Duration = Duration::from_secs(1);
@@ -53,12 +61,44 @@ const CLOSE_WAIT: Duration = Duration::from_secs(1);
 /// Events ready together are written with one flush, up to this many bytes.
 const BATCH_MAX_BYTES: usize = 64 * 1024;
 
+/// Where a session starts, besides its subscription's cursor.
+#[derive(Default)]
+pub(crate) struct Opening {
+    /// The reset signal's data (`{"reason","oldest"}`), sent before any event.
+    pub reset: Option<String>,
+    /// `--redis`: events older than the ring, replayed from Redis before the ring's.
+    pub replay: Option<Replay>,
+    /// `--redis`: the Redis id the subscription starts after.
+    pub start_id: Option<String>,
+}
+
+impl Opening {
+    /// A single-node start, as the hub decided it.
+    pub fn from_hub(app: &App, resume: Resume, window: Window) -> Opening {
+        let reset = match resume {
+            Resume::Reset { reason, .. } => Some(reset_data(app, reason.as_str(), window)),
+            _ => None,
+        };
+        Opening {
+            reset,
+            ..Opening::default()
+        }
+    }
+}
+
 /// A subscription waiting for its WebSocket connection.
 pub(crate) struct Session {
     app: Arc<App>,
     sub: Subscription,
+    topics: Topics,
     /// The reset signal to send before any event.
     first: Option<Utf8Bytes>,
+    replay: Option<Replay>,
+    /// `--redis`: the Redis id the subscription started after, and the last event sent from
+    /// the ring: what a lagging client resumes from when the ledger no longer maps its
+    /// position.
+    start_id: Option<String>,
+    last_sent: Option<Bytes>,
     heartbeat: Option<Duration>,
     /// No `last_event_id` in the query: a first message may still name one.
     may_resume: bool,
@@ -82,14 +122,18 @@ impl Session {
     pub fn new(
         app: &Arc<App>,
         sub: Subscription,
-        resume: Resume,
-        window: Window,
+        topics: Topics,
+        opening: Opening,
         by_query: bool,
         peer: SocketAddr,
     ) -> Self {
         app.metrics.ws.opened();
         Session {
-            first: reset_frame(app, resume, window),
+            first: opening.reset.map(reset_frame),
+            replay: opening.replay,
+            start_id: opening.start_id,
+            last_sent: None,
+            topics,
             heartbeat: crate::http::events::stream_options(app)
                 .heartbeats
                 .then_some(app.config.heartbeat)
@@ -111,17 +155,17 @@ impl Session {
     }
 }
 
-/// The reset signal for `resume`, if it is one.
-fn reset_frame(app: &App, resume: Resume, window: Window) -> Option<Utf8Bytes> {
-    let Resume::Reset { reason, .. } = resume else {
-        return None;
-    };
-    let data = reset_data(app, reason.as_str(), window);
-    Some(
-        serde_json::json!({ "event": "reset", "data": data })
-            .to_string()
-            .into(),
-    )
+/// The reset signal carrying `data` (`{"reason","oldest"}`, as the stream's `reset` event).
+fn reset_frame(data: String) -> Utf8Bytes {
+    serde_json::json!({ "event": "reset", "data": data })
+        .to_string()
+        .into()
+}
+
+/// What the session sends next: a page replayed from Redis, or what the ring has.
+enum Source {
+    Replayed(Result<Vec<Bytes>, String>),
+    Ring(Next),
 }
 
 /// Runs the session on the upgraded connection until either side ends it.
@@ -143,6 +187,14 @@ where
 
 /// What one step of the session came to.
 type Step = Result<(), Close>;
+
+/// Why a first message is not taken.
+enum Refused {
+    /// The close reason ([`BAD_MESSAGE`]).
+    Bad(&'static str),
+    /// `--redis`: the resume needs Redis, which cannot be had now ([`TRY_AGAIN_LATER`]).
+    Later(&'static str),
+}
 
 impl Session {
     async fn serve<S>(&mut self, ws: &mut WebSocketStream<S>) -> Close
@@ -168,9 +220,10 @@ impl Session {
                     None | Some(Err(_)) => Err(Close::Client),
                 },
                 _ = tick(&mut pings) => self.on_ping_tick(ws, heard).await,
-                next = std::future::poll_fn(|cx| self.sub.poll_next_as(cx, false, Encoding::Json)) => {
-                    self.on_next(ws, next).await
-                }
+                next = std::future::poll_fn(|cx| self.poll_source(cx)) => match next {
+                    Source::Ring(next) => self.on_next(ws, next).await,
+                    Source::Replayed(page) => self.on_replayed(ws, page).await,
+                },
             };
             if let Err(ended) = step {
                 return ended;
@@ -192,7 +245,7 @@ impl Session {
                 .await;
                 Err(Close::Client)
             }
-            Message::Text(text) => match self.take_resume(&text) {
+            Message::Text(text) => match self.take_resume(&text).await {
                 // A reset signal goes out at once, before the events it announces.
                 Ok(()) => match self.first.take() {
                     Some(first) => ws
@@ -201,7 +254,15 @@ impl Session {
                         .map_err(|_| Close::Client),
                     None => Ok(()),
                 },
-                Err(why) => Err(self.end(ws, Close::BadMessage, BAD_MESSAGE, why).await),
+                Err(Refused::Bad(why)) => {
+                    Err(self.end(ws, Close::BadMessage, BAD_MESSAGE, why).await)
+                }
+                // Counted as the client's leaving, as the `/stream` that is asked to come back
+                // later is.
+                Err(Refused::Later(why)) => {
+                    let why = format!("{why}: resume later with the same id");
+                    Err(self.end(ws, Close::Client, TRY_AGAIN_LATER, why).await)
+                }
             },
             Message::Binary(_) => {
                 let why = "/ws takes no binary messages";
@@ -210,23 +271,110 @@ impl Session {
         }
     }
 
-    /// The first-message resume form; the error is the close reason.
-    fn take_resume(&mut self, text: &str) -> Result<(), &'static str> {
+    /// The first-message resume form.
+    async fn take_resume(&mut self, text: &str) -> Result<(), Refused> {
         let Ok(msg) = serde_json::from_str::<ResumeMessage>(text) else {
-            return Err("the only message /ws takes is {\"last_event_id\":ID}");
+            return Err(Refused::Bad(
+                "the only message /ws takes is {\"last_event_id\":ID}",
+            ));
         };
         if !self.may_resume
             || self.log.events > 0
             || self.log.opened.elapsed() > RESUME_WINDOW
             || msg.last_event_id.is_empty()
         {
-            return Err("last_event_id comes first, within 1 s; else use ?last_event_id=");
+            return Err(Refused::Bad(
+                "last_event_id comes first, within 1 s; else use ?last_event_id=",
+            ));
         }
         self.may_resume = false;
-        let (resume, window) = self.sub.resume_from(msg.last_event_id.as_bytes());
-        tracing::info!(peer = %self.log.peer, resume = ?resume.header(), "websocket resumed by message");
-        self.first = reset_frame(&self.app, resume, window);
+        let last_id = msg.last_event_id.as_bytes();
+        let (resume, opening) = match &self.app.broker {
+            Some(broker) => broker
+                .resume_ws(
+                    &self.app.metrics,
+                    &mut self.sub,
+                    last_id,
+                    self.topics.clone(),
+                )
+                .await
+                .map_err(Refused::Later)?,
+            None => {
+                let (resume, window) = self.sub.resume_from(last_id);
+                (resume, Opening::from_hub(&self.app, resume, window))
+            }
+        };
+        tracing::debug!(peer = %self.log.peer, resume = ?resume.header(), "websocket resumed by message");
+        self.first = opening.reset.map(reset_frame);
+        self.replay = opening.replay;
+        self.start_id = opening.start_id;
         Ok(())
+    }
+
+    /// The next page replayed from Redis while there is one, then the ring.
+    fn poll_source(&mut self, cx: &mut Context<'_>) -> Poll<Source> {
+        if let Some(replay) = &mut self.replay {
+            match replay.poll_page(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Some(page)) => return Poll::Ready(Source::Replayed(page)),
+                Poll::Ready(None) => self.replay = None,
+            }
+        }
+        self.sub
+            .poll_next_as(cx, false, Encoding::Json)
+            .map(Source::Ring)
+    }
+
+    /// Sends a page replayed from Redis (one text frame per event, one flush), or ends the
+    /// session at this event boundary when the replay broke off.
+    async fn on_replayed<S>(
+        &mut self,
+        ws: &mut WebSocketStream<S>,
+        page: Result<Vec<Bytes>, String>,
+    ) -> Step
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
+        let frames = match page {
+            Ok(frames) => frames,
+            Err(_) => {
+                self.replay = None;
+                let why = "the replay from Redis broke off: resume with the last id received";
+                return Err(self.end(ws, Close::Client, TRY_AGAIN_LATER, why).await);
+            }
+        };
+        for frame in &frames {
+            let json = crate::event_json::event_json_bytes(frame);
+            self.feed_event(ws, json).await?;
+        }
+        self.count_sent(frames.len() as u64);
+        ws.flush().await.map_err(|_| Close::Client)
+    }
+
+    fn count_sent(&mut self, events: u64) {
+        self.log.events += events;
+        Metrics::add(&self.metrics().events_sent, events);
+        Metrics::add(&self.metrics().ws.deliveries, events);
+    }
+
+    /// The id a client closed for lagging resumes from: its position (the last event it was
+    /// sent or its topic filter passed over).
+    fn resume_id(&self) -> String {
+        let position = self.sub.position();
+        let Some(broker) = &self.app.broker else {
+            return self.app.hub.id_of(position);
+        };
+        // The ledger maps every position the ring holds; one the ring has passed may be
+        // forgotten, and then the last event sent is where nothing is lost.
+        broker
+            .mapped_id(position)
+            .or_else(|| {
+                let last: serde_json::Value =
+                    serde_json::from_slice(self.last_sent.as_deref()?).ok()?;
+                last["id"].as_str().map(str::to_owned)
+            })
+            .or_else(|| self.start_id.clone())
+            .unwrap_or_else(|| broker.id_of(position))
     }
 
     async fn on_ping_tick<S>(&mut self, ws: &mut WebSocketStream<S>, heard: Instant) -> Step
@@ -260,6 +408,9 @@ impl Session {
         while let Some(Next::Event(json)) = next {
             next = None;
             batch += json.len();
+            if self.app.broker.is_some() {
+                self.last_sent = Some(json.clone());
+            }
             self.feed_event(ws, json).await?;
             events += 1;
             if batch >= BATCH_MAX_BYTES {
@@ -269,9 +420,7 @@ impl Session {
                 .now_or_never();
         }
         if events > 0 {
-            self.log.events += events;
-            Metrics::add(&self.metrics().events_sent, events);
-            Metrics::add(&self.metrics().ws.deliveries, events);
+            self.count_sent(events);
             ws.flush().await.map_err(|_| Close::Client)?;
         }
         match next {
@@ -280,7 +429,7 @@ impl Session {
                 Err(self.end(ws, Close::Shutdown, SHUTDOWN, why).await)
             }
             Some(Next::Closed(CloseReason::Lagging)) => {
-                let resume = self.app.hub.id_of(self.sub.position());
+                let resume = self.resume_id();
                 tracing::warn!(peer = %self.log.peer, resume = %resume, "websocket subscriber over the lag limit: closed");
                 Err(self.end(ws, Close::Lagging, LAGGING, resume).await)
             }

@@ -135,6 +135,19 @@ async fn node(redis: &Redis, replay: usize) -> ServerHandle {
     node_with(redis, replay, 100_000).await
 }
 
+/// A node for WebSocket clients: pings every 5 s, so a test may leave a client unread for a
+/// while without its being closed as unresponsive.
+async fn ws_node(redis: &Redis, replay: usize) -> ServerHandle {
+    server(Config {
+        redis: Some(redis.url()),
+        replay,
+        max_lag_events: replay as u64,
+        heartbeat: Some(Duration::from_secs(5)),
+        ..Config::default()
+    })
+    .await
+}
+
 async fn node_with(redis: &Redis, replay: usize, maxlen: u64) -> ServerHandle {
     server(Config {
         redis: Some(redis.url()),
@@ -674,4 +687,359 @@ async fn topics_filter_live_and_replayed_events_and_shutdown_ends_streams_in_tim
         let (_, end) = res.until_end().await;
         assert!(!end.incomplete_event, "ended at an event boundary");
     }
+}
+
+// `/ws` in `--redis` mode: the same ids, resume and reset rules as `/stream` there.
+
+type Ws = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
+
+async fn ws_connect(addr: SocketAddr, path: &str) -> Ws {
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (ws, res) = timeout(
+        WAIT,
+        tokio_tungstenite::client_async(format!("ws://{addr}{path}"), tcp),
+    )
+    .await
+    .expect("handshake in time")
+    .expect("handshake");
+    assert_eq!(res.status(), 101);
+    ws
+}
+
+/// The next text frame as JSON, or the close frame's (code, reason). Pings are skipped.
+async fn ws_next(ws: &mut Ws) -> Result<serde_json::Value, (u16, String)> {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    loop {
+        let msg = timeout(WAIT, ws.next())
+            .await
+            .expect("a frame in time")
+            .expect("connection open")
+            .expect("a frame");
+        match msg {
+            Message::Text(t) => return Ok(serde_json::from_str(&t).unwrap()),
+            Message::Close(Some(c)) => return Err((c.code.into(), c.reason.to_string())),
+            Message::Close(None) => return Err((0, String::new())),
+            _ => {}
+        }
+    }
+}
+
+/// The next `n` events as (id, event, data).
+async fn ws_events(ws: &mut Ws, n: usize) -> Vec<(String, String, String)> {
+    let mut out = Vec::new();
+    while out.len() < n {
+        let v = ws_next(ws).await.expect("an event, not a close");
+        let field = |k: &str| {
+            v[k].as_str()
+                .unwrap_or_else(|| panic!("{k} in {v}"))
+                .to_owned()
+        };
+        out.push((field("id"), field("event"), field("data")));
+    }
+    out
+}
+
+async fn ws_send_resume(ws: &mut Ws, id: &str) {
+    use futures_util::SinkExt;
+    let msg = serde_json::json!({ "last_event_id": id }).to_string();
+    ws.send(tokio_tungstenite::tungstenite::Message::text(msg))
+        .await
+        .unwrap();
+}
+
+/// The reset frame's data.
+async fn ws_reset(ws: &mut Ws) -> serde_json::Value {
+    let reset = ws_next(ws).await.expect("the reset frame");
+    assert_eq!(reset["event"], "reset");
+    assert!(reset.get("id").is_none(), "the reset signal has no id");
+    serde_json::from_str(reset["data"].as_str().unwrap()).unwrap()
+}
+
+fn as_tuples(events: &[OwnedEvent]) -> Vec<(String, String, String)> {
+    events
+        .iter()
+        .map(|e| (e.id.clone(), e.event_type.clone(), e.data.clone()))
+        .collect()
+}
+
+/// Adds `data` to the stream in one `MULTI`/`EXEC`, so a node's reader takes them all in one
+/// read; returns their ids.
+async fn xadd_at_once(redis: &Redis, data: &[String]) -> Vec<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut tcp = tokio::net::TcpStream::connect(("127.0.0.1", redis.port))
+        .await
+        .unwrap();
+    let mut cmds = String::from("MULTI\r\n");
+    for d in data {
+        assert!(d.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-'));
+        cmds.push_str(&format!("XADD ssekit:events * d {d}\r\n"));
+    }
+    cmds.push_str("EXEC\r\n");
+    tcp.write_all(cmds.as_bytes()).await.unwrap();
+    let mut reply = Vec::new();
+    let ids = loop {
+        let mut buf = [0u8; 4096];
+        let n = timeout(WAIT, tcp.read(&mut buf)).await.unwrap().unwrap();
+        assert!(n > 0, "redis closed: {}", String::from_utf8_lossy(&reply));
+        reply.extend_from_slice(&buf[..n]);
+        let text = String::from_utf8_lossy(&reply);
+        let ids: Vec<String> = text
+            .split("\r\n")
+            .filter(|l| is_redis_id(l))
+            .map(str::to_owned)
+            .collect();
+        if ids.len() == data.len() {
+            break ids;
+        }
+    };
+    ids
+}
+
+/// A WebSocket client reads 40 events on node A and drops; it resumes on `resume_on` (by query
+/// or by first message) while events keep being published; a control SSE subscriber on A
+/// stayed. Everything after its last id arrives, once, in order.
+async fn ws_leave_at_k_and_resume_elsewhere(
+    a: &ServerHandle,
+    resume_on: &ServerHandle,
+    by_message: bool,
+) {
+    let mut control = stream(a.local_addr(), "/stream", &[]).await;
+    let mut x = ws_connect(a.local_addr(), "/ws").await;
+    let publisher = {
+        let addr = a.local_addr();
+        tokio::spawn(async move {
+            let mut last = String::new();
+            for i in 0..300 {
+                let body = serde_json::json!({ "event": "n", "data": format!("n{i}") });
+                let (status, _, out) = exchange(
+                    addr,
+                    "POST",
+                    "/publish",
+                    &[("content-type", "application/json")],
+                    body.to_string().as_bytes(),
+                )
+                .await;
+                assert_eq!(status, 200);
+                let answer: serde_json::Value = serde_json::from_slice(&out).unwrap();
+                last = answer["id"].as_str().unwrap().to_owned();
+                if i % 10 == 0 {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+            }
+            last
+        })
+    };
+    let before = ws_events(&mut x, 40).await;
+    let k = before.last().unwrap().0.clone();
+    assert!(is_redis_id(&k), "{k}");
+    drop(x);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let publisher = timeout(Duration::from_secs(30), publisher);
+    let (mut resumed, last) = if by_message {
+        // The message form is taken only before any event was delivered: a client that must
+        // not miss one uses the query (here nothing is published while it resumes).
+        let last = publisher.await.expect("publisher finished").unwrap();
+        let mut ws = ws_connect(resume_on.local_addr(), "/ws").await;
+        ws_send_resume(&mut ws, &k).await;
+        (ws, last)
+    } else {
+        let ws = ws_connect(resume_on.local_addr(), &format!("/ws?last_event_id={k}")).await;
+        (ws, publisher.await.expect("publisher finished").unwrap())
+    };
+    let seen_by_control = as_tuples(&events_until(&mut control, &last).await);
+    let control_before: Vec<_> = seen_by_control.iter().take(40).cloned().collect();
+    assert_eq!(before, control_before, "the same ids and events as /stream");
+    let after_k: Vec<_> = seen_by_control
+        .iter()
+        .skip_while(|e| e.0 != k)
+        .skip(1)
+        .cloned()
+        .collect();
+    assert!(after_k.len() >= 100, "passed while away: {}", after_k.len());
+    let got = ws_events(&mut resumed, after_k.len()).await;
+    assert_eq!(got, after_k, "no gap, no duplicate, same order");
+    assert_eq!(got.last().unwrap().0, last);
+}
+
+#[tokio::test]
+async fn websocket_subscribers_get_the_other_nodes_events_and_resume_from_the_ring() {
+    let Some(redis) = Redis::start(Durability::None) else {
+        return;
+    };
+    let a = ws_node(&redis, 1024).await;
+    let b = ws_node(&redis, 1024).await;
+    let mut on_b = ws_connect(b.local_addr(), "/ws").await;
+    let mut news_on_b = ws_connect(b.local_addr(), "/ws?topic=news").await;
+    let mut ids = Vec::new();
+    for i in 0..10 {
+        let topic = (i % 2 == 0).then_some("news");
+        ids.push(a.publish(topic, Some("t"), &format!("e{i}")).await.unwrap());
+    }
+    let expected: Vec<_> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (id.clone(), "t".to_owned(), format!("e{i}")))
+        .collect();
+    assert_eq!(ws_events(&mut on_b, 10).await, expected);
+    let news: Vec<_> = expected.iter().step_by(2).cloned().collect();
+    assert_eq!(ws_events(&mut news_on_b, 5).await, news);
+    let m = b.metrics();
+    assert_eq!((m.ws.open, m.ws.deliveries), (2, 15));
+
+    ws_leave_at_k_and_resume_elsewhere(&a, &b, false).await;
+    assert_eq!(
+        metric(b.local_addr(), "ssekit_redis_replayed_events_total").await,
+        0.0,
+        "resumed from B's ring"
+    );
+}
+
+#[tokio::test]
+async fn websocket_resumes_through_redis_by_query_and_by_first_message() {
+    let Some(redis) = Redis::start(Durability::None) else {
+        return;
+    };
+    let a = ws_node(&redis, 1024).await;
+    let b = ws_node(&redis, 8).await;
+    ws_leave_at_k_and_resume_elsewhere(&a, &b, false).await;
+    let by_query = metric(b.local_addr(), "ssekit_redis_replayed_events_total").await;
+    assert!(
+        by_query >= 1.0,
+        "the hand-off went through Redis: {by_query}"
+    );
+    ws_leave_at_k_and_resume_elsewhere(&a, &b, true).await;
+    let both = metric(b.local_addr(), "ssekit_redis_replayed_events_total").await;
+    assert!(
+        both > by_query,
+        "the message resume went through Redis too: {both}"
+    );
+    assert_eq!(b.metrics().ws.closes.bad_message, 0);
+}
+
+#[tokio::test]
+async fn websocket_ids_that_cannot_be_resumed_get_the_reset_frame() {
+    let Some(redis) = Redis::start(Durability::None) else {
+        return;
+    };
+    // MAXLEN ~ 10: Redis trims whole blocks of entries, so most of 400 are gone.
+    let a = node_with(&redis, 1024, 10).await;
+    let b = ws_node(&redis, 4).await;
+    let mut ids = Vec::new();
+    for i in 0..400 {
+        ids.push(a.publish(None, None, &format!("{i}")).await.unwrap());
+    }
+    eventually(WAIT, "B has read everything", || async {
+        b.metrics().events_published == 400
+    })
+    .await;
+    let retained: Vec<_> = ids[396..]
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (id.clone(), "message".to_owned(), format!("{}", 396 + i)))
+        .collect();
+
+    // Too old, by query and by first message: the reset frame with Redis ids, then what B's
+    // ring retains, exactly as /stream does.
+    let mut by_query = ws_connect(b.local_addr(), &format!("/ws?last_event_id={}", ids[0])).await;
+    let reset = ws_reset(&mut by_query).await;
+    assert_eq!(
+        reset,
+        serde_json::json!({"reason": "too-old", "oldest": ids[396]})
+    );
+    assert_eq!(ws_events(&mut by_query, 4).await, retained);
+    let mut sse = stream(b.local_addr(), "/stream", &[("last-event-id", &ids[0])]).await;
+    assert_eq!(
+        reset_of(&mut sse).await,
+        reset,
+        "the same data as /stream's"
+    );
+
+    let mut by_message = ws_connect(b.local_addr(), "/ws").await;
+    ws_send_resume(&mut by_message, &ids[0]).await;
+    assert_eq!(ws_reset(&mut by_message).await, reset);
+    assert_eq!(ws_events(&mut by_message, 4).await, retained);
+
+    // Unknown: reset, then live.
+    let (ms, _) = ids[399].split_once('-').unwrap();
+    for unknown in ["not-an-id", "3f9a1c02d4e8-41", &format!("{ms}-999999")] {
+        let mut ws = ws_connect(b.local_addr(), &format!("/ws?last_event_id={unknown}")).await;
+        assert_eq!(ws_reset(&mut ws).await["reason"], "unknown-id", "{unknown}");
+        let live = a.publish(None, None, "live").await.unwrap();
+        assert_eq!(ws_next(&mut ws).await.unwrap()["id"], live.as_str());
+    }
+}
+
+#[tokio::test]
+async fn a_lagging_websocket_is_closed_with_the_redis_id_to_resume_from() {
+    let Some(redis) = Redis::start(Durability::None) else {
+        return;
+    };
+    let a = ws_node(&redis, 1024).await;
+    let b = ws_node(&redis, 4).await;
+    let mut ws = ws_connect(b.local_addr(), "/ws").await;
+    let seen = a.publish(None, None, "seen").await.unwrap();
+    assert_eq!(ws_next(&mut ws).await.unwrap()["id"], seen.as_str());
+    // Ten entries in one transaction: B's reader appends all ten in one go on this test's
+    // single thread, so its ring (4) drops events the session had still to send.
+    let data: Vec<String> = (0..10).map(|i| format!("lag-{i}")).collect();
+    let lost = xadd_at_once(&redis, &data).await;
+    let (code, reason) = ws_next(&mut ws).await.unwrap_err();
+    assert_eq!(code, ssekit_server::websocket::LAGGING);
+    assert_eq!(reason, seen, "the reason is the last id delivered");
+    let m = until_metrics(&b, |m| m.ws.closes.lagging == 1).await;
+    assert!(m.lagging_dropped >= 1, "{m:?}");
+    // Resuming from it (on B, through Redis) loses nothing.
+    let mut again = ws_connect(b.local_addr(), &format!("/ws?last_event_id={reason}")).await;
+    let got: Vec<_> = ws_events(&mut again, 10).await;
+    let expected: Vec<_> = lost
+        .iter()
+        .zip(&data)
+        .map(|(id, d)| (id.clone(), "message".to_owned(), d.clone()))
+        .collect();
+    assert_eq!(got, expected);
+}
+
+#[tokio::test]
+async fn a_websocket_resume_that_needs_redis_while_it_is_down_comes_back_later() {
+    let Some(mut redis) = Redis::start(Durability::None) else {
+        return;
+    };
+    let a = ws_node(&redis, 1024).await;
+    let b = ws_node(&redis, 4).await;
+    let mut ids = Vec::new();
+    for i in 0..10 {
+        ids.push(a.publish(None, None, &format!("{i}")).await.unwrap());
+    }
+    eventually(WAIT, "B has read everything", || async {
+        b.metrics().events_published == 10
+    })
+    .await;
+    redis.kill();
+    // Older than B's ring: only Redis could replay it.
+    let handshake = [
+        ("upgrade", "websocket"),
+        ("connection", "upgrade"),
+        ("sec-websocket-version", "13"),
+        ("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="),
+    ];
+    let path = format!("/ws?last_event_id={}", ids[1]);
+    let res = request(b.local_addr(), "GET", &path, &handshake, b"").await;
+    assert_eq!(res.status, 503);
+    let retry: u64 = res.header("retry-after").unwrap().parse().unwrap();
+    assert!(retry >= 12, "{retry}");
+    let mut ws = ws_connect(b.local_addr(), "/ws").await;
+    ws_send_resume(&mut ws, &ids[1]).await;
+    let (code, reason) = ws_next(&mut ws).await.unwrap_err();
+    assert_eq!(code, ssekit_server::websocket::TRY_AGAIN_LATER);
+    assert!(reason.contains("resume later"), "{reason}");
+    assert!(metric(b.local_addr(), "ssekit_redis_resume_deferred_total").await >= 2.0);
+    // An id still in B's ring needs no Redis.
+    let mut ring = ws_connect(b.local_addr(), &format!("/ws?last_event_id={}", ids[7])).await;
+    let got: Vec<_> = ws_events(&mut ring, 2)
+        .await
+        .into_iter()
+        .map(|e| e.0)
+        .collect();
+    assert_eq!(got, ids[8..]);
 }

@@ -9,14 +9,18 @@
 //!   every entry, encoded once with its Redis id as the SSE id, to its local hub ring; local
 //!   subscribers are cursors into that ring as in single-node mode. The [`ledger`] remembers
 //!   which Redis id each ring position holds.
-//! - Resuming ([`resume`]): an id in the ring resumes from the ring; an older one still in
-//!   Redis is replayed with `XRANGE` up to the ring's head, then the ring takes over; an id
-//!   that Redis no longer (or never) had gets the usual reset signal.
+//! - Resuming ([`resume`], the same decision for `/stream`, `/ws` and `/poll`): an id in the
+//!   ring resumes from the ring; an older one still in Redis is replayed ([`replay`]) with
+//!   `XRANGE` up to the ring's head, then the ring takes over; an id that Redis no longer (or
+//!   never) had gets the usual reset signal. [`stream`] is the `/stream` body built on it;
+//!   `/ws` sessions (`crate::websocket`) take the same start and replay.
 //! - The reader reconnects with exponential backoff; `/healthz` and `/metrics` say whether
 //!   Redis is reachable.
 
 mod ledger;
+mod replay;
 mod resume;
+mod stream;
 mod stream_id;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
@@ -35,7 +39,9 @@ use crate::error::{PublishError, ServerError};
 use crate::hub::{check_topic, Hub};
 
 pub(crate) use ledger::Ledger;
-pub(crate) use resume::stream;
+pub(crate) use replay::Replay;
+pub(crate) use resume::Refusal;
+pub(crate) use stream::stream;
 pub(crate) use stream_id::StreamId;
 
 /// How long `XREAD` blocks before asking again (a bound on noticing a silent Redis).
@@ -217,28 +223,22 @@ impl Broker {
         count: usize,
     ) -> Result<Vec<Stored>, RedisError> {
         let mut conn = self.publisher.clone();
-        let reply: StreamRangeReply = ::redis::cmd("XRANGE")
-            .arg(&self.key)
+        let mut cmd = ::redis::cmd("XRANGE");
+        cmd.arg(&self.key)
             .arg(from.to_string())
             .arg(to)
             .arg("COUNT")
-            .arg(count)
-            .query_async(&mut conn)
-            .await?;
+            .arg(count);
+        let reply: StreamRangeReply = bounded(cmd.query_async(&mut conn)).await?;
         Ok(reply.ids.iter().filter_map(|e| self.decode(e)).collect())
     }
 
     /// The oldest entry id still in the stream.
     async fn oldest(&self) -> Result<Option<StreamId>, RedisError> {
         let mut conn = self.publisher.clone();
-        let reply: StreamRangeReply = ::redis::cmd("XRANGE")
-            .arg(&self.key)
-            .arg("-")
-            .arg("+")
-            .arg("COUNT")
-            .arg(1)
-            .query_async(&mut conn)
-            .await?;
+        let mut cmd = ::redis::cmd("XRANGE");
+        cmd.arg(&self.key).arg("-").arg("+").arg("COUNT").arg(1);
+        let reply: StreamRangeReply = bounded(cmd.query_async(&mut conn)).await?;
         Ok(reply
             .ids
             .first()
@@ -427,6 +427,18 @@ impl Reader {
         broker.stats.reconnects.fetch_add(1, Relaxed);
         broker.set_up(true);
         Some(conn)
+    }
+}
+
+/// A command on the publishing connection, given up after [`COMMAND_TIMEOUT`]: the connection
+/// manager's response timeout does not cover its wait for a reconnection, which kept a resume
+/// waiting 9.5 s once Redis had gone.
+async fn bounded<T>(
+    cmd: impl std::future::Future<Output = Result<T, RedisError>>,
+) -> Result<T, RedisError> {
+    match tokio::time::timeout(COMMAND_TIMEOUT, cmd).await {
+        Ok(done) => done,
+        Err(_) => Err(std::io::Error::from(std::io::ErrorKind::TimedOut).into()),
     }
 }
 

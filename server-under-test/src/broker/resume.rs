@@ -1,5 +1,5 @@
-//! Opening an event stream in `--redis` mode: where it starts, and the body that replays
-//! from Redis before handing over to the ring.
+//! Where a subscriber starts in `--redis` mode, decided by Redis id for every transport:
+//! `/stream` ([`super::stream`]), `/ws` (by query or first message) and `/poll`.
 //!
 //! | `Last-Event-ID` | `SSE-Resume` | The stream |
 //! |---|---|---|
@@ -8,223 +8,293 @@
 //! | older than the ring, still in Redis | `resumed` | `XRANGE` after it up to the ring's head (paged, as the socket drains), then the ring, then live |
 //! | newer than this node has read, in Redis | `resumed` | waits (≤ 2 s) for this node's reader to reach it, then as above |
 //! | trimmed from Redis / not an entry / not a Redis id | `reset` | `event: reset` (`too-old` / `unknown-id`), then as single-node mode |
-//! | needs Redis, which is unreachable | none | a comment, a long `retry:` and a clean end: the client comes back later with its id |
+//! | needs Redis, which is unreachable | none | the client is asked to come back later with its id |
 
-use std::convert::Infallible;
-use std::pin::Pin;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
-use http_body_util::BodyExt;
-use hyper::body::{Body, Frame};
-use hyper::{Request, Response, StatusCode};
-use ssekit_parser::Message;
-use tokio::sync::mpsc;
-
 use super::ledger::Place;
+use super::replay::Replay;
 use super::{Broker, Ledger, StreamId};
-use crate::behaviour::Conduct;
-use crate::http::events::{jittered_retry, stream_headers, stream_options};
-use crate::http::{App, Peer, ResponseBody};
-use crate::hub::{Subscribed, Subscription, Topics};
+use crate::http::{App, Peer};
+use crate::hub::{ConnControl, Subscribed, Subscription, Topics};
 use crate::metrics::Metrics;
 use crate::replay::{ResetReason, Resume, Window};
-use crate::stream::EventStream;
+use crate::websocket::Opening;
 
-/// Entries fetched per `XRANGE` page while replaying (events may be up to 1 MiB each: a page,
-/// not the whole gap, is what a resuming client costs in memory).
-const PAGE: usize = 64;
 /// How long a resume waits for this node's reader to reach an id another node has sent.
 const AHEAD_WAIT: Duration = Duration::from_secs(2);
-/// Clients told to come back later wait this many times the usual `retry:`.
-const LATER_RETRY_FACTOR: u64 = 4;
 
-/// A registered subscription and what the client is told about it.
-struct Registered {
-    sub: Subscription,
-    resume: Resume,
+/// Where a subscription starts, decided (asking Redis when the ring cannot tell) before it is
+/// registered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Plan {
+    Fresh,
+    /// From this node's ring, after local position `seq`.
+    At(u64),
+    /// Older than the ring but still in Redis: replayed from Redis after this id up to the
+    /// ring's head, then the ring.
+    Replay(StreamId),
+    Reset(ResetReason),
+}
+
+impl Plan {
+    /// The hub's decision for this plan, given the ring's window at registration.
+    fn resume(self, w: Window) -> Resume {
+        match self {
+            Plan::Fresh => Resume::Fresh { after: w.head },
+            Plan::At(seq) => Resume::Resumed { after: seq },
+            Plan::Replay(_) => Resume::Resumed { after: w.head },
+            // As in single-node mode: a client known to be before everything retained gets
+            // all of it, an unknown one goes live.
+            Plan::Reset(reason) => Resume::Reset {
+                reason,
+                after: match reason {
+                    ResetReason::UnknownId => w.head,
+                    ResetReason::TooOld | ResetReason::OtherEpoch => w.oldest - 1,
+                },
+                live_after: w.head,
+            },
+        }
+    }
+
+    /// What the client is told, read from the ledger the registration was made under.
+    fn start(self, ledger: &Ledger, resume: Resume, w: Window) -> Start {
+        Start {
+            resume,
+            oldest: (w.oldest <= w.head)
+                .then(|| ledger.id_of(w.oldest))
+                .flatten(),
+            start: ledger.id_of(resume.after()).unwrap_or(ledger.head().1),
+            replay_from: match self {
+                Plan::Replay(id) => Some(id),
+                _ => None,
+            },
+        }
+    }
+}
+
+/// A registered subscription's start, as its client is told.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Start {
+    pub resume: Resume,
     /// Redis id of the oldest event in the ring (for the reset signal).
     oldest: Option<StreamId>,
     /// Redis id of the ring position the subscription starts after.
     start: StreamId,
+    /// Replay from Redis after this id, up to `start`, before the ring.
+    replay_from: Option<StreamId>,
 }
 
-enum Opening {
-    Open(Registered, Option<StreamId>),
+impl Start {
+    /// The reset signal's data, `{"reason","oldest"}` with Redis ids, if the client gets one.
+    pub fn reset_data(&self) -> Option<String> {
+        let Resume::Reset { reason, .. } = self.resume else {
+            return None;
+        };
+        let oldest = self.oldest.map(|o| o.to_string());
+        Some(serde_json::json!({ "reason": reason.as_str(), "oldest": oldest }).to_string())
+    }
+
+    /// The Redis id the subscription starts after (what a client that received nothing yet
+    /// resumes from).
+    pub fn start_id(&self) -> String {
+        self.start.to_string()
+    }
+
+    /// The replay from Redis this start needs, if any, filtered by `topics`.
+    pub fn replay(
+        &self,
+        broker: &Arc<Broker>,
+        topics: Topics,
+        metrics: &Arc<Metrics>,
+    ) -> Option<Replay> {
+        self.replay_from.map(|from| {
+            Replay::spawn(
+                Arc::clone(broker),
+                from,
+                self.start,
+                topics,
+                Arc::clone(metrics),
+            )
+        })
+    }
+
+    /// How a `/ws` session starts from here.
+    fn opening(&self, broker: &Arc<Broker>, topics: Topics, metrics: &Arc<Metrics>) -> Opening {
+        Opening {
+            reset: self.reset_data(),
+            replay: self.replay(broker, topics, metrics),
+            start_id: Some(self.start_id()),
+        }
+    }
+
+    /// One log line per opened subscription, at DEBUG: at thousands of subscribers an INFO
+    /// line each would drown the log (refusals stay WARN).
+    pub fn log_open(&self, transport: &str, peer: std::net::SocketAddr, had_id: bool) {
+        match self.resume {
+            Resume::Resumed { .. } => {
+                tracing::debug!(%peer, from = %self.start, replay = self.replay_from.is_some(), "{transport} opened: resume")
+            }
+            Resume::Reset { reason, .. } => {
+                tracing::debug!(%peer, reason = reason.as_str(), "{transport} opened: reset")
+            }
+            _ => tracing::debug!(%peer, had_id, "{transport} opened"),
+        }
+    }
+}
+
+/// Why no subscription was opened.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Refusal {
+    /// The resume needs Redis (or this node's reader to catch up) and cannot have it now.
     Later(&'static str),
     OverCapacity,
 }
 
-/// `GET /stream` in `--redis` mode (after auth and `HEAD`, which are mode-independent).
-pub(crate) async fn stream<B>(
-    app: &App,
-    broker: &Arc<Broker>,
-    peer: &Peer,
-    req: &Request<B>,
-    last_id: Option<&[u8]>,
-    topics: Topics,
-) -> Response<ResponseBody> {
-    let opening = open(broker, peer, last_id, topics.clone()).await;
-    let (reg, replay_from) = match opening {
-        Opening::Open(reg, from) => (reg, from),
-        Opening::Later(why) => {
-            broker.stats.deferred.fetch_add(1, Relaxed);
-            tracing::warn!(peer = %peer.addr, why, "stream asked to come back later");
-            return come_back_later(app, req, why);
+impl Broker {
+    /// Registers a subscription for a client presenting `last_id` (raw id bytes).
+    pub async fn subscribe(
+        self: &Arc<Self>,
+        last_id: Option<&[u8]>,
+        topics: Topics,
+        conn: Arc<ConnControl>,
+    ) -> Result<(Subscription, Start), Refusal> {
+        let plan = self.plan(last_id).await.map_err(Refusal::Later)?;
+        let ledger = self.ledger();
+        match self.hub.subscribe_with(topics, conn, |w| plan.resume(w)) {
+            Subscribed::Open(sub, resume, w) => Ok((sub, plan.start(&ledger, resume, w))),
+            Subscribed::OverCapacity => Err(Refusal::OverCapacity),
         }
-        Opening::OverCapacity => {
-            Metrics::add(&app.metrics.rejected_over_capacity, 1);
-            tracing::warn!("stream refused: over --max-connections");
-            return come_back_later(app, req, "over capacity");
-        }
-    };
-    log_open(peer, &reg, last_id.is_some());
-    let mut first = BytesMut::from(&app.behaviour.priming(jittered_retry(app.config.retry_ms))[..]);
-    if let Resume::Reset { reason, .. } = reg.resume {
-        first.extend_from_slice(&reset_event(reason, reg.oldest));
     }
-    let replay = replay_from.map(|from| spawn_replay(Arc::clone(broker), from, reg.start, topics));
-    let inner = EventStream::new(reg.sub, Bytes::new(), stream_options(app), peer.addr);
-    let body = ReplayStream {
-        first: Some(first.freeze()),
-        replay,
-        inner,
-        ended: false,
-        metrics: Arc::clone(&app.metrics),
-        broker: Arc::clone(broker),
-    };
-    let mut res = Response::new(body.boxed());
-    stream_headers(app, req.headers(), res.headers_mut(), reg.resume.header());
-    res
-}
 
-/// Decides where the stream starts and registers it with the hub.
-async fn open(
-    broker: &Arc<Broker>,
-    peer: &Peer,
-    last_id: Option<&[u8]>,
-    topics: Topics,
-) -> Opening {
-    let register = |decide: &dyn Fn(&Ledger, Window) -> Resume| {
-        let ledger = broker.ledger();
-        let opened = broker
-            .hub
-            .subscribe_with(topics.clone(), peer.conn.clone(), |w| decide(&ledger, w));
-        match opened {
-            Subscribed::Open(sub, resume, w) => {
-                let oldest = (w.oldest <= w.head)
-                    .then(|| ledger.id_of(w.oldest))
-                    .flatten();
-                let start = ledger.id_of(resume.after()).unwrap_or(ledger.head().1);
-                Opening::Open(
-                    Registered {
-                        sub,
-                        resume,
-                        oldest,
-                        start,
-                    },
-                    None,
-                )
-            }
-            Subscribed::OverCapacity => Opening::OverCapacity,
+    /// Moves a subscription that has sent nothing yet to start after `last_id` instead, as if
+    /// it had subscribed with it (the `/ws` first-message resume). `Err` says why the client
+    /// must come back later.
+    pub async fn resume(
+        &self,
+        sub: &mut Subscription,
+        last_id: &[u8],
+    ) -> Result<Start, &'static str> {
+        let plan = self.plan(Some(last_id)).await?;
+        let ledger = self.ledger();
+        let (resume, w) = sub.resume_with(|w| plan.resume(w));
+        Ok(plan.start(&ledger, resume, w))
+    }
+
+    /// `GET /ws`: registers a session's subscription for a client presenting `last_id`.
+    pub async fn open_ws(
+        self: &Arc<Self>,
+        metrics: &Arc<Metrics>,
+        peer: &Peer,
+        last_id: Option<&[u8]>,
+        topics: Topics,
+    ) -> Result<(Subscription, Opening), Refusal> {
+        let (sub, start) = self
+            .subscribe(last_id, topics.clone(), Arc::clone(&peer.conn))
+            .await?;
+        start.log_open("websocket", peer.addr, last_id.is_some());
+        Ok((sub, start.opening(self, topics, metrics)))
+    }
+
+    /// The `/ws` first-message resume of a session that has sent nothing yet.
+    pub async fn resume_ws(
+        self: &Arc<Self>,
+        metrics: &Arc<Metrics>,
+        sub: &mut Subscription,
+        last_id: &[u8],
+        topics: Topics,
+    ) -> Result<(Resume, Opening), &'static str> {
+        let start = self.resume(sub, last_id).await?;
+        Ok((start.resume, start.opening(self, topics, metrics)))
+    }
+
+    /// How long a client asked to come back later waits, in milliseconds.
+    pub fn later_retry_ms(&self, app: &App) -> u64 {
+        super::stream::later_retry_ms(app)
+    }
+
+    /// Decides where a client presenting `last_id` starts; `Err` says why it must come back
+    /// later (counted).
+    async fn plan(&self, last_id: Option<&[u8]>) -> Result<Plan, &'static str> {
+        let planned = self.plan_uncounted(last_id).await;
+        if planned.is_err() {
+            self.stats.deferred.fetch_add(1, Relaxed);
         }
-    };
-    let reset = |reason: ResetReason| {
-        register(&move |_, w: Window| Resume::Reset {
-            reason,
-            after: match reason {
-                ResetReason::UnknownId => w.head,
-                ResetReason::TooOld | ResetReason::OtherEpoch => w.oldest - 1,
-            },
-            live_after: w.head,
-        })
-    };
-    let Some(raw) = last_id else {
-        return register(&|_, w| Resume::Fresh { after: w.head });
-    };
-    let Some(id) = StreamId::parse(raw) else {
-        return reset(ResetReason::UnknownId);
-    };
-    for _ in 0..2 {
-        let place = {
-            let ledger = broker.ledger();
-            let window = broker.hub.window();
-            match ledger.place(id) {
-                Place::At(seq) if seq + 1 >= window.oldest => {
-                    drop(ledger);
-                    // The reader cannot move between the check and the registration in a way
-                    // that matters: the ring only trims from its old end, and `seq` stays
+        planned
+    }
+
+    async fn plan_uncounted(&self, last_id: Option<&[u8]>) -> Result<Plan, &'static str> {
+        let Some(raw) = last_id else {
+            return Ok(Plan::Fresh);
+        };
+        let Some(id) = StreamId::parse(raw) else {
+            return Ok(Plan::Reset(ResetReason::UnknownId));
+        };
+        for _ in 0..2 {
+            let place = {
+                let ledger = self.ledger();
+                let window = self.hub.window();
+                match ledger.place(id) {
+                    // The reader cannot move between this check and the registration in a
+                    // way that matters: the ring only trims from its old end, and `seq` stays
                     // resumable while events after it are retained (else the hub ends the
                     // stream at once and the client comes back through Redis).
-                    return register(&move |_, _| Resume::Resumed { after: seq });
+                    Place::At(seq) if seq + 1 >= window.oldest => return Ok(Plan::At(seq)),
+                    place => place,
                 }
-                place => place,
+            };
+            match place {
+                Place::Missing => return Ok(Plan::Reset(ResetReason::UnknownId)),
+                Place::Newer => match wait_for(self, id).await {
+                    Ok(()) => continue,
+                    Err(Some(reason)) => return Ok(Plan::Reset(reason)),
+                    Err(None) => return Err("redis unreachable or this node is behind"),
+                },
+                _ => {}
             }
-        };
-        match place {
-            Place::Missing => return reset(ResetReason::UnknownId),
-            Place::Newer => match wait_for(broker, id).await {
-                Ok(()) => continue,
-                Err(Some(reason)) => return reset(reason),
-                Err(None) => return Opening::Later("redis unreachable or this node is behind"),
-            },
-            _ => {}
+            // Older than the ring: replay from Redis if it still holds the id.
+            return match exists(self, id).await {
+                Ok(()) => Ok(Plan::Replay(id)),
+                Err(Some(reason)) => Ok(Plan::Reset(reason)),
+                Err(None) => Err("redis unreachable"),
+            };
         }
-        // Older than the ring: replay from Redis if it still holds the id.
-        return match exists(broker, id).await {
-            Ok(()) => match register(&|_, w| Resume::Resumed { after: w.head }) {
-                Opening::Open(reg, _) => Opening::Open(reg, Some(id)),
-                other => other,
-            },
-            Err(Some(reason)) => reset(reason),
-            Err(None) => Opening::Later("redis unreachable"),
-        };
+        Err("this node is behind the stream")
     }
-    Opening::Later("this node is behind the stream")
-}
 
-impl Broker {
     /// Where a long-poll (`/poll?after=ID`) starts in `--redis` mode. Polls are answered from
     /// this node's ring only: an id older than the ring gets a `too-old` reset.
     pub async fn decide_poll(&self, after: Option<&[u8]>) -> (Resume, Window) {
-        let reset = |reason, w: Window| Resume::Reset {
-            reason,
-            after: match reason {
-                ResetReason::UnknownId => w.head,
-                _ => w.oldest - 1,
-            },
-            live_after: w.head,
+        let decided = |plan: Plan| {
+            let w = self.hub.window();
+            (plan.resume(w), w)
         };
         let Some(raw) = after else {
-            let w = self.hub.window();
-            return (Resume::Fresh { after: w.head }, w);
+            return decided(Plan::Fresh);
         };
         let Some(id) = StreamId::parse(raw) else {
-            let w = self.hub.window();
-            return (reset(ResetReason::UnknownId, w), w);
+            return decided(Plan::Reset(ResetReason::UnknownId));
         };
         let mut waited = false;
         loop {
-            let place = {
+            {
                 let ledger = self.ledger();
                 let w = self.hub.window();
-                match ledger.place(id) {
-                    Place::At(seq) if seq + 1 >= w.oldest => {
-                        return (Resume::Resumed { after: seq }, w)
-                    }
-                    Place::At(_) | Place::Older => return (reset(ResetReason::TooOld, w), w),
-                    Place::Missing => return (reset(ResetReason::UnknownId, w), w),
-                    Place::Newer => Place::Newer,
+                let plan = match ledger.place(id) {
+                    Place::At(seq) if seq + 1 >= w.oldest => Some(Plan::At(seq)),
+                    Place::At(_) | Place::Older => Some(Plan::Reset(ResetReason::TooOld)),
+                    Place::Missing => Some(Plan::Reset(ResetReason::UnknownId)),
+                    Place::Newer => None,
+                };
+                if let Some(plan) = plan {
+                    return (plan.resume(w), w);
                 }
-            };
+            }
             // Another node served this id and this node's reader has not reached it yet.
             if waited || wait_for(self, id).await.is_err() {
-                let w = self.hub.window();
-                debug_assert_eq!(place, Place::Newer);
-                return (reset(ResetReason::UnknownId, w), w);
+                return decided(Plan::Reset(ResetReason::UnknownId));
             }
             waited = true;
         }
@@ -234,6 +304,11 @@ impl Broker {
     pub fn id_of(&self, seq: u64) -> String {
         let ledger = self.ledger();
         ledger.id_of(seq).unwrap_or(ledger.head().1).to_string()
+    }
+
+    /// The Redis id of ring position `seq`, if this node still maps it.
+    pub fn mapped_id(&self, seq: u64) -> Option<String> {
+        self.ledger().id_of(seq).map(|id| id.to_string())
     }
 }
 
@@ -268,151 +343,4 @@ async fn wait_for(broker: &Broker, id: StreamId) -> Result<(), Option<ResetReaso
         .await
         .is_ok_and(|r| r.is_ok());
     reached.then_some(()).ok_or(None)
-}
-
-/// The in-band reset signal, as in single-node mode but with Redis ids.
-fn reset_event(reason: ResetReason, oldest: Option<StreamId>) -> Bytes {
-    let data =
-        serde_json::json!({ "reason": reason.as_str(), "oldest": oldest.map(|o| o.to_string()) })
-            .to_string();
-    Message::new(&data)
-        .event("reset")
-        .to_bytes()
-        .unwrap_or_default()
-}
-
-/// `200`, a comment and a long `retry:`, then a clean end: an EventSource comes back later
-/// with its `Last-Event-ID` (a 5xx would stop it for good).
-fn come_back_later<B>(app: &App, req: &Request<B>, why: &str) -> Response<ResponseBody> {
-    let retry = jittered_retry(app.config.retry_ms.max(1000) * LATER_RETRY_FACTOR);
-    let mut body = BytesMut::new();
-    ssekit_parser::encode_comment(&mut body, &format!(" {why}: retry later"));
-    ssekit_parser::encode_retry(&mut body, retry);
-    let mut res = crate::http::full(StatusCode::OK, body.freeze());
-    stream_headers(app, req.headers(), res.headers_mut(), None);
-    res
-}
-
-fn log_open(peer: &Peer, reg: &Registered, had_id: bool) {
-    match reg.resume {
-        Resume::Resumed { .. } => {
-            tracing::info!(peer = %peer.addr, from = %reg.start, "stream opened: resume")
-        }
-        Resume::Reset { reason, .. } => {
-            tracing::info!(peer = %peer.addr, reason = reason.as_str(), "stream opened: reset")
-        }
-        _ => tracing::info!(peer = %peer.addr, had_id, "stream opened"),
-    }
-}
-
-/// A page of replayed frames (and how many events it holds), or why replay broke off.
-type Page = Result<(Bytes, u64), String>;
-
-/// Replays `(from, upto]` from Redis in pages on its own task; the channel holds one page, so
-/// pages are fetched only as fast as the client reads them.
-fn spawn_replay(
-    broker: Arc<Broker>,
-    from: StreamId,
-    upto: StreamId,
-    topics: Topics,
-) -> mpsc::Receiver<Page> {
-    let (tx, rx) = mpsc::channel(1);
-    tokio::spawn(async move {
-        let mut from = from;
-        while from < upto {
-            let page = match broker.range(from, &upto.to_string(), PAGE + 1).await {
-                Ok(p) => p,
-                Err(e) => {
-                    let _ = tx.send(Err(format!("redis: {e}"))).await;
-                    return;
-                }
-            };
-            // Each page starts at the last id already sent: finding it again proves nothing
-            // between the pages was trimmed away.
-            if page.first().map(|s| s.id) != Some(from) {
-                let _ = tx
-                    .send(Err(format!("{from} left Redis during the replay")))
-                    .await;
-                return;
-            }
-            let full = page.len() == PAGE + 1;
-            let mut frames = BytesMut::new();
-            let mut n = 0;
-            for stored in &page[1..] {
-                if topics.matches(stored.topic.as_deref()) {
-                    frames.extend_from_slice(&stored.frame);
-                    n += 1;
-                }
-            }
-            from = page.last().map_or(upto, |s| s.id);
-            if n > 0 && tx.send(Ok((frames.freeze(), n))).await.is_err() {
-                return;
-            }
-            if !full {
-                return;
-            }
-        }
-    });
-    rx
-}
-
-/// The stream body in `--redis` mode: the priming frame (and reset signal), the replay from
-/// Redis, then the ring (single-node [`EventStream`]).
-struct ReplayStream {
-    first: Option<Bytes>,
-    replay: Option<mpsc::Receiver<Page>>,
-    inner: EventStream,
-    ended: bool,
-    metrics: Arc<Metrics>,
-    broker: Arc<Broker>,
-}
-
-impl ReplayStream {
-    fn emit(&self, bytes: Bytes) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
-        Metrics::add(&self.metrics.bytes_sent, bytes.len() as u64);
-        Poll::Ready(Some(Ok(Frame::data(bytes))))
-    }
-}
-
-impl Body for ReplayStream {
-    type Data = Bytes;
-    type Error = Infallible;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
-        let this = self.get_mut();
-        if this.ended {
-            return Poll::Ready(None);
-        }
-        if let Some(first) = this.first.take() {
-            return this.emit(first);
-        }
-        if let Some(rx) = &mut this.replay {
-            match rx.poll_recv(cx) {
-                Poll::Pending => return Poll::Pending,
-                Poll::Ready(Some(Ok((frames, n)))) => {
-                    Metrics::add(&this.metrics.events_sent, n);
-                    Metrics::add(&this.metrics.replayed_events, n);
-                    this.broker.stats.replayed.fetch_add(n, Relaxed);
-                    return this.emit(frames);
-                }
-                Poll::Ready(Some(Err(why))) => {
-                    // Ends at an event boundary; the client resumes from its last id and is
-                    // told if that is no longer possible.
-                    tracing::warn!(%why, "replay from Redis broke off: stream ended");
-                    this.ended = true;
-                    return Poll::Ready(None);
-                }
-                Poll::Ready(None) => this.replay = None,
-            }
-        }
-        loop {
-            match Pin::new(&mut this.inner).poll_frame(cx) {
-                Poll::Ready(Some(Ok(f))) if f.data_ref().is_some_and(Bytes::is_empty) => continue,
-                other => return other,
-            }
-        }
-    }
 }

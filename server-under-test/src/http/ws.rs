@@ -13,11 +13,12 @@ use hyper::{Method, Request, Response, StatusCode, Version};
 use hyper_util::rt::TokioIo;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 
-use super::{auth, empty, query_values, text, App, Peer, ResponseBody};
-use crate::hub::{Subscribed, Topics};
+use super::{auth, empty, full, query_values, text, App, Peer, ResponseBody};
+use crate::broker::Refusal;
+use crate::hub::{Subscribed, Subscription, Topics};
 use crate::metrics::Metrics;
 use crate::replay::Resume;
-use crate::websocket::{self, Session};
+use crate::websocket::{self, Opening, Session};
 
 /// A WebSocket session waiting for its connection. The handler leaves it here and the task
 /// serving the TCP connection runs it after hyper's connection future ends with the upgrade,
@@ -53,46 +54,35 @@ pub(crate) async fn upgrade(
         Ok(key) => key,
         Err((status, msg)) => return app.cors.apply(&req, refuse(status, msg)),
     };
-    if app.broker.is_some() {
-        return text(
-            StatusCode::NOT_IMPLEMENTED,
-            "/ws is not served in --redis mode yet: use /stream or /poll\n",
-        );
-    }
     let last_id = query_values(&req, "last_event_id")
         .into_iter()
         .find(|v| !v.is_empty());
     let topics = Topics::new(query_values(&req, "topic"));
     let by_query = last_id.is_some();
     let last_id = last_id.map(String::into_bytes);
-    let (sub, resume, window) =
-        match app
-            .hub
-            .subscribe(last_id.as_deref(), topics, Arc::clone(&peer.conn))
-        {
-            Subscribed::Open(sub, resume, window) => (sub, resume, window),
-            Subscribed::OverCapacity => {
-                Metrics::add(&app.metrics.rejected_over_capacity, 1);
-                tracing::warn!(peer = %peer.addr, "websocket refused: over --max-connections");
-                let mut res = text(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "over --max-connections: retry later\n",
-                );
-                res.headers_mut()
-                    .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
-                return res;
-            }
-        };
-    match resume {
-        Resume::Resumed { after } => tracing::info!(
-            peer = %peer.addr, from = %app.hub.id_of(after), "websocket opened: resume"
-        ),
-        Resume::Reset { reason, .. } => tracing::info!(
-            peer = %peer.addr, reason = reason.as_str(), "websocket opened: reset"
-        ),
-        _ => tracing::info!(peer = %peer.addr, "websocket opened"),
-    }
-    let session = Session::new(app, sub, resume, window, by_query, peer.addr);
+    let opened = match &app.broker {
+        Some(broker) => {
+            broker
+                .open_ws(&app.metrics, peer, last_id.as_deref(), topics.clone())
+                .await
+        }
+        None => open(app, peer, last_id.as_deref(), topics.clone()),
+    };
+    let (sub, opening) = match opened {
+        Ok(opened) => opened,
+        Err(Refusal::OverCapacity) => {
+            Metrics::add(&app.metrics.rejected_over_capacity, 1);
+            tracing::warn!(peer = %peer.addr, "websocket refused: over --max-connections");
+            return unavailable("over --max-connections: retry later\n".into(), 5);
+        }
+        Err(Refusal::Later(why)) => {
+            tracing::warn!(peer = %peer.addr, why, "websocket asked to come back later");
+            let retry_ms = app.broker.as_ref().map_or(0, |b| b.later_retry_ms(app));
+            let msg = format!("{why}: retry later with the same id\n");
+            return unavailable(msg, retry_ms.div_ceil(1000));
+        }
+    };
+    let session = Session::new(app, sub, topics, opening, by_query, peer.addr);
     let upgrading = hyper::upgrade::on(&mut req);
     peer.handoff.put(Box::pin(async move {
         match upgrading.await {
@@ -107,6 +97,43 @@ pub(crate) async fn upgrade(
     if let Ok(accept) = HeaderValue::from_str(&derive_accept_key(key.as_bytes())) {
         h.insert(header::SEC_WEBSOCKET_ACCEPT, accept);
     }
+    res
+}
+
+/// Subscribes a single-node session to the hub.
+fn open(
+    app: &Arc<App>,
+    peer: &Peer,
+    last_id: Option<&[u8]>,
+    topics: Topics,
+) -> Result<(Subscription, Opening), Refusal> {
+    let (sub, resume, window) = match app.hub.subscribe(last_id, topics, Arc::clone(&peer.conn)) {
+        Subscribed::Open(sub, resume, window) => (sub, resume, window),
+        Subscribed::OverCapacity => return Err(Refusal::OverCapacity),
+    };
+    // DEBUG, as `/stream`'s: an INFO line per connection drowns the log at thousands of
+    // subscribers. Refusals stay WARN.
+    match resume {
+        Resume::Resumed { after } => tracing::debug!(
+            peer = %peer.addr, from = %app.hub.id_of(after), "websocket opened: resume"
+        ),
+        Resume::Reset { reason, .. } => tracing::debug!(
+            peer = %peer.addr, reason = reason.as_str(), "websocket opened: reset"
+        ),
+        _ => tracing::debug!(peer = %peer.addr, "websocket opened"),
+    }
+    Ok((sub, Opening::from_hub(app, resume, window)))
+}
+
+/// `503` with `Retry-After`: the handshake is refused for now, not for good.
+fn unavailable(msg: String, retry_after_secs: u64) -> Response<ResponseBody> {
+    let mut res = full(StatusCode::SERVICE_UNAVAILABLE, msg);
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    h.insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
     res
 }
 

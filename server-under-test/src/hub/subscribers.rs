@@ -157,10 +157,19 @@ impl Subscription {
     /// as if it had subscribed with it (the `/ws` first-message resume).
     pub fn resume_from(&mut self, last_id: &[u8]) -> (Resume, Window) {
         let hub = Arc::clone(&self.hub);
+        self.resume_with(|window| {
+            let decided = replay::decide(Some(last_id), &hub.epoch, window);
+            hub.behaviour.resume(decided, window.oldest - 1)
+        })
+    }
+
+    /// Like [`Self::resume_from`], with the start chosen by `decide` from the ring's window
+    /// under the hub's lock (the `--redis` broker decides by Redis ids).
+    pub fn resume_with(&mut self, decide: impl FnOnce(Window) -> Resume) -> (Resume, Window) {
+        let hub = Arc::clone(&self.hub);
         let mut st = hub.lock();
         let window = st.ring.window();
-        let decided = replay::decide(Some(last_id), &hub.epoch, window);
-        let resume = hub.behaviour.resume(decided, window.oldest - 1);
+        let resume = decide(window);
         self.cursor = resume.after();
         self.replay_until = window.head;
         if let Some(slot) = st.slots.get_mut(self.slot) {
