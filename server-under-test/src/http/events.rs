@@ -148,17 +148,22 @@ pub(crate) fn jittered_retry(base: u64) -> u64 {
     base + replay::random_u64() % (base / 2 + 1)
 }
 
+/// At DEBUG: one INFO line per connection drowns the log at thousands of subscribers (`/ws`
+/// and `--redis` streams log their opens the same way; refusals stay WARN).
 fn log_open(app: &App, peer: &Peer, version: Version, resume: Resume, had_id: bool) {
+    if !tracing::enabled!(tracing::Level::DEBUG) {
+        return;
+    }
     let version = format!("{version:?}");
     match resume {
-        Resume::Resumed { after } => tracing::info!(
+        Resume::Resumed { after } => tracing::debug!(
             peer = %peer.addr, ?version, from = %app.hub.id_of(after), "stream opened: resume"
         ),
-        Resume::Reset { reason, .. } => tracing::info!(
+        Resume::Reset { reason, .. } => tracing::debug!(
             peer = %peer.addr, ?version, reason = reason.as_str(), "stream opened: reset"
         ),
         Resume::Fresh { .. } | Resume::Unannounced { .. } => {
-            tracing::info!(peer = %peer.addr, ?version, had_id, "stream opened")
+            tracing::debug!(peer = %peer.addr, ?version, had_id, "stream opened")
         }
     }
 }
