@@ -2,6 +2,8 @@
 //! healthy server and on misbehaviours, and the server's own live page (`GET /`) across a
 //! restart. Skipped, with the reason, when Chromium is not installed (`.ci/run` installs it).
 
+mod common;
+
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -18,19 +20,6 @@ use ssekit_server::{Config, Misbehavior};
 
 /// One browser at a time: sessions time reconnect delays, so they should not fight for CPU.
 static BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-fn chromium() -> Option<PathBuf> {
-    let path = PathBuf::from(std::env::var_os("SSEKIT_CHROMIUM").unwrap_or(DEFAULT_PATH.into()));
-    if path.exists() {
-        return Some(path);
-    }
-    eprintln!(
-        "SKIPPED: no Chromium at {} (install Debian's `chromium` package, as .ci/run does, \
-         or set SSEKIT_CHROMIUM)",
-        path.display()
-    );
-    None
-}
 
 /// A fast-reconnecting reference server: `retry` 300–450 ms (the server adds up to 50% jitter).
 fn config(misbehave: &[Misbehavior]) -> Config {
@@ -75,7 +64,7 @@ async fn session_with(
     with_credentials: bool,
     page: Option<std::net::TcpListener>,
 ) -> Option<(Vec<CheckResult>, Observation)> {
-    let path = chromium()?;
+    let path = common::chromium()?;
     let _one = BROWSER.lock().await;
     let target = Target::embedded(config)
         .await
@@ -311,7 +300,7 @@ async fn retry_is_honoured_and_an_invalid_retry_is_ignored() {
 /// the page reconnects by itself and shows every event, with no gap.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn live_page_survives_a_server_restart() {
-    let Some(path) = chromium() else {
+    let Some(path) = common::chromium() else {
         return;
     };
     let _one = BROWSER.lock().await;
@@ -412,18 +401,15 @@ async fn live_page_survives_a_server_restart() {
     second.shutdown().await;
 }
 
+/// [`common::args`] with `--browser` when a Chromium is given.
 fn check_args(only: &[&str], browser: Option<PathBuf>) -> CheckArgs {
     CheckArgs {
-        only: only.iter().map(|s| (*s).to_owned()).collect(),
-        timeout: Duration::from_secs(3),
-        heartbeat_max: Duration::from_secs(3),
-        quiet: true,
         browser: BrowserArgs {
             enabled: browser.is_some(),
             chromium: browser.unwrap_or_else(|| DEFAULT_PATH.into()),
             with_credentials: false,
         },
-        ..CheckArgs::default()
+        ..common::args(only)
     }
 }
 
@@ -438,7 +424,7 @@ async fn check_with_browser_adds_b_rows_and_a_browser_section() {
     assert!(report.results.iter().all(|r| r.check.group() != "B"));
     assert!(report::json::to_value(&report).get("browser").is_none());
 
-    let Some(path) = chromium() else {
+    let Some(path) = common::chromium() else {
         return;
     };
     let _one = BROWSER.lock().await;

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use ssekit_check::browser::cdp::Tab;
-use ssekit_check::browser::chromium::{Chromium, DEFAULT_PATH};
+use ssekit_check::browser::chromium::Chromium;
 use ssekit_server::{Config, ServerHandle};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -39,19 +39,6 @@ const STREAMS: usize = 8;
 const PER_ORIGIN: usize = 6;
 /// How long a queued request is watched to stay queued.
 const HELD: Duration = Duration::from_secs(3);
-
-fn chromium() -> Option<PathBuf> {
-    let path = PathBuf::from(std::env::var_os("SSEKIT_CHROMIUM").unwrap_or(DEFAULT_PATH.into()));
-    if path.exists() {
-        return Some(path);
-    }
-    eprintln!(
-        "SKIPPED: no Chromium at {} (install Debian's `chromium` package, as .ci/run does, \
-         or set SSEKIT_CHROMIUM)",
-        path.display()
-    );
-    None
-}
 
 /// Writes `name.json` into `$SSEKIT_WRITE_MEASUREMENTS` (a relative directory is taken from the
 /// workspace root, where `target/` is), and prints it for `--nocapture`.
@@ -296,7 +283,7 @@ async fn many_streams(browser: &Chromium, server: &ServerHandle, origin: &Origin
 /// wait as long as the six are held; over HTTP/2 all eight open at once and the fetch answers.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn six_eventsources_per_origin_over_http1_all_over_http2() {
-    let Some(path) = chromium() else {
+    let Some(path) = common::chromium() else {
         return;
     };
     let _one = BROWSER.lock().await;
@@ -369,7 +356,7 @@ async fn six_eventsources_per_origin_over_http1_all_over_http2() {
 /// all eight are held.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn websockets_are_not_held_to_six_per_origin() {
-    let Some(path) = chromium() else {
+    let Some(path) = common::chromium() else {
         return;
     };
     let _one = BROWSER.lock().await;
@@ -555,6 +542,20 @@ impl Relay {
     }
 }
 
+/// Publishes `n=N` on `topic` for each N of `ns`, in order; returns the events' ids.
+async fn publish_numbered(
+    server: &ServerHandle,
+    topic: &str,
+    ns: std::ops::RangeInclusive<u32>,
+) -> Vec<String> {
+    let mut ids = Vec::new();
+    for n in ns {
+        let id = server.publish(Some(topic), None, &format!("n={n}")).await;
+        ids.push(id.expect("publish"));
+    }
+    ids
+}
+
 fn count(v: &Value) -> usize {
     v.as_array().map_or(0, Vec::len)
 }
@@ -565,7 +566,7 @@ fn count(v: &Value) -> usize {
 /// after the drop. A WebSocket whose page code reconnects with `last_event_id` has them all.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_a_drop_eventsource_resumes_and_websocket_does_not() {
-    let Some(path) = chromium() else {
+    let Some(path) = common::chromium() else {
         return;
     };
     let _one = BROWSER.lock().await;
@@ -597,15 +598,7 @@ async fn after_a_drop_eventsource_resumes_and_websocket_does_not() {
     )
     .await;
 
-    let mut published = Vec::new();
-    for n in 1..=3 {
-        published.push(
-            server
-                .publish(Some(topic), None, &format!("n={n}"))
-                .await
-                .expect("publish"),
-        );
-    }
+    let mut published = publish_numbered(&server, topic, 1..=3).await;
     until(&tab, "three events on each", Duration::from_secs(5), |s| {
         count(&s["streams"][0]["ids"]) == 3
             && count(&s["sockets"][0]["ids"]) == 3
@@ -616,28 +609,14 @@ async fn after_a_drop_eventsource_resumes_and_websocket_does_not() {
     let cut_at = tab.eval("probe.mark('cut')").await.expect("mark");
     relay.cut().await;
     // Published while the connections are down (both clients wait 300 ms before coming back).
-    for n in 4..=6 {
-        published.push(
-            server
-                .publish(Some(topic), None, &format!("n={n}"))
-                .await
-                .expect("publish"),
-        );
-    }
+    published.extend(publish_numbered(&server, topic, 4..=6).await);
     until(&tab, "the reconnects", Duration::from_secs(5), |s| {
         count(&s["streams"][0]["reopened"]) == 1
             && count(&s["sockets"][0]["closes"]) == 1
             && count(&s["sockets"][1]["reopened"]) == 1
     })
     .await;
-    for n in 7..=9 {
-        published.push(
-            server
-                .publish(Some(topic), None, &format!("n={n}"))
-                .await
-                .expect("publish"),
-        );
-    }
+    published.extend(publish_numbered(&server, topic, 7..=9).await);
     let s = until(&tab, "all nine events", Duration::from_secs(5), |s| {
         count(&s["streams"][0]["ids"]) >= 9 && count(&s["sockets"][1]["ids"]) >= 9
     })

@@ -12,7 +12,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use ssekit_check::check_command::{check_target, CheckArgs, ProfileArg};
+use ssekit_check::check_command::{CheckArgs, ProfileArg};
 use ssekit_check::checks::Status;
 use ssekit_check::report::Report;
 use ssekit_check::target::{Opening, Target};
@@ -109,13 +109,9 @@ async fn endpoint(shape: Shape) -> String {
 async fn check(shape: Shape) -> Report {
     let url = endpoint(shape).await;
     let args = CheckArgs {
-        url: Some(url.clone()),
-        profile: vec![ProfileArg::Openai],
-        timeout: Duration::from_secs(3),
         heartbeat_max: Duration::from_secs(2),
         stream_max: Duration::from_secs(5),
-        quiet: true,
-        ..CheckArgs::default()
+        ..common::profile_args(ProfileArg::Openai, url.clone())
     };
     let mut target = Target::remote(url.parse().expect("url"), http::HeaderMap::new());
     target.opening = Opening {
@@ -124,10 +120,7 @@ async fn check(shape: Shape) -> Report {
         content_type: Some(http::HeaderValue::from_static("application/json")),
         accept: None,
     };
-    tokio::time::timeout(Duration::from_secs(60), check_target(target, &args))
-        .await
-        .expect("the run finishes")
-        .expect("the run is possible")
+    common::run_target(target, &args).await
 }
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_good_completion_stream_passes_and_feed_checks_skip() {

@@ -4,12 +4,15 @@
 //! A small hand-written server answers every POST, `initialize` included, as an event stream
 //! (as the TypeScript SDK does by default).
 
+mod common;
+
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use ssekit_check::check_command::{build_target, check_target, CheckArgs, ProfileArg};
+use common::expect;
+use ssekit_check::check_command::{CheckArgs, ProfileArg};
 use ssekit_check::checks::Status;
 use ssekit_check::report::Report;
 use ssekit_server::{Config, Misbehavior};
@@ -21,44 +24,18 @@ const COUNT: &str = r#"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"
 /// `config`.
 async fn check(config: Config, data: Option<&str>) -> Report {
     let server = ssekit_server::start(config).await.expect("the mock starts");
+    let url = format!("http://{}/mcp", server.local_addr());
     let args = CheckArgs {
-        url: Some(format!("http://{}/mcp", server.local_addr())),
-        profile: vec![ProfileArg::Mcp],
         data: data.map(str::to_owned),
-        quiet: true,
-        timeout: Duration::from_secs(3),
-        stream_max: Duration::from_secs(10),
-        ..CheckArgs::default()
+        ..common::profile_args(ProfileArg::Mcp, url)
     };
-    let target = build_target(&args).await.expect("the target is valid");
-    let report = tokio::time::timeout(Duration::from_secs(60), check_target(target, &args))
-        .await
-        .expect("the run finishes")
-        .expect("the run is possible");
+    let report = common::run_args(&args).await;
     drop(server);
     report
 }
 
-fn status(report: &Report, id: &str) -> (Status, String) {
-    let r = report
-        .results
-        .iter()
-        .find(|r| r.check.id == id)
-        .unwrap_or_else(|| panic!("{id} did not run"));
-    (r.status, r.observed.clone())
-}
-
-fn expect(report: &Report, id: &str, want: Status, naming: &str) {
-    let (got, observed) = status(report, id);
-    assert_eq!(got, want, "{id}: {observed}");
-    assert!(
-        observed.contains(naming),
-        "{id} should name {naming:?}: {observed}"
-    );
-}
-
 fn not_failed(report: &Report, id: &str) {
-    let (got, observed) = status(report, id);
+    let (got, observed) = common::result(report, id);
     assert_ne!(got, Status::Fail, "{id}: {observed}");
 }
 
@@ -224,19 +201,11 @@ async fn sse_only_server() -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_initialize_answered_as_an_event_stream_opens_the_session() {
     let args = CheckArgs {
-        url: Some(sse_only_server().await),
-        profile: vec![ProfileArg::Mcp],
-        quiet: true,
-        timeout: Duration::from_secs(3),
         stream_max: Duration::from_secs(5),
         only: vec!["H01".into(), "P".into()],
-        ..CheckArgs::default()
+        ..common::profile_args(ProfileArg::Mcp, sse_only_server().await)
     };
-    let target = build_target(&args).await.expect("the target is valid");
-    let r = tokio::time::timeout(Duration::from_secs(60), check_target(target, &args))
-        .await
-        .expect("the run finishes")
-        .expect("the run is possible");
+    let r = common::run_args(&args).await;
     // The default tools/list went out with the session the SSE-answered initialize assigned.
     expect(&r, "H01", Status::Pass, "200");
     expect(&r, "P02", Status::Pass, "mcp: 2 JSON-RPC message(s)");

@@ -7,10 +7,8 @@
 
 mod common;
 
-use std::time::Duration;
-
 use common::{expect, result};
-use ssekit_check::check_command::{build_target, check_target, CheckArgs, ProfileArg};
+use ssekit_check::check_command::{build_target, CheckArgs, ProfileArg};
 use ssekit_check::checks::Status;
 use ssekit_check::report::Report;
 
@@ -25,22 +23,14 @@ async fn check(profile: ProfileArg, path: &str, max: Option<u32>, only: &[&str])
     let server = ssekit_server::start(ssekit_server::Config::default())
         .await
         .expect("the mock starts");
+    let url = format!("http://{}{path}", server.local_addr());
     let args = CheckArgs {
-        url: Some(format!("http://{}{path}", server.local_addr())),
-        profile: vec![profile],
         only: only.iter().map(|s| (*s).to_owned()).collect(),
         max_requests: max,
         data,
-        timeout: Duration::from_secs(3),
-        stream_max: Duration::from_secs(10),
-        quiet: true,
-        ..CheckArgs::default()
+        ..common::profile_args(profile, url)
     };
-    let target = build_target(&args).await.expect("the target is valid");
-    let report = tokio::time::timeout(Duration::from_secs(60), check_target(target, &args))
-        .await
-        .expect("the run finishes")
-        .expect("the run is possible");
+    let report = common::run_args(&args).await;
     (report, server.metrics().http_connections_total)
 }
 

@@ -7,7 +7,7 @@ mod common;
 use common::expect;
 use std::time::Duration;
 
-use ssekit_check::check_command::{build_target, check_target, CheckArgs, ProfileArg};
+use ssekit_check::check_command::{CheckArgs, ProfileArg};
 use ssekit_check::checks::Status;
 use ssekit_check::report::Report;
 use ssekit_server::{Config, Misbehavior};
@@ -28,20 +28,11 @@ async fn serve(switches: &[Misbehavior]) -> (String, ssekit_server::ServerHandle
 async fn check(switches: &[Misbehavior], profile: ProfileArg, path: &str) -> Report {
     let (base, _server) = serve(switches).await;
     let args = CheckArgs {
-        url: Some(format!("{base}{path}")),
-        profile: vec![profile],
         only: ["P", "H01", "H02"].map(String::from).to_vec(),
-        timeout: Duration::from_secs(3),
         heartbeat_max: Duration::from_millis(1500),
-        stream_max: Duration::from_secs(10),
-        quiet: true,
-        ..CheckArgs::default()
+        ..common::profile_args(profile, format!("{base}{path}"))
     };
-    let target = build_target(&args).await.expect("target");
-    tokio::time::timeout(Duration::from_secs(90), check_target(target, &args))
-        .await
-        .expect("the run finishes")
-        .expect("the run is possible")
+    common::run_args(&args).await
 }
 const OPENAI: &str = "/v1/chat/completions";
 const ANTHROPIC: &str = "/v1/messages";

@@ -128,6 +128,31 @@ pub struct LoadArgs {
     pub json: Option<PathBuf>,
 }
 
+impl Default for LoadArgs {
+    /// `ssekit load` with no arguments: 100 idle SSE streams for 10 s on an embedded server.
+    /// A test (feature `cli`) keeps this equal to the command line's defaults.
+    fn default() -> Self {
+        LoadArgs {
+            url: None,
+            transport: Transport::Sse,
+            poll_interval: 1000,
+            reconnect: false,
+            connections: 100,
+            duration: 10.0,
+            publish: None,
+            rate: None,
+            publishers: 1,
+            batch: 1,
+            stall: 0,
+            sources: Vec::new(),
+            server_pid: None,
+            pad: 0,
+            connect_timeout: 60.0,
+            json: None,
+        }
+    }
+}
+
 #[cfg(feature = "cli")]
 fn parse_secs(s: &str) -> Result<f64, String> {
     let v: f64 = s
@@ -643,5 +668,22 @@ fn publish_summary(o: &PublishOutcome, publishers: u64, batch: u64) -> Publish {
         } else {
             0.0
         },
+    }
+}
+
+#[cfg(all(test, feature = "cli"))]
+mod tests {
+    use super::*;
+
+    /// `LoadArgs::default()` is what the command line gives with no arguments.
+    #[test]
+    fn default_is_the_command_lines_default() {
+        #[derive(clap::Parser)]
+        struct Bare {
+            #[command(flatten)]
+            args: LoadArgs,
+        }
+        let parsed = <Bare as clap::Parser>::parse_from(["ssekit-load"]).args;
+        assert_eq!(format!("{parsed:?}"), format!("{:?}", LoadArgs::default()));
     }
 }

@@ -8,24 +8,17 @@ use std::time::Duration;
 use ssekit_load::report::Report;
 use ssekit_load::{execute, Endpoints, LoadArgs, Transport};
 
+/// `ssekit load --transport T --connections N --duration D --rate R`, polling every 100 ms,
+/// with 10 s to connect.
 fn args(transport: Transport, connections: u64, duration: f64, rate: f64) -> LoadArgs {
     LoadArgs {
-        url: None,
         transport,
         poll_interval: 100,
-        reconnect: false,
         connections,
         duration,
-        publish: None,
         rate: Some(rate),
-        publishers: 1,
-        batch: 1,
-        stall: 0,
-        sources: Vec::new(),
-        server_pid: None,
-        pad: 0,
         connect_timeout: 10.0,
-        json: None,
+        ..LoadArgs::default()
     }
 }
 

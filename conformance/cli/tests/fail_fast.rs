@@ -6,11 +6,11 @@
 #[path = "../../tests/common/mod.rs"]
 mod common;
 
-use std::io::Read;
+use common::CheckRun;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
@@ -20,35 +20,9 @@ use tokio_rustls::TlsAcceptor;
 
 const SSEKIT: &str = env!("CARGO_BIN_EXE_ssekit");
 
-/// What one `ssekit check` run gave.
-struct Run {
-    code: i32,
-    stderr: String,
-    took: Duration,
-}
-
-/// Runs `ssekit check ARGS`, waiting at most 90 s.
-fn check(args: &[&str]) -> Run {
-    let started = Instant::now();
-    let mut child = Command::new(SSEKIT)
-        .arg("check")
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("ssekit runs");
-    let mut pipe = child.stderr.take().expect("stderr");
-    let reader = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = pipe.read_to_string(&mut text);
-        text
-    });
-    let status = common::wait_bounded(&mut child, Duration::from_secs(90), "ssekit check");
-    Run {
-        code: status.code().unwrap_or(-1),
-        stderr: reader.join().expect("stderr reader"),
-        took: started.elapsed(),
-    }
+/// Runs `ssekit check ARGS` as given (no report file added), bounded in time.
+fn check(args: &[&str]) -> CheckRun {
+    common::check_process(SSEKIT, args, &[])
 }
 
 /// A scratch directory of this test's own.
@@ -146,7 +120,7 @@ fn write_pem(dir: &Path, ca: &rcgen::Certificate) -> String {
 }
 
 /// Asserts a could-not-run exit naming every one of `naming`, reached without running checks.
-fn could_not_run(run: &Run, naming: &[&str]) {
+fn could_not_run(run: &CheckRun, naming: &[&str]) {
     assert_eq!(run.code, 2, "{}", run.stderr);
     for text in naming {
         assert!(

@@ -5,7 +5,6 @@
 mod common;
 
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
 use serde_json::Value;
 
@@ -60,38 +59,8 @@ fn python_with(ports: &[&str]) -> Option<Python> {
 
 /// Runs `ssekit check ARGS --json FILE --quiet`, bounded; returns (exit code, report).
 fn check(args: &[&str]) -> (i32, Value) {
-    let dir = std::env::temp_dir().join(format!(
-        "ssekit-check-{}-{}",
-        std::process::id(),
-        rand_suffix()
-    ));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let json = dir.join("report.json");
-    let mut child = Command::new(SSEKIT)
-        .arg("check")
-        .args(args)
-        .arg("--json")
-        .arg(&json)
-        .arg("--quiet")
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("ssekit runs");
-    let started = std::time::Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait().expect("wait") {
-            break s;
-        }
-        if started.elapsed() > Duration::from_secs(120) {
-            let _ = child.kill();
-            panic!("ssekit check {args:?} did not finish in 120 s");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let report = std::fs::read_to_string(&json)
-        .map(|t| serde_json::from_str(&t).expect("valid JSON"))
-        .unwrap_or(Value::Null);
-    let _ = std::fs::remove_dir_all(&dir);
-    (status.code().unwrap_or(-1), report)
+    let run = common::run_check(SSEKIT, args, &[]);
+    (run.code, run.report)
 }
 
 fn rand_suffix() -> u128 {

@@ -6,14 +6,10 @@
 #[path = "../../tests/common/mod.rs"]
 mod common;
 
-use common::tls_front;
+use common::{tls_front, CheckRun};
 
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
-use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -99,43 +95,9 @@ async fn serve(client: TcpStream, connect: Connect, log: Log) {
     let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
 }
 
-/// Runs `ssekit check ARGS` with `env` set (and every proxy variable cleared first); returns
-/// the exit code, the JSON report and stderr.
-fn check(args: &[&str], env: &[(&str, &str)]) -> (i32, Value, String) {
-    let dir = std::env::temp_dir().join(format!(
-        "ssekit-proxy-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos())
-    ));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let json: PathBuf = dir.join("r.json");
-    let mut cmd = Command::new(SSEKIT);
-    for var in ["http_proxy", "https_proxy", "all_proxy", "no_proxy"] {
-        cmd.env_remove(var).env_remove(var.to_ascii_uppercase());
-    }
-    let mut child = cmd
-        .envs(env.iter().copied())
-        .arg("check")
-        .args(args)
-        .arg("--quiet")
-        .arg("--json")
-        .arg(&json)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("ssekit runs");
-    let status = common::wait_bounded(&mut child, Duration::from_secs(90), "ssekit check");
-    let mut stderr = String::new();
-    if let Some(mut err) = child.stderr.take() {
-        let _ = std::io::Read::read_to_string(&mut err, &mut stderr);
-    }
-    let report = std::fs::read_to_string(&json)
-        .map(|t| serde_json::from_str(&t).expect("JSON"))
-        .unwrap_or(Value::Null);
-    let _ = std::fs::remove_dir_all(&dir);
-    (status.code().unwrap_or(-1), report, stderr)
+/// `ssekit check ARGS` with `env` set, the machine's proxy variables cleared first.
+fn check(args: &[&str], env: &[(&str, &str)]) -> CheckRun {
+    common::run_check(SSEKIT, args, env)
 }
 
 fn only(ids: &[&'static str]) -> Vec<&'static str> {
@@ -149,14 +111,7 @@ fn lines(log: &Log) -> Vec<String> {
 #[test]
 fn http_targets_go_in_absolute_form_and_h2c_skips() {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    let config = ssekit_server::Config {
-        tick: Some(Duration::from_millis(200)),
-        heartbeat: Some(Duration::from_secs(1)),
-        ..ssekit_server::Config::default()
-    };
-    let server = runtime
-        .block_on(ssekit_server::start(config))
-        .expect("server");
+    let server = runtime.block_on(common::ticking_server());
     let (port, log) = runtime.block_on(forward_proxy(Connect::Allow));
     let proxy = format!("http://127.0.0.1:{port}");
     let origin = format!("http://{}", server.local_addr());
@@ -165,19 +120,19 @@ fn http_targets_go_in_absolute_form_and_h2c_skips() {
     let ids = ["H01", "T03", "F07", "H06", "T02"];
     let mut args = vec![url.as_str(), "--publish", &publish, "--proxy", &proxy];
     args.extend(only(&ids));
-    let (code, report, stderr) = check(&args, &[]);
+    let run = check(&args, &[]);
     for id in ["H01", "T03", "F07"] {
-        let status = common::status(&report, id);
-        assert!(status.starts_with("PASS"), "{id}: {status}\n{stderr}");
+        let status = common::status(&run.report, id);
+        assert!(status.starts_with("PASS"), "{id}: {status}\n{}", run.stderr);
     }
     for id in ["H06", "T02"] {
-        let status = common::status(&report, id);
+        let status = common::status(&run.report, id);
         assert!(
             status.starts_with("SKIP") && status.contains("forward proxy"),
             "{id}: {status}"
         );
     }
-    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(run.code, 0, "{}", run.stderr);
     let seen = lines(&log);
     assert!(
         seen.iter().any(|l| l.starts_with(&format!("GET {url}"))),
@@ -193,16 +148,16 @@ fn http_targets_go_in_absolute_form_and_h2c_skips() {
     // The environment's proxy applies to URL targets; NO_PROXY and --no-proxy bypass it.
     let before = lines(&log).len();
     let env_proxy = [("HTTP_PROXY", proxy.as_str())];
-    let (_, report, _) = check(&[url.as_str(), "--only", "H01"], &env_proxy);
-    assert!(common::status(&report, "H01").starts_with("PASS"));
+    let run = check(&[url.as_str(), "--only", "H01"], &env_proxy);
+    assert!(common::status(&run.report, "H01").starts_with("PASS"));
     let after_env = lines(&log).len();
     assert!(after_env > before, "HTTP_PROXY was not used");
     let bypass = [("http_proxy", proxy.as_str()), ("no_proxy", "127.0.0.1")];
-    let (_, report, _) = check(&[url.as_str(), "--only", "H01"], &bypass);
-    assert!(common::status(&report, "H01").starts_with("PASS"));
+    let run = check(&[url.as_str(), "--only", "H01"], &bypass);
+    assert!(common::status(&run.report, "H01").starts_with("PASS"));
     let args = [url.as_str(), "--only", "H01", "--no-proxy"];
-    let (_, report, _) = check(&args, &env_proxy);
-    assert!(common::status(&report, "H01").starts_with("PASS"));
+    let run = check(&args, &env_proxy);
+    assert!(common::status(&run.report, "H01").starts_with("PASS"));
     assert_eq!(
         lines(&log).len(),
         after_env,
@@ -214,14 +169,7 @@ fn http_targets_go_in_absolute_form_and_h2c_skips() {
 #[test]
 fn https_targets_tunnel_with_connect() {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    let config = ssekit_server::Config {
-        tick: Some(Duration::from_millis(200)),
-        heartbeat: Some(Duration::from_secs(1)),
-        ..ssekit_server::Config::default()
-    };
-    let server = runtime
-        .block_on(ssekit_server::start(config))
-        .expect("server");
+    let server = runtime.block_on(common::ticking_server());
     let (tls_port, ca) = runtime.block_on(tls_front(server.local_addr()));
     let ca_file = std::env::temp_dir().join(format!("ssekit-proxy-ca-{}.pem", std::process::id()));
     std::fs::write(&ca_file, ca).expect("write CA");
@@ -233,13 +181,13 @@ fn https_targets_tunnel_with_connect() {
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let mut args = vec![url.as_str(), "--ca-cert", &ca_arg];
     args.extend(only(&["H01", "H06"]));
-    let (code, report, stderr) = check(&args, &env);
+    let run = check(&args, &env);
     for id in ["H01", "H06"] {
-        let status = common::status(&report, id);
-        assert!(status.starts_with("PASS"), "{id}: {status}\n{stderr}");
+        let status = common::status(&run.report, id);
+        assert!(status.starts_with("PASS"), "{id}: {status}\n{}", run.stderr);
     }
-    assert!(common::status(&report, "H06").contains("ALPN"));
-    assert_eq!(code, 0);
+    assert!(common::status(&run.report, "H06").contains("ALPN"));
+    assert_eq!(run.code, 0);
     let seen = lines(&log);
     let connect = format!("CONNECT localhost:{tls_port} HTTP/1.1");
     assert!(seen.iter().all(|l| *l == connect), "{seen:?}");
@@ -249,10 +197,10 @@ fn https_targets_tunnel_with_connect() {
     let (refusing, _) = runtime.block_on(forward_proxy(Connect::Refuse));
     let proxy = format!("http://127.0.0.1:{refusing}");
     let args = [url.as_str(), "--ca-cert", &ca_arg, "--proxy", &proxy];
-    let (code, report, stderr) = check(&[&args[..], &only(&["H01"])].concat(), &[]);
-    let said = format!("{stderr} {report}");
+    let run = check(&[&args[..], &only(&["H01"])].concat(), &[]);
+    let said = format!("{} {}", run.stderr, run.report);
     assert!(said.contains("answered 403 Forbidden"), "{said}");
-    assert_eq!(code, 2, "{said}");
+    assert_eq!(run.code, 2, "{said}");
     let _ = std::fs::remove_file(&ca_file);
     runtime.block_on(server.shutdown());
 }

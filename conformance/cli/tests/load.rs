@@ -7,24 +7,16 @@ use std::time::Duration;
 
 use ssekit_load::{execute, report::Report, Endpoints, LoadArgs, Transport};
 
+/// `ssekit load --connections N --duration D --rate R --stall K` over SSE, with 10 s to
+/// connect.
 fn args(connections: u64, duration: f64, rate: f64, stall: u64) -> LoadArgs {
     LoadArgs {
-        url: None,
-        transport: Transport::Sse,
-        poll_interval: 1000,
-        reconnect: false,
         connections,
         duration,
-        publish: None,
         rate: Some(rate),
-        publishers: 1,
-        batch: 1,
         stall,
-        sources: Vec::new(),
-        server_pid: None,
-        pad: 0,
         connect_timeout: 10.0,
-        json: None,
+        ..LoadArgs::default()
     }
 }
 

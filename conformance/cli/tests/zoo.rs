@@ -13,6 +13,9 @@
 //! installs them. `ZOO_CASES=a,b` runs only those cases, `ZOO_JOBS=N` sets how many run at once.
 //! See `tests/zoo/README.md`.
 
+#[path = "../../tests/common/mod.rs"]
+mod common;
+
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read};
 use std::os::unix::process::CommandExt;
@@ -594,7 +597,7 @@ fn run_check(args: &[String], checks: &[&str], work: &Path) -> Result<CheckRun, 
     let mut child = command
         .spawn()
         .map_err(|e| format!("cannot run {SSEKIT}: {e}"))?;
-    let status = wait_bounded(&mut child, CHECK_LIMIT).ok_or_else(|| {
+    let status = common::wait_within(&mut child, CHECK_LIMIT).ok_or_else(|| {
         format!(
             "ssekit check {} did not finish in {} s",
             args.join(" "),
@@ -610,21 +613,6 @@ fn run_check(args: &[String], checks: &[&str], work: &Path) -> Result<CheckRun, 
         )
     })?;
     Ok(CheckRun { exit, report })
-}
-
-fn wait_bounded(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
-    let deadline = Instant::now() + limit;
-    loop {
-        match child.try_wait() {
-            Ok(Some(status)) => return Some(status),
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return None;
-            }
-        }
-    }
 }
 
 fn read_report(path: &Path) -> Result<Value, String> {
