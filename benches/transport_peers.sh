@@ -14,15 +14,17 @@
 #   benches/transport_peers.sh OUT_DIR       (SKIP_BUILD=1: use the release ssekit as built)
 #
 # Each run writes OUT_DIR/peer-NAME.json (schema ssekit-load/1, plus `label`, the row's name,
-# and `server_threads_max`, the most threads the server process had during the run); the
+# and, sampled every 0.2 s over the server and its child processes, `server_threads_max`,
+# `server_tree_rss_max_kib` and `server_processes`); the
 # table at the end gives same-run ratios. Client and server share this machine's cores, so
 # only the ratios mean anything. Node and Python packages are installed from the lock files in
 # benches/peers/ (again only when a lock changed); a peer whose packages cannot be installed is
-# skipped with the reason. About four minutes with the default sizes.
+# skipped with the reason. About five minutes with the default sizes.
 set -euo pipefail
-cd "$(dirname "$0")/.."
 OUT=${1:?usage: benches/transport_peers.sh OUT_DIR}
-mkdir -p "$OUT"
+# Relative to the caller's directory, before moving to the repository's.
+OUT=$(mkdir -p "$OUT" && cd "$OUT" && pwd)
+cd "$(dirname "$0")/.."
 PEERS=benches/peers
 PEER_COUNTS=${PEER_COUNTS:-1000 10000}
 PEER_RATE=${PEER_RATE:-20}
@@ -88,35 +90,43 @@ wait_listening() {
 stop() {
   kill "$PID" 2>/dev/null || true
   wait "$PID" 2>/dev/null || true
-  # gunicorn's workers end with their arbiter; anything else of the group too.
+  # Let the ports and memory settle; gunicorn's workers end with their arbiter (graceful
+  # timeout 1 s).
   sleep 1
 }
 
 # name label url transport -- ssekit load options: runs the load against the server at PID,
-# sampling its thread count, and writes OUT/peer-NAME.json with the label added.
+# sampling its threads and memory, and writes OUT/peer-NAME.json with the label added.
 load() {
   local name=$1 label=$2 url=$3 transport=$4; shift 5
-  local json=$OUT/peer-$name.json threads=0 t lpid
+  local json=$OUT/peer-$name.json threads=0 rss=0 sample lpid
   SRC=$(( SRC % 250 + 1 ))
   echo "== $label: ssekit load $url --transport $transport $*"
   "$SSEKIT" load "$url" --transport "$transport" --publish "http://127.0.0.1:$PORT/publish" \
     --server-pid "$PID" --sources "127.0.0.$SRC" --json "$json" "$@" >"$OUT/peer-$name.txt" 2>&1 &
   lpid=$!
+  # Threads and resident memory of the server and its children (gunicorn's workers), at most.
   while kill -0 "$lpid" 2>/dev/null; do
-    t=$(awk '/^Threads:/ {print $2}' "/proc/$PID/status" 2>/dev/null || echo 0)
-    [ "${t:-0}" -gt "$threads" ] && threads=$t
+    # shellcheck disable=SC2046
+    sample=$(cat $(printf '/proc/%s/status ' "$PID" $(pgrep -P "$PID")) 2>/dev/null \
+      | awk '/^Threads:/ {t += $2} /^VmRSS:/ {r += $2} END {print t + 0, r + 0}')
+    [ "${sample% *}" -gt "$threads" ] && threads=${sample% *}
+    [ "${sample#* }" -gt "$rss" ] && rss=${sample#* }
     sleep 0.2
   done
   # Exit status 1 (losses, failed connects) is a finding, not a script error.
   wait "$lpid" || [ $? -eq 1 ] || { echo "   ssekit load failed: $(tail -3 "$OUT/peer-$name.txt")"; return 0; }
   sed -n 's/^/   /; /server RSS\|connect:\|CPU over\|latency\|complete readers/p' "$OUT/peer-$name.txt"
-  python3 - "$json" "$label" "$threads" <<'EOF'
+  python3 - "$json" "$label" "$threads" "$rss" "$(pgrep -c -P "$PID" || true)" <<'EOF'
 import json, sys
-path, label, threads = sys.argv[1], sys.argv[2], int(sys.argv[3])
+path, label = sys.argv[1], sys.argv[2]
+threads, rss, children = (int(x or 0) for x in sys.argv[3:6])
 with open(path) as f:
     report = json.load(f)
 report["label"] = label
 report["server_threads_max"] = threads
+report["server_processes"] = 1 + children
+report["server_tree_rss_max_kib"] = rss
 with open(path, "w") as f:
     json.dump(report, f, indent=2)
 EOF
@@ -168,10 +178,16 @@ if python_ready; then
         && load flask-lp-$n "Flask threaded long poll" http://127.0.0.1:$PORT/poll long-poll -- $(opts "$n" "$FLASK_RATE"); stop
     }
   done
-  # Sync workers: one held request per worker; the streams beyond them wait in the backlog.
+  # Sync workers: one held request per worker; the requests beyond them (streams, polls, the
+  # publish itself) wait in the listen backlog until a worker is free.
   w=$GUNICORN_WORKERS
-  serve gunicorn-sse "$PY/gunicorn" --chdir $PEERS/python -w "$w" --graceful-timeout 1 -b 127.0.0.1:$PORT flask_hub:app \
+  gunicorn=("$PY/gunicorn" --chdir $PEERS/python --no-control-socket -w "$w" --graceful-timeout 1
+    -b 127.0.0.1:$PORT flask_hub:app)
+  serve gunicorn-sse "${gunicorn[@]}" \
     && load gunicorn-sse "gunicorn sync -w $w SSE, $((2 * w)) streams" http://127.0.0.1:$PORT/stream sse -- \
+      --connections $((2 * w)) --duration 2 --rate 5 --connect-timeout 5; stop
+  serve gunicorn-lp "${gunicorn[@]}" \
+    && load gunicorn-lp "gunicorn sync -w $w long poll, $((2 * w)) pollers" http://127.0.0.1:$PORT/poll long-poll -- \
       --connections $((2 * w)) --duration 2 --rate 5 --connect-timeout 5; stop
 fi
 

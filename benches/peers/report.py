@@ -1,5 +1,5 @@
 """The table of benches/transport_peers.sh: every OUT_DIR/peer-*.json (ssekit-load/1 plus
-`label` and `server_threads_max`), in the order they were run, with same-run ratios to
+`label` and the server's sampled threads, processes and memory), in the order they were run, with same-run ratios to
 `ssekit serve` over the same transport at the same connection count.
 
 Usage: python3 benches/peers/report.py OUT_DIR      (standard library only)
@@ -35,7 +35,13 @@ def load(out):
             "dps": cpu.get("deliveries_per_server_cpu_s"),
             "p50": latency.get("p50_us", 0) / 1000 if latency.get("count") else None,
             "p99": latency.get("p99_us", 0) / 1000 if latency.get("count") else None,
-            "complete": f'{delivery.get("complete", 0)}/{delivery.get("readers", 0)}',
+            "complete": (f'{delivery.get("complete", 0)}/{delivery.get("readers", 0)}'
+                         if r.get("rate") is not None else None),
+            "published": (f'{r["publish"]["published"]}/{r["publish"]["failed"]}'
+                          if r.get("publish") else None),
+            "tree_mib": (r["server_tree_rss_max_kib"] / 1024
+                         if r.get("server_tree_rss_max_kib") else None),
+            "procs": r.get("server_processes"),
         })
     return rows
 
@@ -64,8 +70,9 @@ def main():
     if not rows:
         print(f"no peer-*.json in {out}")
         return
-    head = ["run", "transport", "conns ok/failed", "KiB/idle conn", "threads",
-            "deliveries/server CPU s", "p50 ms", "p99 ms", "complete"]
+    head = ["run", "transport", "conns ok/failed", "KiB/idle conn", "server MiB max",
+            "procs/threads", "published/failed", "deliveries/server CPU s", "p50 ms", "p99 ms",
+            "complete readers"]
     table = []
     for row in rows:
         ref = None if row["ours"] else reference(rows, row)
@@ -73,9 +80,10 @@ def main():
         dps = fmt(row["dps"], ".0f")
         if ref and ref["rate"] == row["rate"]:
             dps += ratio(row["dps"], ref["dps"])
+        procs = f'{fmt(row["procs"], "d")}/{fmt(row["threads"], "d")}'
         table.append([row["label"], row["transport"], f'{row["ok"]}/{row["failed"]}', kib,
-                      fmt(row["threads"], "d"), dps, fmt(row["p50"], ".1f"),
-                      fmt(row["p99"], ".1f"), row["complete"]])
+                      fmt(row["tree_mib"], ".1f"), procs, row["published"] or "-", dps,
+                      fmt(row["p50"], ".1f"), fmt(row["p99"], ".1f"), row["complete"] or "-"])
     widths = [max(len(str(x)) for x in col) for col in zip(head, *table)]
     print("\nPeers (ratios: to ssekit serve over the same transport and count, same run; "
           "client and server share the cores)")
