@@ -12,11 +12,15 @@
 #    (GUNICORN_WORKERS workers, twice as many streams: what the extra ones get).
 #
 #   benches/transport_peers.sh OUT_DIR       (SKIP_BUILD=1: use the release ssekit as built)
+#   PEER_COUNTS= FLASK_COUNTS=1000 benches/transport_peers.sh OUT_DIR   (an empty list skips)
+#
+# Sizes: PEER_COUNTS (default "1000 10000"), PEER_RATE (20), FLASK_COUNTS ("1000 5000"),
+# FLASK_RATE (5), GUNICORN_WORKERS (4), PEER_DURATION (4 s of publishing). Port 23180.
 #
 # Each run writes OUT_DIR/peer-NAME.json (schema ssekit-load/1, plus `label`, the row's name,
 # and, sampled every 0.2 s over the server and its child processes, `server_threads_max`,
-# `server_tree_rss_max_kib` and `server_processes`); the
-# table at the end gives same-run ratios. Client and server share this machine's cores, so
+# `server_tree_rss_max_kib` and `server_processes`); the table at the end
+# (benches/peers/report.py) gives same-run ratios. Client and server share this machine's cores, so
 # only the ratios mean anything. Node and Python packages are installed from the lock files in
 # benches/peers/ (again only when a lock changed); a peer whose packages cannot be installed is
 # skipped with the reason. About five minutes with the default sizes.
@@ -26,9 +30,9 @@ OUT=${1:?usage: benches/transport_peers.sh OUT_DIR}
 OUT=$(mkdir -p "$OUT" && cd "$OUT" && pwd)
 cd "$(dirname "$0")/.."
 PEERS=benches/peers
-PEER_COUNTS=${PEER_COUNTS:-1000 10000}
+PEER_COUNTS=${PEER_COUNTS-1000 10000}
 PEER_RATE=${PEER_RATE:-20}
-FLASK_COUNTS=${FLASK_COUNTS:-1000 5000}
+FLASK_COUNTS=${FLASK_COUNTS-1000 5000}
 FLASK_RATE=${FLASK_RATE:-5}
 GUNICORN_WORKERS=${GUNICORN_WORKERS:-4}
 DURATION=${PEER_DURATION:-4}

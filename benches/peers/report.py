@@ -30,7 +30,10 @@ def load(out):
             "rate": r.get("rate"),
             "ok": r["connect"]["ok"],
             "failed": r["connect"]["failed"],
-            "kib": rss.get("per_idle_connection_bytes", 0) / 1024 if rss else None,
+            # With worker processes (gunicorn) the connections are not in the process
+            # measured: only the tree's RSS says anything.
+            "kib": (rss.get("per_idle_connection_bytes", 0) / 1024
+                    if rss and r.get("server_processes", 1) == 1 else None),
             "threads": r.get("server_threads_max"),
             "dps": cpu.get("deliveries_per_server_cpu_s"),
             "p50": latency.get("p50_us", 0) / 1000 if latency.get("count") else None,
