@@ -116,14 +116,25 @@ impl Worker {
                 sleep_until(due).await;
             }
             attempts += 1;
-            let Some(s) = sender.as_mut() else {
+            if let Some(s) = sender.as_mut() {
+                // A server that closes the connection after each answer (`Connection: close`,
+                // as Werkzeug and gunicorn's sync workers do) has not failed: the request
+                // takes a new connection.
+                if s.ready().await.is_err() {
+                    sender = None;
+                }
+            }
+            if sender.is_none() {
                 match connect(&self.plan.url).await {
                     Ok(s) => sender = Some(s),
                     Err(e) => {
                         out.fail(e);
                         sleep(RECONNECT_PAUSE).await;
+                        continue;
                     }
                 }
+            }
+            let Some(s) = sender.as_mut() else {
                 continue;
             };
             // A failed batch is retried, so the sequence has no holes but at the very end.

@@ -57,17 +57,8 @@ impl PollConn {
         resume: Option<&str>,
         account: &mut Account,
     ) -> Result<PollConn, String> {
-        let tcp = connect(dial.url.addr, dial.source, &dial.wire)
-            .await
-            .map_err(|e| format!("connect: {e}"))?;
-        let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
-            .await
-            .map_err(|e| format!("handshake: {e}"))?;
-        tokio::spawn(async move {
-            let _ = conn.await;
-        });
         let mut poll = PollConn {
-            sender,
+            sender: dial_http1(dial).await?,
             dial: dial.clone(),
             cursor: resume.unwrap_or_default().to_owned(),
             due: Instant::now() + dial.poll_interval,
@@ -100,10 +91,15 @@ impl PollConn {
             .header(hyper::header::HOST, self.dial.url.host())
             .body(Empty::<Bytes>::new())
             .map_err(|e| format!("poll request: {e}"))?;
-        self.sender
-            .ready()
-            .await
-            .map_err(|e| format!("poll: {e}"))?;
+        if self.sender.ready().await.is_err() {
+            // The server closed the connection after its answer (`Connection: close`, as
+            // servers with a worker per request do): the next poll takes a new one.
+            self.sender = dial_http1(&self.dial).await?;
+            self.sender
+                .ready()
+                .await
+                .map_err(|e| format!("poll: {e}"))?;
+        }
         let res = self
             .sender
             .send_request(req)
@@ -135,6 +131,20 @@ impl PollConn {
     }
 }
 
+/// A new HTTP/1.1 connection to the poll URL's server.
+async fn dial_http1(dial: &Dial) -> Result<SendRequest<Empty<Bytes>>, String> {
+    let tcp = connect(dial.url.addr, dial.source, &dial.wire)
+        .await
+        .map_err(|e| format!("connect: {e}"))?;
+    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
+        .await
+        .map_err(|e| format!("handshake: {e}"))?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    Ok(sender)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -155,5 +165,53 @@ mod tests {
         )
         .unwrap();
         assert!(r.reset.is_some());
+    }
+
+    /// A server that answers every poll with `Connection: close` and closes, as a sync worker
+    /// per request does: each poll after the first takes a new connection, and every event
+    /// still reaches the account.
+    #[tokio::test]
+    async fn polls_go_on_over_new_connections_when_the_server_closes() {
+        use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+        use std::sync::Arc;
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let count = Arc::clone(&accepted);
+        tokio::spawn(async move {
+            while let Ok((mut tcp, _)) = listener.accept().await {
+                let n = count.fetch_add(1, Relaxed);
+                let mut request = [0u8; 1024];
+                let _ = tcp.read(&mut request).await;
+                let body = format!(
+                    r#"{{"events":[{{"id":"{n}","data":"{{\"t\":1,\"n\":{n}}}"}}],"next":"{n}"}}"#
+                );
+                let answer = format!(
+                    "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = tcp.write_all(answer.as_bytes()).await;
+            }
+        });
+        let dial = Dial {
+            transport: Transport::LongPoll,
+            url: Arc::new(
+                crate::target::LoopbackUrl::parse(&format!("http://{addr}/poll")).unwrap(),
+            ),
+            source: None,
+            wire: Arc::default(),
+            poll_interval: std::time::Duration::from_millis(10),
+        };
+        let shared = Arc::new(crate::subscriber::Shared::default());
+        let mut account = Account::new(0, shared, true);
+        let mut poll = PollConn::open(&dial, None, &mut account).await.unwrap();
+        for _ in 0..3 {
+            assert_eq!(poll.read(&mut account).await, Ok(Progress::Open));
+        }
+        assert_eq!(accepted.load(Relaxed), 4, "one connection per poll");
+        assert_eq!(account.last_id(), Some("3"));
+        assert_eq!((account.tally.foreign, account.resets), (0, 0));
     }
 }
