@@ -34,8 +34,8 @@ SSEKIT=${CARGO_TARGET_DIR:-target}/release/ssekit
 AXUM=${CARGO_TARGET_DIR:-target}/release/ssekit-axum-baseline
 # Both processes need one descriptor per connection; the hard limit caps what can be measured.
 ulimit -n "$(ulimit -Hn)"
-PORT_SSEKIT=23080
-PORT_AXUM=23081
+PORT_SSEKIT=${PORT_SSEKIT:-23080} # another port when something else listens there
+PORT_AXUM=${PORT_AXUM:-23081}
 SERVE_ARGS=""
 # Each run gets a fresh source address: the previous run's ports sit in TIME_WAIT for a minute.
 SRC=$(( (RANDOM % 200) + 20 ))

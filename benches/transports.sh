@@ -115,15 +115,24 @@ notes "$COMMAND"
 if [ -z "$(command -v nginx || ls /usr/sbin/nginx 2>/dev/null || true)" ]; then
   skipped+=("SSE and WebSocket through nginx: nginx not installed (apt-get install nginx)")
 fi
+# load.sh starts its servers on fixed ports and waits for them to listen: a server already
+# there (another run) would be measured in their place.
+for port in "${PORT_SSEKIT:-23080}" 23082; do
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    echo "transports.sh: something already listens on 127.0.0.1:$port (another benchmark run?); stop it, or for 23080 set PORT_SSEKIT to a free port" >&2
+    exit 1
+  fi
+done
 SKIP_BUILD=1 bash benches/load.sh "$OUT" "$SET" "$MEMORY" 2>&1 | tee "$OUT/load.log"
 
 # --- 3. browser --------------------------------------------------------------------------------
 CHROMIUM=${SSEKIT_CHROMIUM:-/usr/bin/chromium}
 if [ -x "$CHROMIUM" ]; then
-  note "browser measurements: cargo test -p ssekit-check --all-features --test browser_transports"
+  note "browser measurements: cargo test --workspace --all-features --test browser_transports"
   # A failed assertion there is a finding for the report's reader, not a broken matrix: the
-  # test runs in `cargo test` too, where it fails the build.
-  if SSEKIT_WRITE_MEASUREMENTS="$OUT_ABS/browser" cargo test -q -p ssekit-check --all-features \
+  # test runs in `cargo test` too, where it fails the build. `--workspace --all-features`: the
+  # features `cargo test --workspace --all-features` built with, so that build is reused.
+  if SSEKIT_WRITE_MEASUREMENTS="$OUT_ABS/browser" cargo test -q --workspace --all-features \
       --test browser_transports -- --nocapture >"$OUT/browser.log" 2>&1; then
     note "browser measurements: $(ls "$OUT/browser" 2>/dev/null | tr '\n' ' ')"
   else

@@ -112,9 +112,10 @@ class Run:
         return {t: sorted(v) for t, v in points.items()}
 
 
-def table(lines, header, rows):
+def table(lines, header, rows, text_columns=1):
+    """A Markdown table: the first text_columns columns left-aligned, the figures right."""
     lines.append("| " + " | ".join(header) + " |")
-    lines.append("|---|" + "---:|" * (len(header) - 1))
+    lines.append("|" + "---|" * text_columns + "---:|" * (len(header) - text_columns))
     for row in rows:
         lines.append("| " + " | ".join(row) + " |")
     lines.append("")
@@ -272,7 +273,7 @@ def peer_table(run, lines):
             num(r.get("server_threads_max")),
         ])
     table(lines, ["server", "transport", "connected", "RSS per idle connection, KB",
-                  "deliveries per server CPU s", "latency p99, ms", "missing", "server threads (max)"], rows)
+                  "deliveries per server CPU s", "latency p99, ms", "missing", "server threads (max)"], rows, 2)
 
 
 def browser_tables(run, lines, missing):
@@ -296,13 +297,13 @@ def browser_tables(run, lines, missing):
                      num(w.get("last_open_ms")), num(get(w, "event_delivery_ms", "max")), num(w.get("fetch_ms"))])
     if rows:
         table(lines, ["page opens", "protocol", "open at once", "last open after, ms",
-                      "publish to message (slowest), ms", "fetch() meanwhile, ms"], rows)
+                      "publish to message (slowest), ms", "fetch() meanwhile, ms"], rows, 2)
     d = b.get("drop")
     if d:
         table(lines, ["client", "reconnect", "back after the drop, ms", "events received", "missed"],
               [[str(r.get("client")), str(r.get("reconnect")), num(r.get("back_after_ms")),
                 f"{r.get('received')} of {r.get('published')}", num(r.get("missed"))]
-               for r in d.get("rows") or []])
+               for r in d.get("rows") or []], 2)
 
 
 # --- plots -------------------------------------------------------------------------------
@@ -369,7 +370,7 @@ def plot_memory(plt, run, path):
             peers.setdefault(label, set()).add((r.get("connections"), per))
     if not points and not peers:
         return False
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = plt.subplots(figsize=(8.5, 4.5))
     for t in TRANSPORTS:
         if t in points:
             xs = [n for n, _, _ in points[t]]
@@ -388,7 +389,7 @@ def plot_memory(plt, run, path):
     ax.set_xlabel("idle connections")
     ax.set_ylabel("server RSS per idle connection, KB (log)")
     ax.set_title("Server memory per idle connection\n" + subtitle(run), fontsize=10)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     save(plt, fig, path)
     return True
 
@@ -400,12 +401,12 @@ def plot_distribution(plt, run, path, title, ylabel, series):
     series = [s for s in series if get(s[3], "distribution")]
     if not series:
         return False
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = plt.subplots(figsize=(8.5, 4.5))
     top = 0.0
     for label, colour, style, summary in series:
         count = summary.get("count") or 0
         pts = [(nines(d["percentile"]), d["value_us"] / 1000) for d in summary["distribution"]
-               if d["percentile"] < 100.0 and count * (1.0 - d["percentile"] / 100.0) >= 1.0]
+               if d["percentile"] < 100.0 and count * (1.0 - d["percentile"] / 100.0) >= 1.0 - 1e-9]
         if not pts:
             continue
         top = max(top, max(x for x, _ in pts))
@@ -417,7 +418,7 @@ def plot_distribution(plt, run, path, title, ylabel, series):
     ax.set_xlabel("percentile (nines scale: each step is ten times rarer)")
     ax.set_ylabel(ylabel)
     ax.set_title(title + "\n" + subtitle(run), fontsize=10)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     save(plt, fig, path)
     return True
 
