@@ -8,7 +8,8 @@
 #                  target/transports-smoke with --smoke)
 #   --smoke        small sizes (200 subscribers, memory at 250/500/1 000): a few minutes, what
 #                  CI runs; the figures are then only a check that every part works
-#   --docs         also write the plots to docs/transports/*.svg (the ones the page embeds)
+#   --docs         write the plots to docs/transports/*.svg (the ones the page embeds)
+#                  instead of OUT_DIR
 #   --report-only  measure nothing: redraw the report of an earlier run in OUT_DIR
 #   SKIP_BUILD=1   use the release binaries as built
 #
