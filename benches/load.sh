@@ -17,6 +17,10 @@
 # nginx is installed, SSE and WebSocket through nginx (Upgrade passed through for /ws). Each
 # writes OUT_DIR/SET-TRANSPORT[-reconnect|-nginx].json; the report gives ratios to SSE.
 # TRANSPORT_RATE (events/s, default 2) and POLL_INTERVAL (ms, default 1000) change the load.
+# `transports-memory` (1 000, 2 500, 5 000 and 10 000 idle subscribers, ~3 minutes) and
+# `transports-memory-smoke` (250, 500, 1 000) measure server RSS per idle connection for each
+# transport at each count, each against a fresh `ssekit serve`, in
+# OUT_DIR/SET-TRANSPORT-COUNT.json. benches/transports.sh runs every set and draws the plots.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-target/load}
@@ -30,8 +34,8 @@ SSEKIT=${CARGO_TARGET_DIR:-target}/release/ssekit
 AXUM=${CARGO_TARGET_DIR:-target}/release/ssekit-axum-baseline
 # Both processes need one descriptor per connection; the hard limit caps what can be measured.
 ulimit -n "$(ulimit -Hn)"
-PORT_SSEKIT=23080
-PORT_AXUM=23081
+PORT_SSEKIT=${PORT_SSEKIT:-23080} # another port when something else listens there
+PORT_AXUM=${PORT_AXUM:-23081}
 SERVE_ARGS=""
 # Each run gets a fresh source address: the previous run's ports sit in TIME_WAIT for a minute.
 SRC=$(( (RANDOM % 200) + 20 ))
@@ -145,10 +149,25 @@ transports() { # set name, subscribers, seconds
   fi
 }
 
+# Idle memory per connection against the number of connections: one short idle run per
+# transport and count, each against a fresh server (so no run inherits another's heap), the
+# transports interleaved at each count so that a change in the machine's load hits them alike.
+transports_memory() { # set name, counts...
+  local set=$1 n t; shift
+  for n in "$@"; do
+    for t in sse ws long-poll poll; do
+      tload "$set-$t-$n" $t direct --connections "$n" --duration 2 \
+        --poll-interval "${POLL_INTERVAL:-1000}" --connect-timeout 120
+    done
+  done
+}
+
 run() {
   case $1 in
     transports)       transports transports 10000 10 ;;
     transports-smoke) transports transports-smoke 200 3 ;;
+    transports-memory)       transports_memory transports-memory 1000 2500 5000 10000 ;;
+    transports-memory-smoke) transports_memory transports-memory-smoke 250 500 1000 ;;
     idle-10k)    scenario idle-10k    --connections 10000 --duration 3 ;;
     idle-19k)    scenario idle-19k    --connections 19000 --duration 3 ;;
     # The same with `ssekit serve --hyper-streams`: streams through hyper instead of the direct path.

@@ -10,6 +10,14 @@ const SHARDS: usize = 16;
 /// Anything above a minute is recorded as a minute.
 const HIGHEST_US: u64 = 60_000_000;
 
+/// The percentiles [`LatencySummary::distribution`] gives, the same in every report so that
+/// runs and transports line up point for point. Spaced on a "nines" scale: ever closer
+/// together towards 100, where the tail is (a plot's x axis is then `-log10(1 - p/100)`).
+pub const DISTRIBUTION_PERCENTILES: [f64; 22] = [
+    0.0, 10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 75.0, 80.0, 85.0, 90.0, 95.0, 97.5, 99.0, 99.5,
+    99.75, 99.9, 99.95, 99.99, 99.999, 100.0,
+];
+
 /// The latency histograms shared by every reader.
 pub struct Latencies {
     shards: Vec<Mutex<Histogram<u64>>>,
@@ -30,6 +38,20 @@ pub struct LatencySummary {
     pub max_us: u64,
     /// Mean.
     pub mean_us: f64,
+    /// The value at each of [`DISTRIBUTION_PERCENTILES`], enough to plot the distribution
+    /// (empty when nothing was measured, and absent from reports written before it existed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub distribution: Vec<Percentile>,
+}
+
+/// One point of a latency distribution.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Percentile {
+    /// Percentile, 0 (the smallest value) to 100 (the largest).
+    pub percentile: f64,
+    /// At most this many microseconds for that share of the measurements (to the histogram's
+    /// precision, 3 significant digits).
+    pub value_us: u64,
 }
 
 impl Latencies {
@@ -81,6 +103,15 @@ impl Latencies {
             p99_9_us: all.value_at_quantile(0.999),
             max_us: all.max(),
             mean_us: all.mean(),
+            distribution: DISTRIBUTION_PERCENTILES
+                .iter()
+                .map(|&percentile| Percentile {
+                    percentile,
+                    // hdrhistogram gives the lowest recorded value at quantile 0 and the
+                    // highest at 1.
+                    value_us: all.value_at_quantile(percentile / 100.0),
+                })
+                .collect(),
         }
     }
 }
@@ -108,5 +139,37 @@ mod tests {
         assert!((989..=991).contains(&s.p99_us), "{s:?}");
         assert_eq!(s.max_us, 1000);
         assert_eq!(Latencies::new().summary().count, 0);
+    }
+
+    #[test]
+    fn distribution_gives_every_listed_percentile_in_order() {
+        let l = Latencies::new();
+        // 1..=10 000 µs, one of each, over several shards: the value at p is about p% of 10 000.
+        for i in 1..=10_000u64 {
+            l.record_all(i as usize, &[i]);
+        }
+        let s = l.summary();
+        let d = &s.distribution;
+        let listed: Vec<f64> = d.iter().map(|p| p.percentile).collect();
+        assert_eq!(listed, DISTRIBUTION_PERCENTILES);
+        assert_eq!(d.first().map(|p| p.value_us), Some(1));
+        assert_eq!(d.last().map(|p| p.value_us), Some(s.max_us));
+        assert!(
+            d.windows(2).all(|w| w[0].value_us <= w[1].value_us),
+            "{d:?}"
+        );
+        for p in d.iter().filter(|p| p.percentile >= 10.0) {
+            let expected = p.percentile * 100.0;
+            let got = p.value_us as f64;
+            // 3 significant digits, and the quantile's rank rounds to a whole value.
+            assert!((got - expected).abs() <= expected * 0.002 + 1.0, "{p:?}");
+        }
+        let median = d.iter().find(|p| p.percentile == 50.0).map(|p| p.value_us);
+        assert_eq!(median, Some(s.p50_us));
+    }
+
+    #[test]
+    fn nothing_measured_has_no_distribution() {
+        assert!(Latencies::new().summary().distribution.is_empty());
     }
 }

@@ -49,7 +49,9 @@ pub struct Report {
     pub cpu: Option<Cpu>,
     /// What the reading connections received.
     pub delivery: Delivery,
-    /// Publish-to-read latency over the reading connections.
+    /// Publish-to-read latency over the reading connections: percentiles, and the whole
+    /// distribution at fixed percentiles (`latency.distribution`, an optional field: absent
+    /// in older reports) for plots.
     pub latency: LatencySummary,
     /// The stalled connections.
     pub stalled: Stalled,
@@ -351,4 +353,53 @@ impl Report {
 
 fn one() -> u64 {
     1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::latency::{Latencies, DISTRIBUTION_PERCENTILES};
+
+    /// A report as written before `latency.distribution` existed (no `cpu`, `wire`,
+    /// `reconnect` or `transport` either).
+    const OLD: &str = r#"{
+        "schema": "ssekit-load/1", "target": "http://127.0.0.1:1/stream", "publish_url": null,
+        "embedded": false, "connections": 1, "duration_s": 1.0, "rate": 1.0, "sources": [],
+        "nofile_limit": 1024, "load_average": null,
+        "connect": {"ok": 1, "failed": 0, "errors": {}, "elapsed_ms": 1},
+        "server_rss": null, "publish": null,
+        "delivery": {"readers": 1, "events": 1, "deliveries_per_s": 1.0, "min_per_connection": 1,
+            "median_per_connection": 1, "max_per_connection": 1, "complete": 1, "missing": 0,
+            "duplicates": 0, "readers_with_missing": 0, "readers_with_duplicates": 0,
+            "closed_by_server": 0, "read_errors": 0, "foreign_events": 0},
+        "latency": {"count": 1, "p50_us": 7, "p99_us": 7, "p99_9_us": 7, "max_us": 7, "mean_us": 7.0},
+        "stalled": {"count": 0, "events_when_drained": [], "closed_by_server": 0, "still_open": 0},
+        "exit_code": 0
+    }"#;
+
+    #[test]
+    fn reports_without_a_distribution_still_read_and_write_none() {
+        let r: Report = serde_json::from_str(OLD).expect("an older report reads");
+        assert!(r.latency.distribution.is_empty());
+        let back = serde_json::to_value(&r).expect("serializes");
+        assert_eq!(back["latency"].get("distribution"), None, "{back}");
+    }
+
+    #[test]
+    fn a_measured_distribution_is_written_and_read_back() {
+        let mut r: Report = serde_json::from_str(OLD).expect("an older report reads");
+        let l = Latencies::new();
+        l.record_all(0, &[100, 200, 300, 400]);
+        r.latency = l.summary();
+        let json = serde_json::to_value(&r).expect("serializes");
+        let points = json["latency"]["distribution"]
+            .as_array()
+            .expect("the distribution is written");
+        assert_eq!(points.len(), DISTRIBUTION_PERCENTILES.len());
+        assert_eq!(points[0]["percentile"], 0.0);
+        assert_eq!(points[0]["value_us"], 100);
+        assert_eq!(points[points.len() - 1]["value_us"], 400);
+        let again: Report = serde_json::from_value(json).expect("reads back");
+        assert_eq!(again.latency.distribution, r.latency.distribution);
+    }
 }
