@@ -314,6 +314,47 @@ impl Parser {
         self
     }
 
+    /// For a caller that keeps a long line in pieces until its end arrives: appends the
+    /// pieces and then `last` (`total` bytes, no line end among them, text first, at least a
+    /// byte order mark's length in the first one) to the line being carried,
+    /// in one buffer reserved for all of them, as if they had been fed. Its end then comes
+    /// with the next input, and a `data` line takes that buffer over as is (no copy, no
+    /// regrowing: fed piece by piece, the carried line would grow by doubling and be copied
+    /// at each step).
+    ///
+    /// Returns false, having taken nothing, when the pieces must be fed instead: the stream
+    /// has not passed its byte order mark, the parser is skipping an event after a limit
+    /// error, or the line would pass the line limit (feeding reports the error).
+    #[cfg(feature = "stream")]
+    pub(crate) fn extend_line(&mut self, pieces: &[Bytes], last: &[u8], total: usize) -> bool {
+        let first = pieces.first().map_or(last, |piece| &piece[..]);
+        let skip = match self.bom {
+            Bom::Done => 0,
+            Bom::Start(0) if first.len() >= BOM.len() => {
+                usize::from(first.starts_with(&BOM)) * BOM.len()
+            }
+            _ => return false,
+        };
+        if !self.backlog.is_empty()
+            || self.ev.discard != Discard::Nothing
+            || self.partial.len() + total - skip > self.ev.limits.max_line_bytes
+        {
+            return false;
+        }
+        self.settle();
+        self.bom = Bom::Done;
+        // The pieces start with text: a CR that ended the last input ended its line alone.
+        self.skip_lf = false;
+        self.partial.reserve_exact(total - skip);
+        let all = pieces.iter().map(|piece| &piece[..]).chain([last]);
+        for (i, piece) in all.enumerate() {
+            let from = if i == 0 { skip } else { 0 };
+            self.partial.extend_from_slice(&piece[from..]);
+        }
+        self.offset += total as u64;
+        true
+    }
+
     /// The size caps in force.
     pub fn limits(&self) -> Limits {
         self.ev.limits
@@ -499,7 +540,11 @@ impl Feed<'_, '_> {
             Acc::Buf => {
                 let r = ev.data_start..ev.data_start + ev.data_len;
                 if 2 * r.len() >= ev.data.capacity() {
-                    ev.last_handed = r.end;
+                    // Only joins are sized from it: one long line taken over whole (see
+                    // `Parser::extend_line`) says nothing of the next event's joined size.
+                    if ev.data_lines > 1 {
+                        ev.last_handed = r.end;
+                    }
                     Bytes::from(mem::take(&mut ev.data)).slice(r)
                 } else {
                     Bytes::copy_from_slice(&ev.data[r])
