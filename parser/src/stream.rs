@@ -34,7 +34,7 @@
 //! So a byte is copied at most twice (gathered, then joined), and a body read in tiny pieces
 //! costs one append per piece.
 
-mod event_end;
+pub(crate) mod event_end;
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -154,9 +154,10 @@ const LONG_BLOCK: (usize, usize) = (64 * 1024, 1024 * 1024);
 /// event is parsed in place rather than gathered (see `take_large`).
 const TAIL: usize = 1024;
 
-/// Queued input is parsed this much at a time (cut at a blank line), so the queue of ready
-/// events stays bounded. Each cut costs a backward scan over the lines after the last blank
-/// line: at 4 KiB that scan was a tenth of the instructions on comment-heavy streams.
+/// Queued input is parsed about this much at a time (the parser stops at the first event or
+/// error past it), so the queue of ready events stays bounded. Cutting windows at blank lines
+/// found beforehand instead cost a scan of its own: a whole pass over an event longer than the
+/// window (a quarter of the adapter's time on one 1 MiB line read whole).
 const WINDOW: usize = 16 * 1024;
 
 impl<S: TryStream> EventStream<S> {
@@ -516,13 +517,14 @@ impl<S: TryStream> EventStream<S> {
     }
 
     /// Parses the next window of the oldest run in `todo`, queueing its events as slices of
-    /// that run.
+    /// that run: up to the first event or error past `WINDOW` bytes, where the parser stops
+    /// (the rest of the run is parsed next, as if it were a new chunk).
     fn parse_window(&mut self) {
         let Some(run) = self.todo.front_mut() else {
             return;
         };
-        let end = window_end(run);
-        let mut feed = self.parser.feed(&run[..end]);
+        let mut feed = self.parser.feed(run);
+        let mut full = false;
         while let Some(frame) = feed.next_frame() {
             match frame {
                 Ok(Frame::Event(event)) => {
@@ -541,14 +543,24 @@ impl<S: TryStream> EventStream<S> {
                     }));
                 }
                 Err(e) => self.ready.push_back(Err(e)),
-                Ok(_) => {}
+                Ok(_) => continue,
+            }
+            if feed.remaining() + WINDOW <= run.len() {
+                full = true;
+                break;
             }
         }
-        drop(feed);
-        if end == run.len() {
-            self.todo.pop_front();
+        let read = if full {
+            feed.stop()
         } else {
-            run.advance(end);
+            drop(feed);
+            None
+        };
+        match read {
+            Some(read) if read < run.len() => run.advance(read),
+            _ => {
+                self.todo.pop_front();
+            }
         }
     }
 }
@@ -593,19 +605,6 @@ where
             }
         }
     }
-}
-
-/// Where the window parsed next from `run` ends: after the last blank line within `WINDOW`
-/// bytes, else after the first one past them, else at the end.
-fn window_end(run: &[u8]) -> usize {
-    if run.len() <= WINDOW {
-        return run.len();
-    }
-    // The run starts after a blank line (or where nothing could be cut): no bytes before it
-    // matter.
-    event_end::last(&run[..WINDOW], Before::default())
-        .or_else(|| event_end::first(&run[WINDOW..], Before::default()).map(|end| WINDOW + end))
-        .unwrap_or(run.len())
 }
 
 // Nothing is pinned structurally: the body is required to be `Unpin`, and a stored body error
