@@ -146,8 +146,8 @@ const LONG: usize = if cfg!(test) { 6 * 1024 } else { 256 * 1024 };
 /// once (see `extend_long`). Shorter ones are carried by the parser or gathered.
 const LONG_LINE: usize = BATCH;
 
-/// The blocks small reads of a long line are gathered in: a quarter of the line so far, within
-/// these bounds (few pieces to join, and never much more memory than the line itself).
+/// The blocks small reads of a long line are gathered in: as large as the line so far, within
+/// these bounds (few pieces to join, and never more than twice the line's memory).
 const LONG_BLOCK: (usize, usize) = (64 * 1024, 1024 * 1024);
 
 /// How far from a large chunk's end its last blank line is looked for: a longer unfinished
@@ -306,7 +306,8 @@ impl<S: TryStream> EventStream<S> {
                 self.take_small(bytes);
                 return;
             }
-            let block = (self.long_len / 4)
+            let block = self
+                .long_len
                 .clamp(LONG_BLOCK.0, LONG_BLOCK.1)
                 .min((limit + 1).saturating_sub(self.long_len));
             self.carry = BytesMut::with_capacity(block.max(bytes.len()));
