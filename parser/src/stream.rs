@@ -27,7 +27,14 @@
 //! - Smaller chunks are appended to one reused carry buffer. It is parsed up to its last blank
 //!   line when it holds 4 KiB, or when the body has nothing more ready (`Poll::Pending`), ends
 //!   or fails: a complete event never waits for bytes that have not arrived yet. One event
-//!   past 1 MiB is handed to the parser line by line instead.
+//!   past 256 KiB is handed to the parser line by line instead.
+//! - A line still unfinished after 4 KiB is kept aside in pieces (the chunks themselves, small
+//!   reads in blocks) until its end arrives, then handed to the parser in one go: one copy,
+//!   into a buffer of its size that a `data` line's event then takes over. Fed chunk by chunk,
+//!   the parser would grow its buffer by doubling and copy the line again at each step. Such
+//!   a line past `max_line_bytes` goes to the parser, which refuses it, as soon as it passes.
+//! - Queued input is parsed about 16 KiB at a time: the parser stops after the first event
+//!   past that, so few events wait in the queue.
 //! - Data joined from several lines is built once, in the parser's buffer, and that buffer
 //!   becomes the event's `Bytes` when the data fills most of it.
 //!
