@@ -9,7 +9,7 @@ use std::mem;
 use std::ops::Range;
 
 #[cfg(feature = "stream")]
-use bytes::Bytes;
+use bytes::{Buf, Bytes};
 
 use crate::decode::{as_str, push_lossy, BOM};
 use crate::error::{Limit, ParseError};
@@ -314,6 +314,47 @@ impl Parser {
         self
     }
 
+    /// For a caller that keeps a long line in pieces until its end arrives: appends the
+    /// pieces and then `last` (`total` bytes, no line end among them, text first, at least a
+    /// byte order mark's length in the first one) to the line being carried,
+    /// in one buffer reserved for all of them, as if they had been fed. Its end then comes
+    /// with the next input, and a `data` line takes that buffer over as is (no copy, no
+    /// regrowing: fed piece by piece, the carried line would grow by doubling and be copied
+    /// at each step).
+    ///
+    /// Returns false, having taken nothing, when the pieces must be fed instead: the stream
+    /// has not passed its byte order mark, the parser is skipping an event after a limit
+    /// error, or the line would pass the line limit (feeding reports the error).
+    #[cfg(feature = "stream")]
+    pub(crate) fn extend_line(&mut self, pieces: &[Bytes], last: &[u8], total: usize) -> bool {
+        let first = pieces.first().map_or(last, |piece| &piece[..]);
+        let skip = match self.bom {
+            Bom::Done => 0,
+            Bom::Start(0) if first.len() >= BOM.len() => {
+                usize::from(first.starts_with(&BOM)) * BOM.len()
+            }
+            _ => return false,
+        };
+        if !self.backlog.is_empty()
+            || self.ev.discard != Discard::Nothing
+            || self.partial.len() + total - skip > self.ev.limits.max_line_bytes
+        {
+            return false;
+        }
+        self.settle();
+        self.bom = Bom::Done;
+        // The pieces start with text: a CR that ended the last input ended its line alone.
+        self.skip_lf = false;
+        self.partial.reserve_exact(total - skip);
+        let all = pieces.iter().map(|piece| &piece[..]).chain([last]);
+        for (i, piece) in all.enumerate() {
+            let from = if i == 0 { skip } else { 0 };
+            self.partial.extend_from_slice(&piece[from..]);
+        }
+        self.offset += total as u64;
+        true
+    }
+
     /// The size caps in force.
     pub fn limits(&self) -> Limits {
         self.ev.limits
@@ -499,13 +540,45 @@ impl Feed<'_, '_> {
             Acc::Buf => {
                 let r = ev.data_start..ev.data_start + ev.data_len;
                 if 2 * r.len() >= ev.data.capacity() {
-                    ev.last_handed = r.end;
-                    Bytes::from(mem::take(&mut ev.data)).slice(r)
+                    // Only joins are sized from it: one long line taken over whole (see
+                    // `Parser::extend_line`) says nothing of the next event's joined size.
+                    if ev.data_lines > 1 {
+                        ev.last_handed = r.end;
+                    }
+                    let mut data = mem::take(&mut ev.data);
+                    // A vector that fills its allocation becomes `Bytes` as it is; otherwise
+                    // `Bytes` allocates a header for it (one more allocation per event).
+                    // Shrinking in place releases the slack instead.
+                    data.truncate(r.end);
+                    data.shrink_to_fit();
+                    let mut data = Bytes::from(data);
+                    data.advance(r.start);
+                    data
                 } else {
                     Bytes::copy_from_slice(&ev.data[r])
                 }
             }
         }
+    }
+
+    /// For a caller that parses a long input a part at a time: ends the feed after the frames
+    /// read so far and returns how many bytes of the input they took. The caller feeds the
+    /// rest next, as a new chunk (the output does not depend on where chunks are cut). `None`
+    /// when the unread bytes had to be kept, as when a feed is dropped early (the input
+    /// started with bytes kept from an earlier feed): the caller then feeds what follows.
+    #[cfg(feature = "stream")]
+    pub(crate) fn stop(mut self) -> Option<usize> {
+        if self.done || matches!(self.input, Input::Owned(_)) {
+            return None;
+        }
+        self.parser.settle();
+        let p = &mut *self.parser;
+        let input = self.input.bytes();
+        self.checked.keep_last_id(&mut p.ev);
+        p.ev.materialize(input);
+        p.offset += self.pos as u64;
+        self.done = true;
+        Some(self.pos)
     }
 
     fn end_input(&mut self) {
@@ -902,10 +975,10 @@ impl EventState {
                 // The event's data cannot be longer than the input from its first value on.
                 let mut want = first.len() + 1 + len;
                 if self.size_joins {
-                    // The rest of the input bounds the event's data when it ends in this
-                    // input; when it does not, the last data handed over is the best guess.
-                    let rest = (input.len() - first.start).max(self.last_handed);
-                    want = want.max(rest.min(self.limits.max_event_bytes));
+                    // A guess: the last data handed over, or the next few KiB of input. A
+                    // join that outgrows it is sized from its event's end (`size_join`).
+                    let rest = (input.len() - first.start).min(JOIN_GUESS);
+                    want = want.max(rest.max(self.last_handed).min(self.limits.max_event_bytes));
                 }
                 reserve_capped(&mut self.data, want, self.limits.max_event_bytes);
                 self.data.extend_from_slice(&input[first]);
@@ -915,6 +988,9 @@ impl EventState {
                 Acc::Buf
             }
             (Acc::Buf, _) => {
+                if self.size_joins && self.data.len() + 1 + len > self.data.capacity() {
+                    self.size_join(input, source);
+                }
                 reserve_capped(
                     &mut self.data,
                     1 + len,
@@ -929,6 +1005,24 @@ impl EventState {
         self.data_len += sep + len;
         self.data_lines += 1;
         None
+    }
+
+    /// Grows a join that outgrew its buffer to what its event's data can still take: the input
+    /// up to the event's blank line, when the event ends in this input, so that the buffer is
+    /// handed over without growing again. Only for the stream adapter (`size_joins`); looked
+    /// for only then, since the scan costs a pass over the event (on comment-heavy streams,
+    /// sizing every join this way cost a seventh of the adapter's instructions).
+    #[cold]
+    fn size_join(&mut self, input: &[u8], source: Source) {
+        let Source::Input(line) = source else {
+            return;
+        };
+        if let Some(end) = event_end(input, line) {
+            let cap = self.limits.max_event_bytes.saturating_add(self.data_start);
+            let want = (self.data.len() + 1 + (end - line)).min(cap);
+            self.data
+                .reserve_exact(want.saturating_sub(self.data.len()));
+        }
     }
 
     fn ignored(
@@ -976,6 +1070,23 @@ impl EventState {
         }
         span
     }
+}
+
+/// How much of the input a join's first buffer is sized for (see `push_data`).
+const JOIN_GUESS: usize = 16 * 1024;
+
+/// Where the event with a line starting at `input[line]` ends in `input` (just after its
+/// blank line), if it does. Only the stream adapter sizes joins (`size_joins`).
+#[cfg(feature = "stream")]
+fn event_end(input: &[u8], line: usize) -> Option<usize> {
+    use crate::stream::event_end::{first, Before};
+    // The line holds text before its end, so the bytes before it do not matter.
+    first(&input[line..], Before::default()).map(|end| line + end)
+}
+
+#[cfg(not(feature = "stream"))]
+fn event_end(_: &[u8], _: usize) -> Option<usize> {
+    None
 }
 
 /// The bytes of `range`, relative to the start of a line found in `source`.

@@ -27,17 +27,25 @@
 //! - Smaller chunks are appended to one reused carry buffer. It is parsed up to its last blank
 //!   line when it holds 4 KiB, or when the body has nothing more ready (`Poll::Pending`), ends
 //!   or fails: a complete event never waits for bytes that have not arrived yet. One event
-//!   past 1 MiB is handed to the parser line by line instead.
+//!   past 256 KiB is handed to the parser line by line instead.
+//! - A line still unfinished after 4 KiB is kept aside in pieces (the chunks themselves, small
+//!   reads in blocks) until its end arrives, then handed to the parser in one go: one copy,
+//!   into a buffer of its size that a `data` line's event then takes over. Fed chunk by chunk,
+//!   the parser would grow its buffer by doubling and copy the line again at each step. Such
+//!   a line past `max_line_bytes` goes to the parser, which refuses it, as soon as it passes.
+//! - Queued input is parsed about 16 KiB at a time: the parser stops after the first event
+//!   past that, so few events wait in the queue.
 //! - Data joined from several lines is built once, in the parser's buffer, and that buffer
 //!   becomes the event's `Bytes` when the data fills most of it.
 //!
 //! So a byte is copied at most twice (gathered, then joined), and a body read in tiny pieces
 //! costs one append per piece.
 
-mod event_end;
+pub(crate) mod event_end;
 
 use std::collections::VecDeque;
 use std::fmt;
+use std::mem;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -107,6 +115,11 @@ pub struct EventStream<S: TryStream> {
     scanned: usize,
     /// The two bytes of the stream before `carry` (before the next chunk when it is empty).
     carry_before: Before,
+    /// The start of a long unfinished line, kept in pieces instead of in one growing buffer
+    /// (see `extend_long`): none holds a line end, and `carry` holds what follows them.
+    long: Vec<Bytes>,
+    /// Bytes in `long`: while it is not zero, the stream is in the middle of a long line.
+    long_len: usize,
     /// Runs of input to parse before anything newer, oldest first: each is cut at blank lines
     /// and parsed a window at a time, so the queue of events stays short.
     todo: VecDeque<Bytes>,
@@ -128,20 +141,30 @@ const BATCH: usize = 4 * 1024;
 /// its original capacity), so the events parsed from it share a few blocks.
 const CARRY_BLOCK: usize = 8 * 1024;
 
-/// Gathered bytes of one unfinished event past this size go to the parser, which carries the
-/// event (see `seal_lines`). Below it the event is gathered whole: its data is then joined in
-/// one piece, in a buffer sized for it, and handed over without regrowing.
-/// (Tests use a smaller size, so that the property test, whose streams are a few hundred KiB,
-/// reaches this path too.)
-const LONG: usize = if cfg!(test) { 6 * 1024 } else { 1024 * 1024 };
+/// Gathered bytes of one unfinished event past this size are not gathered further: the
+/// complete lines go to the parser, which carries the event, and a long unfinished line is kept
+/// in pieces (see `seal_lines`). Below it the event is gathered whole: its data is then joined
+/// in one piece, in a buffer sized for it, and handed over without regrowing. (Tests use a
+/// smaller size, so that the property test, whose streams are a few hundred KiB, reaches this
+/// path too.)
+const LONG: usize = if cfg!(test) { 6 * 1024 } else { 256 * 1024 };
+
+/// An unfinished line at least this long is kept in pieces until its end arrives, then joined
+/// once (see `extend_long`). Shorter ones are carried by the parser or gathered.
+const LONG_LINE: usize = BATCH;
+
+/// The blocks small reads of a long line are gathered in: as large as the line so far, within
+/// these bounds (few pieces to join, and never more than twice the line's memory).
+const LONG_BLOCK: (usize, usize) = (64 * 1024, 1024 * 1024);
 
 /// How far from a large chunk's end its last blank line is looked for: a longer unfinished
 /// event is parsed in place rather than gathered (see `take_large`).
 const TAIL: usize = 1024;
 
-/// Queued input is parsed this much at a time (cut at a blank line), so the queue of ready
-/// events stays bounded. Each cut costs a backward scan over the lines after the last blank
-/// line: at 4 KiB that scan was a tenth of the instructions on comment-heavy streams.
+/// Queued input is parsed about this much at a time (the parser stops at the first event or
+/// error past it), so the queue of ready events stays bounded. Cutting windows at blank lines
+/// found beforehand instead cost a scan of its own: a whole pass over an event longer than the
+/// window (a quarter of the adapter's time on one 1 MiB line read whole).
 const WINDOW: usize = 16 * 1024;
 
 impl<S: TryStream> EventStream<S> {
@@ -158,6 +181,8 @@ impl<S: TryStream> EventStream<S> {
             carry: BytesMut::new(),
             scanned: 0,
             carry_before: Before::default(),
+            long: Vec::new(),
+            long_len: 0,
             todo: VecDeque::new(),
             ready: VecDeque::new(),
             kept: Kept::default(),
@@ -192,8 +217,19 @@ impl<S: TryStream> EventStream<S> {
     /// short copy and the event's values stay shared. A larger event is left to the parser,
     /// which carries it across the pieces itself: it copies its values once (multi-line data
     /// it joins anyway, and hands over), where joining would copy the whole event and then
-    /// scan it again (an 8 MiB line in 4 KiB reads was slower than sseer that way).
-    fn take_large(&mut self, chunk: Bytes) {
+    /// scan it again. A long unfinished line (`LONG_LINE` or more) is kept aside in pieces
+    /// instead, and handed to the parser once it ends (see `extend_long`).
+    fn take_large(&mut self, mut chunk: Bytes) {
+        if self.long_len > 0 {
+            let at = self.extend_long(&chunk);
+            chunk.advance(at);
+            if chunk.len() < BATCH {
+                if !chunk.is_empty() {
+                    self.take_small(&chunk);
+                }
+                return;
+            }
+        }
         // The stream's bytes before the chunk.
         let before = self.carry_before.at(&self.carry, self.carry.len());
         let mut from = 0;
@@ -218,9 +254,180 @@ impl<S: TryStream> EventStream<S> {
                 self.gather(&chunk[to..]);
             }
             None => {
-                self.carry_before = before.at(&chunk, chunk.len());
-                self.todo.push_back(chunk.slice(from..));
+                // No event ends near the chunk's end. Its unfinished line, when long, is kept
+                // aside in pieces rather than left to the parser (see `extend_long`).
+                let cut =
+                    memchr::memrchr2(b'\r', b'\n', &chunk[from..]).map_or(from, |at| from + at + 1);
+                if chunk.len() - cut >= LONG_LINE {
+                    if cut > from {
+                        self.todo.push_back(chunk.slice(from..cut));
+                    }
+                    self.carry_before = Before::default();
+                    self.long_len = chunk.len() - cut;
+                    self.long.push(chunk.slice(cut..));
+                    self.check_long_limit();
+                } else {
+                    self.carry_before = before.at(&chunk, chunk.len());
+                    self.todo.push_back(chunk.slice(from..));
+                }
             }
+        }
+    }
+
+    /// Takes a large chunk while a long line is open: a piece of the line, kept as it is,
+    /// until the line ends. Returns where the line ends in the chunk, if it does (the rest is
+    /// taken as usual), or the chunk's length.
+    fn extend_long(&mut self, chunk: &Bytes) -> usize {
+        if self.scan_long() {
+            return 0;
+        }
+        self.freeze_block();
+        let Some(at) = memchr::memchr2(b'\r', b'\n', chunk) else {
+            self.long_len += chunk.len();
+            self.long.push(chunk.clone());
+            self.check_long_limit();
+            return chunk.len();
+        };
+        if at > 0 {
+            self.long_len += at;
+            self.long.push(chunk.slice(..at));
+        }
+        self.end_long(0);
+        at
+    }
+
+    /// Takes a small read while a long line is open and its block is full (see `take_small`):
+    /// a new block is started once the full one is known to hold no line end.
+    fn append_long(&mut self, bytes: &[u8]) {
+        if self.carry.capacity() - self.carry.len() < bytes.len() {
+            // The block is full: it becomes a piece only once known to hold no line end.
+            if self.scan_long() {
+                self.take_small(bytes);
+                return;
+            }
+            self.freeze_block();
+            // No more room than the line limit allows: past it, the line is refused.
+            let limit = self.parser.limits().max_line_bytes;
+            if self.long_len + bytes.len() > limit {
+                self.seal_all();
+                self.take_small(bytes);
+                return;
+            }
+            let block = self
+                .long_len
+                .clamp(LONG_BLOCK.0, LONG_BLOCK.1)
+                .min((limit + 1).saturating_sub(self.long_len));
+            self.carry = BytesMut::with_capacity(block.max(bytes.len()));
+        }
+        self.carry.extend_from_slice(bytes);
+        if self.carry.len() >= self.scanned + BATCH {
+            self.look_at_batch();
+        }
+    }
+
+    /// Looks for the long line's end in the bytes gathered since the last look and, when it
+    /// is there, ends the line (see `end_long`). Returns whether it ended.
+    fn scan_long(&mut self) -> bool {
+        match memchr::memchr2(b'\r', b'\n', &self.carry[self.scanned..]) {
+            Some(at) => {
+                self.end_long(self.scanned + at);
+                true
+            }
+            None => {
+                self.scanned = self.carry.len();
+                false
+            }
+        }
+    }
+
+    /// The long line ends at `carry[at]`: its pieces and `carry[..at]` go to the parser in one
+    /// go (see [`Parser::extend_line`]); the bytes from its end on stay gathered, as usual.
+    ///
+    /// Fed piece by piece instead, the parser would grow its line buffer by doubling, copying
+    /// it again at each step (an 8 MiB line in 4 KiB reads spent half its time there); joined
+    /// here into a buffer the parser then reads, the line would be scanned twice.
+    fn end_long(&mut self, at: usize) {
+        // What was queued before the line must reach the parser first.
+        while !self.todo.is_empty() {
+            self.parse_window();
+        }
+        let mut pieces = mem::take(&mut self.long);
+        let total = self.long_len + at;
+        if self.parser.extend_line(&pieces, &self.carry[..at], total) {
+            self.carry.advance(at);
+        } else {
+            self.todo.extend(pieces.drain(..));
+            if at > 0 {
+                self.todo.push_back(self.carry.split_to(at).freeze());
+            }
+        }
+        pieces.clear();
+        self.long = pieces;
+        self.long_len = 0;
+        // The line's text comes before its end: no blank line can end at the line end.
+        self.carry_before = Before::default();
+        self.scanned = 0;
+    }
+
+    /// Moves the long line's current block, known to hold no line end, to its pieces (its
+    /// spare room stays in `carry`).
+    fn freeze_block(&mut self) {
+        if !self.carry.is_empty() {
+            self.long_len += self.carry.len();
+            self.long.push(self.carry.split().freeze());
+        }
+        self.scanned = 0;
+    }
+
+    /// A long line past the line limit goes to the parser, which refuses it: it is never held
+    /// whole.
+    fn check_long_limit(&mut self) {
+        if self.long_len + self.carry.len() > self.parser.limits().max_line_bytes {
+            self.seal_all();
+        }
+    }
+
+    /// Takes a chunk smaller than `BATCH`: gathered (or appended to a long line's block).
+    /// Looked at once per `BATCH` new bytes, not per read: a long event in tiny reads is not
+    /// rescanned per read, and a read costs an append.
+    #[inline]
+    fn take_small(&mut self, chunk: &[u8]) {
+        if self.carry.capacity() - self.carry.len() < chunk.len() {
+            self.take_small_without_room(chunk);
+            return;
+        }
+        self.carry.extend_from_slice(chunk);
+        if self.carry.len() >= self.scanned + BATCH {
+            self.look_at_batch();
+        }
+    }
+
+    #[inline(never)]
+    fn take_small_without_room(&mut self, chunk: &[u8]) {
+        if self.long_len > 0 {
+            self.append_long(chunk);
+        } else {
+            self.gather(chunk);
+            if self.long_len == 0 && self.carry.len() >= self.scanned + BATCH {
+                self.look_at_batch();
+            }
+        }
+    }
+
+    /// Once `BATCH` bytes were gathered since the last look: a long line is looked at for its
+    /// end; other gathered bytes past the line limit go to the parser, which refuses them (so
+    /// the buffer never holds much more than the parser would), else their complete events go
+    /// to the parse queue, and an event longer than `LONG` is left to the parser to carry.
+    #[inline(never)]
+    fn look_at_batch(&mut self) {
+        if self.long_len > 0 {
+            if !self.scan_long() {
+                self.check_long_limit();
+            }
+        } else if self.carry.len() > self.parser.limits().max_line_bytes {
+            self.seal_all();
+        } else if !self.seal() && self.carry.len() >= LONG {
+            self.seal_lines();
         }
     }
 
@@ -231,6 +438,11 @@ impl<S: TryStream> EventStream<S> {
     fn gather(&mut self, bytes: &[u8]) {
         if self.carry.capacity() - self.carry.len() < bytes.len() {
             self.make_room(bytes.len());
+            if self.long_len > 0 {
+                // Making room set a long line aside: the bytes continue it.
+                self.append_long(bytes);
+                return;
+            }
         }
         self.carry.extend_from_slice(bytes);
         if self.carry.len() > self.parser.limits().max_line_bytes {
@@ -242,14 +454,25 @@ impl<S: TryStream> EventStream<S> {
     fn make_room(&mut self, more: usize) {
         if self.carry.is_empty() {
             self.carry = BytesMut::with_capacity(more.max(CARRY_BLOCK));
-        } else {
-            self.carry.reserve(more);
+            return;
         }
+        if self.carry.len() >= LONG {
+            // Growing would copy all of it: its complete lines go to the parser instead, and a
+            // long unfinished line is set aside.
+            self.seal_lines();
+            if self.long_len > 0 || self.carry.capacity() - self.carry.len() >= more {
+                return;
+            }
+        }
+        self.carry.reserve(more);
     }
 
     /// Moves the gathered complete events, up to the last blank line, to the parse queue.
     /// Returns whether there were any.
     fn seal(&mut self) -> bool {
+        if self.long_len > 0 && !self.scan_long() {
+            return false;
+        }
         if self.carry.is_empty() {
             return false;
         }
@@ -266,38 +489,50 @@ impl<S: TryStream> EventStream<S> {
         true
     }
 
-    /// Moves the gathered complete lines of an unfinished event to the parse queue (all of
-    /// it when there is no line end): the parser carries the event, and no line is cut
-    /// (a cut line would be copied once more, aside).
+    /// Moves the gathered complete lines of an unfinished event to the parse queue: the
+    /// parser carries the event, and no line is cut (a cut line would be copied once more,
+    /// aside). An unfinished line of `LONG_LINE` bytes or more is set aside as the first piece
+    /// of a long line (see `extend_long`); a shorter one stays gathered.
     fn seal_lines(&mut self) {
-        let Some(at) = memchr::memrchr2(b'\r', b'\n', &self.carry) else {
+        let cut = memchr::memrchr2(b'\r', b'\n', &self.carry).map_or(0, |at| at + 1);
+        if cut > 0 {
+            self.carry_before = self.carry_before.at(&self.carry, cut);
+            self.todo.push_back(self.carry.split_to(cut).freeze());
+        }
+        if self.carry.len() >= LONG_LINE {
+            self.carry_before = Before::default();
+            self.freeze_block();
+            self.check_long_limit();
+        } else if cut == 0 {
             self.seal_all();
-            return;
-        };
-        let cut = at + 1;
-        self.carry_before = self.carry_before.at(&self.carry, cut);
-        self.todo.push_back(self.carry.split_to(cut).freeze());
+        }
         self.scanned = self.carry.len();
     }
 
     /// Moves everything gathered to the parse queue, finished or not (the body is over, or
     /// the gathered bytes reached the line limit).
     fn seal_all(&mut self) {
+        // A long line that ended in the bytes not looked at yet still goes in one go.
+        if self.long_len > 0 && !self.scan_long() {
+            self.todo.extend(self.long.drain(..));
+            self.long_len = 0;
+        }
         if !self.carry.is_empty() {
             self.carry_before = self.carry_before.at(&self.carry, self.carry.len());
             self.todo.push_back(self.carry.split().freeze());
-            self.scanned = 0;
         }
+        self.scanned = 0;
     }
 
     /// Parses the next window of the oldest run in `todo`, queueing its events as slices of
-    /// that run.
+    /// that run: up to the first event or error past `WINDOW` bytes, where the parser stops
+    /// (the rest of the run is parsed next, as if it were a new chunk).
     fn parse_window(&mut self) {
         let Some(run) = self.todo.front_mut() else {
             return;
         };
-        let end = window_end(run);
-        let mut feed = self.parser.feed(&run[..end]);
+        let mut feed = self.parser.feed(run);
+        let mut full = false;
         while let Some(frame) = feed.next_frame() {
             match frame {
                 Ok(Frame::Event(event)) => {
@@ -316,14 +551,24 @@ impl<S: TryStream> EventStream<S> {
                     }));
                 }
                 Err(e) => self.ready.push_back(Err(e)),
-                Ok(_) => {}
+                Ok(_) => continue,
+            }
+            if feed.remaining() + WINDOW <= run.len() {
+                full = true;
+                break;
             }
         }
-        drop(feed);
-        if end == run.len() {
-            self.todo.pop_front();
+        let read = if full {
+            feed.stop()
         } else {
-            run.advance(end);
+            drop(feed);
+            None
+        };
+        match read {
+            Some(read) if read < run.len() => run.advance(read),
+            _ => {
+                self.todo.pop_front();
+            }
         }
     }
 }
@@ -341,17 +586,7 @@ where
                 Poll::Ready(Some(Ok(chunk))) => {
                     let chunk: Bytes = chunk.into();
                     if chunk.len() < BATCH {
-                        self.gather(&chunk);
-                        // An event longer than `LONG` is left to the parser to carry (see
-                        // `take_large`), so the buffer stays small.
-                        // Scanned again only once `BATCH` new bytes are in: a long event in
-                        // tiny reads is not rescanned per read.
-                        if self.carry.len() >= self.scanned + BATCH
-                            && !self.seal()
-                            && self.carry.len() >= LONG
-                        {
-                            self.seal_lines();
-                        }
+                        self.take_small(&chunk);
                     } else {
                         self.take_large(chunk);
                     }
@@ -378,19 +613,6 @@ where
             }
         }
     }
-}
-
-/// Where the window parsed next from `run` ends: after the last blank line within `WINDOW`
-/// bytes, else after the first one past them, else at the end.
-fn window_end(run: &[u8]) -> usize {
-    if run.len() <= WINDOW {
-        return run.len();
-    }
-    // The run starts after a blank line (or where nothing could be cut): no bytes before it
-    // matter.
-    event_end::last(&run[..WINDOW], Before::default())
-        .or_else(|| event_end::first(&run[WINDOW..], Before::default()).map(|end| WINDOW + end))
-        .unwrap_or(run.len())
 }
 
 // Nothing is pinned structurally: the body is required to be `Unpin`, and a stored body error
@@ -482,7 +704,7 @@ mod tests {
     use futures_core::Stream;
     use proptest::prelude::*;
 
-    use super::{EventStream, StreamError, BATCH};
+    use super::{EventStream, StreamError, BATCH, LONG_LINE};
     use crate::error::ParseError;
     use crate::event::Frame;
     use crate::limits::Limits;
@@ -592,6 +814,8 @@ mod tests {
             Just(b"bad \xFF byte".to_vec()),
             Just(b"nul\0here".to_vec()),
             (1usize..6000).prop_map(|n| vec![b'x'; n]),
+            // Past `LONG_LINE`: set aside in pieces.
+            (LONG_LINE..3 * LONG_LINE).prop_map(|n| vec![b'z'; n]),
         ];
         let text = prop_oneof![
             4 => value.clone().prop_map(|v| [&b"data: "[..], &v].concat()),
@@ -642,6 +866,11 @@ mod tests {
         prop_oneof![
             3 => Just(Limits::default()),
             1 => (16usize..3000, 16usize..9000).prop_map(|(line, event)| Limits {
+                max_line_bytes: line,
+                max_event_bytes: event,
+            }),
+            // Past `LONG_LINE`: long lines are set aside in pieces, then refused or joined.
+            1 => (LONG_LINE..7000, 16usize..20_000).prop_map(|(line, event)| Limits {
                 max_line_bytes: line,
                 max_event_bytes: event,
             }),
@@ -865,5 +1094,96 @@ mod tests {
         assert_eq!(got.len(), 2, "{got:?}");
         assert!(got[0].contains("max_line_bytes"), "{}", got[0]);
         assert_eq!(got[1], "after");
+    }
+
+    /// A line set aside in pieces is refused once it passes the limit, whatever the reads:
+    /// the pieces never hold much more than the limit, and the stream goes on after it.
+    #[test]
+    fn a_long_line_past_the_limit_is_refused_while_it_arrives() {
+        let limits = Limits {
+            max_line_bytes: 40_000,
+            ..Limits::default()
+        };
+        for size in [7, 100, BATCH, 3 * BATCH] {
+            let endless = Bytes::from(vec![b'x'; size]);
+            let mut steps = chunks(&[b"data: ok\n\ndata: "]);
+            for _ in 0..200_000 / size {
+                // A pause after each read, so that the test sees the buffers in between.
+                steps.extend([Step::Chunk(endless.clone()), Step::Pending]);
+            }
+            steps.extend(chunks(&[b"\n\ndata: after\n\n"]));
+            let mut events = EventStream::with_parser(Body(steps.into()), parser(limits));
+            let waker = futures_util::task::noop_waker();
+            let mut cx = Context::from_waker(&waker);
+            let mut got = Vec::new();
+            loop {
+                let held = events.long_len + events.carry.capacity();
+                assert!(
+                    held <= 40_000 + 2 * size,
+                    "{held} bytes held in reads of {size}"
+                );
+                match Pin::new(&mut events).poll_next(&mut cx) {
+                    Poll::Ready(Some(item)) => got.push(match item {
+                        Ok(e) => e.data_str().to_owned(),
+                        Err(e) => e.to_string(),
+                    }),
+                    Poll::Ready(None) => break,
+                    Poll::Pending => {}
+                }
+            }
+            assert_eq!(got.len(), 3, "reads of {size}: {got:?}");
+            assert_eq!(got[0], "ok");
+            assert!(got[1].contains("max_line_bytes"), "{}", got[1]);
+            assert_eq!(got[2], "after");
+        }
+    }
+
+    /// A long line comes out whole however it is read, with the events around it, and nothing
+    /// of it is left aside afterwards: first in the stream after a byte order mark, after a
+    /// line ended by a lone CR, and in events the parser is skipping after a limit error.
+    #[test]
+    fn a_long_line_in_reads_of_any_size_comes_out_whole() {
+        let line = vec![b'y'; 70_000];
+        let long = |prefix: &[u8], end: &[u8]| [prefix, &line[..], end].concat();
+        let cases = [
+            [
+                &b"data: a\n\nid: 7\ndata: "[..],
+                &line,
+                b"\r\n\r\ndata: b\n\n",
+            ]
+            .concat(),
+            long(b"\xEF\xBB\xBFdata: ", b"\n\n"),
+            long(b"\xEF\xBB\xBF", b"\n\n"),
+            long(b"data: a\r", b"\r\rdata: b\r\r"),
+            // Too long for the limits below: refused, and the next long line, in the same
+            // event, skipped with it.
+            [
+                long(b"data: ", b"yy\n"),
+                long(b"data: ", b"\n\ndata: c\n\n"),
+            ]
+            .concat(),
+        ];
+        let tight = Limits {
+            max_line_bytes: 70_004,
+            max_event_bytes: 100_000,
+        };
+        for input in &cases {
+            for limits in [Limits::default(), tight] {
+                let want = expected(input, &[(input.len(), false)], limits);
+                let bytes = Bytes::from(input.clone());
+                for size in [1, 64, 1500, BATCH, BATCH + 1, 16 * 1024, 50_000] {
+                    let steps = (0..input.len())
+                        .step_by(size)
+                        .flat_map(|at| {
+                            let chunk = bytes.slice(at..(at + size).min(input.len()));
+                            [Step::Chunk(chunk), Step::Pending]
+                        })
+                        .collect();
+                    let (got, events) = streamed(steps, limits);
+                    assert_eq!(got, want, "reads of {size}: {:?}", &input[..12]);
+                    assert!(events.long.is_empty() && events.long_len == 0);
+                }
+            }
+        }
     }
 }

@@ -14,11 +14,11 @@ const LF: u8 = b'\n';
 /// The two bytes of the stream before some position (NUL before the stream's start, which
 /// reads as text: no blank line is found there, which only costs the chance of a cut).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(super) struct Before([u8; 2]);
+pub(crate) struct Before([u8; 2]);
 
 impl Before {
     /// The two bytes before `bytes[at..]`, where `self` is the two before `bytes`.
-    pub(super) fn at(self, bytes: &[u8], at: usize) -> Before {
+    pub(crate) fn at(self, bytes: &[u8], at: usize) -> Before {
         match at {
             0 => self,
             1 => Before([self.0[1], bytes[0]]),
@@ -59,7 +59,7 @@ fn after(bytes: &[u8], at: usize) -> usize {
 }
 
 /// The end of the first blank line in `bytes`, preceded in the stream by `before`.
-pub(super) fn first(bytes: &[u8], before: Before) -> Option<usize> {
+pub(crate) fn first(bytes: &[u8], before: Before) -> Option<usize> {
     memchr2_iter(CR, LF, bytes)
         .find(|&at| ends_blank_line(bytes, at, before))
         .map(|at| after(bytes, at))
