@@ -77,8 +77,8 @@ NGINX=$(command -v nginx || ls /usr/sbin/nginx 2>/dev/null || true)
 PORT_NGINX=${PORT_NGINX:-23082}
 
 # nginx in front of the upstream on $1, configured as $2:
-#   recommended  HTTP/1.1 upstream, Upgrade and Connection passed through (WebSocket), no
-#                response buffering;
+#   recommended  HTTP/1.1 upstream with idle connections kept for reuse, Upgrade and
+#                Connection passed through (WebSocket), no response buffering;
 #   default      a bare `location / { proxy_pass ...; }`: nginx's defaults, HTTP/1.0 to the
 #                upstream with `Connection: close` (so Upgrade, a hop-by-hop header, is dropped)
 #                and responses buffered unless the upstream answers `X-Accel-Buffering: no`.
@@ -87,9 +87,10 @@ start_nginx() { # upstream port, recommended|default, error log
   local location
   NGINX_DIR=$(mktemp -d)
   case $2 in
-    # Without an `upstream { keepalive N; }` block nginx still opens one upstream connection
-    # per request (a poll): what most configurations copied from the nginx docs do.
-    recommended) location="proxy_pass http://127.0.0.1:$1; proxy_http_version 1.1;
+    # Without `keepalive` in an upstream block nginx opens a new upstream connection for every
+    # request, every poll: long polling at 9 900 then fell seconds behind (docs/transports.md).
+    # `Connection` is emptied for plain requests, so that they may reuse one.
+    recommended) location="proxy_pass http://hub; proxy_http_version 1.1;
       proxy_set_header Upgrade \$http_upgrade; proxy_set_header Connection \$connection_upgrade;
       proxy_buffering off; proxy_read_timeout 1h;" ;;
     default) location="proxy_pass http://127.0.0.1:$1;" ;;
@@ -108,6 +109,7 @@ http {
   access_log off; client_body_temp_path $NGINX_DIR/body; proxy_temp_path $NGINX_DIR/proxy;
   fastcgi_temp_path $NGINX_DIR/fcgi; uwsgi_temp_path $NGINX_DIR/uwsgi; scgi_temp_path $NGINX_DIR/scgi;
   map \$http_upgrade \$connection_upgrade { default upgrade; '' ''; }
+  upstream hub { server 127.0.0.1:$1; keepalive 1024; }
   server {
     listen 127.0.0.1:$PORT_NGINX backlog=4096;
     location / { $location }

@@ -174,7 +174,7 @@ def nginx_tables():
         some = runs[cols[0]]
         print(f"\n{name} through nginx: {some['connections']} subscribers; each figure with its ratio to the "
               f"direct run of the same transport ({base[cols[0]]['connections'] if base[cols[0]] else '?'} subscribers); "
-              "-nginx: Upgrade passed through, buffering off; -nginx-default: a bare proxy_pass\n")
+              "-nginx: Upgrade passed through, buffering off, upstream keepalive; -nginx-default: a bare proxy_pass\n")
         print("| figure | " + " | ".join(cols) + " |")
         print("|---|" + "---:|" * len(cols))
         for what, path in [
@@ -188,6 +188,7 @@ def nginx_tables():
             ("latency p50 µs", ("latency", "p50_us")),
             ("latency p99 µs", ("latency", "p99_us")),
             ("latency p99.9 µs", ("latency", "p99_9_us")),
+            ("server RSS bytes per idle connection", ("server_rss", "per_idle_connection_bytes")),
             ("server CPU s (whole run)", ("whole", "server_cpu_s")),
             ("nginx CPU s (whole run)", ("whole", "nginx_cpu_s")),
         ]:
