@@ -89,6 +89,8 @@ start_nginx() { # upstream port, recommended|default, error log
   case $2 in
     # Without `keepalive` in an upstream block nginx opens a new upstream connection for every
     # request, every poll: long polling at 9 900 then fell seconds behind (docs/transports.md).
+    # It must cover every poll held at once: with 1 024 the other 8 876 upstream connections
+    # were closed after each answer and the churn ran the local ports out (EADDRNOTAVAIL).
     # `Connection` is emptied for plain requests, so that they may reuse one.
     recommended) location="proxy_pass http://hub; proxy_http_version 1.1;
       proxy_set_header Upgrade \$http_upgrade; proxy_set_header Connection \$connection_upgrade;
@@ -109,7 +111,7 @@ http {
   access_log off; client_body_temp_path $NGINX_DIR/body; proxy_temp_path $NGINX_DIR/proxy;
   fastcgi_temp_path $NGINX_DIR/fcgi; uwsgi_temp_path $NGINX_DIR/uwsgi; scgi_temp_path $NGINX_DIR/scgi;
   map \$http_upgrade \$connection_upgrade { default upgrade; '' ''; }
-  upstream hub { server 127.0.0.1:$1; keepalive 1024; }
+  upstream hub { server 127.0.0.1:$1; keepalive 16384; }
   server {
     listen 127.0.0.1:$PORT_NGINX backlog=4096;
     location / { $location }
