@@ -78,75 +78,164 @@ scenario() { # label, ssekit load options...
 }
 
 NGINX=$(command -v nginx || ls /usr/sbin/nginx 2>/dev/null || true)
-PORT_NGINX=23082
+PORT_NGINX=${PORT_NGINX:-23082}
 
-start_nginx() { # upstream port -> sets NGINX_PID
-  local dir
-  dir=$(mktemp -d)
-  cat >"$dir/nginx.conf" <<CONF
-daemon off; master_process off; worker_processes 1; worker_rlimit_nofile 65536;
-pid $dir/nginx.pid; error_log $dir/error.log;
-events { worker_connections 30000; }
-http {
-  access_log off; client_body_temp_path $dir/body; proxy_temp_path $dir/proxy;
-  fastcgi_temp_path $dir/fcgi; uwsgi_temp_path $dir/uwsgi; scgi_temp_path $dir/scgi;
-  # WebSocket: pass the Upgrade through; everything else keeps upstream connections alive.
-  map \$http_upgrade \$connection_upgrade { default upgrade; '' ''; }
-  server {
-    listen 127.0.0.1:$PORT_NGINX;
-    location / {
-      proxy_pass http://127.0.0.1:$1; proxy_http_version 1.1;
+# nginx in front of the upstream on $1, configured as $2:
+#   recommended  HTTP/1.1 upstream with idle connections kept for reuse, Upgrade and
+#                Connection passed through (WebSocket), no response buffering;
+#   default      a bare `location / { proxy_pass ...; }`: nginx's defaults, HTTP/1.0 to the
+#                upstream with `Connection: close` (so Upgrade, a hop-by-hop header, is dropped)
+#                and responses buffered unless the upstream answers `X-Accel-Buffering: no`.
+# Its error log goes to $3. Sets NGINX_PID and NGINX_DIR.
+start_nginx() { # upstream port, recommended|default, error log
+  local location
+  NGINX_DIR=$(mktemp -d)
+  case $2 in
+    # Without `keepalive` in an upstream block nginx opens a new upstream connection for every
+    # request, every poll: long polling at 9 900 then fell seconds behind (docs/transports.md).
+    # It must cover every poll held at once: with 1 024 the other 8 876 upstream connections
+    # were closed after each answer and the churn ran the local ports out (EADDRNOTAVAIL).
+    # `Connection` is emptied for plain requests, so that they may reuse one.
+    recommended) location="proxy_pass http://hub; proxy_http_version 1.1;
       proxy_set_header Upgrade \$http_upgrade; proxy_set_header Connection \$connection_upgrade;
-      proxy_buffering off; proxy_read_timeout 1h;
-    }
+      proxy_buffering off; proxy_read_timeout 1h;" ;;
+    default) location="proxy_pass http://127.0.0.1:$1;" ;;
+  esac
+  # One process (master_process off) keeps this shell's open-file limit: worker_rlimit_nofile
+  # is applied by worker processes only, and could not pass the hard limit anyway. Each proxied
+  # subscriber holds two descriptors (client and upstream), hence the cap in transports().
+  # Connection slots are set above the descriptors: with as many slots as descriptors (20 000)
+  # nginx ran short at 9 375 subscribers ("worker_connections are not enough, reusing
+  # connections", closing clients it took for idle); with 32 768 all 9 900 got through.
+  cat >"$NGINX_DIR/nginx.conf" <<CONF
+daemon off; master_process off; worker_processes 1;
+pid $NGINX_DIR/nginx.pid; error_log $3 warn;
+events { worker_connections 32768; }
+http {
+  access_log off; client_body_temp_path $NGINX_DIR/body; proxy_temp_path $NGINX_DIR/proxy;
+  fastcgi_temp_path $NGINX_DIR/fcgi; uwsgi_temp_path $NGINX_DIR/uwsgi; scgi_temp_path $NGINX_DIR/scgi;
+  map \$http_upgrade \$connection_upgrade { default upgrade; '' ''; }
+  upstream hub { server 127.0.0.1:$1; keepalive 16384; }
+  server {
+    listen 127.0.0.1:$PORT_NGINX backlog=4096;
+    location / { $location }
   }
 }
 CONF
-  "$NGINX" -p "$dir" -c "$dir/nginx.conf" >"$OUT/nginx.log" 2>&1 &
+  "$NGINX" -p "$NGINX_DIR" -c "$NGINX_DIR/nginx.conf" >>"$3" 2>&1 &
   NGINX_PID=$!
   for _ in $(seq 100); do
     if (exec 3<>/dev/tcp/127.0.0.1/$PORT_NGINX) 2>/dev/null; then return 0; fi
     sleep 0.1
   done
-  echo "nginx did not start listening on $PORT_NGINX (see $dir/error.log)" >&2
+  echo "nginx did not start listening on $PORT_NGINX (see $3)" >&2
   return 1
+}
+
+stop_nginx() {
+  kill "$NGINX_PID" 2>/dev/null || true
+  wait "$NGINX_PID" 2>/dev/null || true
+  rm -rf "$NGINX_DIR"
+}
+
+# CPU seconds (user + system) process $1 has used so far.
+proc_cpu() {
+  awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$1/stat" 2>/dev/null || echo null
+}
+
+# Local ports of the ephemeral range held by TCP sockets, TIME_WAIT included. A port bound
+# explicitly (`ssekit load` binds its source address) or left in TIME_WAIT by such a socket is
+# not handed out to a plain connect() (nginx to its upstream, the publisher) until it is free.
+ports_in_use() {
+  local lo hi
+  read -r lo hi </proc/sys/net/ipv4/ip_local_port_range
+  ss -Htan | awk -v lo="$lo" -v hi="$hi" '
+    { n = split($4, a, ":"); p = a[n] + 0; if (p >= lo && p <= hi && !(p in seen)) { seen[p] = 1; c++ } }
+    END { print c + 0 }'
+}
+
+# Waits (75 s at most: TIME_WAIT lasts 60 s) until $1 local ports are free. Through nginx a run
+# needs two per subscriber, the client's and nginx's to the upstream; right after a run at
+# 10 000, that run's ports are still in TIME_WAIT and the range (28 232 ports by default) is
+# too short for both: nginx's upstream connect() fails (EADDRNOTAVAIL, 502 to the client).
+wait_for_ports() { # ports needed
+  local lo hi free waited=0
+  read -r lo hi </proc/sys/net/ipv4/ip_local_port_range
+  while :; do
+    free=$(( hi - lo + 1 - $(ports_in_use) ))
+    [ "$free" -lt "$1" ] || return 0
+    if [ $waited -ge 75 ]; then
+      echo "only $free local ports free of the $1 needed: some subscribers will not get through" >&2
+      return 0
+    fi
+    [ $waited -gt 0 ] || echo "waiting for $1 free local ports ($free now, the rest in use or in TIME_WAIT)" >&2
+    sleep 5
+    waited=$((waited + 5))
+  done
 }
 
 transport_path() {
   case $1 in sse) echo /stream ;; ws) echo /ws ;; *) echo /poll ;; esac
 }
 
-# One `ssekit load` by one transport against a fresh `ssekit serve` (through nginx with -nginx).
-tload() { # label, transport, via (direct|nginx), ssekit load options...
-  local label=$1 transport=$2 via=$3 port; shift 3
+# One `ssekit load` by one transport against a fresh `ssekit serve`, directly or through nginx
+# (`nginx`: the recommended configuration, `nginx-default`: nginx's defaults, see start_nginx).
+tload() { # label, transport, via (direct|nginx|nginx-default), ssekit load options...
+  local label=$1 transport=$2 via=$3 port n=0 arg prev=""; shift 3
+  for arg in "$@"; do [ "$prev" != --connections ] || n=$arg; prev=$arg; done
+  [ "$via" = direct ] || wait_for_ports $(( 2 * n + 100 ))
   start_server ssekit
   port=$PORT
-  if [ "$via" = nginx ]; then start_nginx "$PORT"; port=$PORT_NGINX; fi
+  case $via in
+    nginx) start_nginx "$PORT" recommended "$(realpath "$OUT")/$label-nginx-error.log"; port=$PORT_NGINX ;;
+    nginx-default) start_nginx "$PORT" default "$(realpath "$OUT")/$label-nginx-error.log"; port=$PORT_NGINX ;;
+  esac
   SRC=$(( SRC % 250 + 1 ))
   echo "== $label: ssekit load --transport $transport (via $via) $*"
   $SSEKIT load "http://127.0.0.1:$port$(transport_path "$transport")" --transport "$transport" \
     --publish "http://127.0.0.1:$PORT/publish" --server-pid "$PID" --sources "127.0.0.$SRC" \
     --json "$OUT/$label.json" "$@" || [ $? -eq 1 ]
-  if [ "$via" = nginx ]; then kill "$NGINX_PID" 2>/dev/null || true; wait "$NGINX_PID" 2>/dev/null || true; fi
+  # CPU over the whole run (connecting included), the server's and the proxy's own.
+  echo "server_cpu_s $(proc_cpu "$PID")" >"$OUT/$label.cpu.txt"
+  if [ "$via" != direct ]; then
+    echo "nginx_cpu_s $(proc_cpu "$NGINX_PID")" >>"$OUT/$label.cpu.txt"
+    echo "   CPU over the whole run: nginx $(proc_cpu "$NGINX_PID") s, server $(proc_cpu "$PID") s"
+    stop_nginx
+    [ -s "$OUT/$label-nginx-error.log" ] && echo "   nginx logged $(wc -l <"$OUT/$label-nginx-error.log") line(s): $OUT/$label-nginx-error.log"
+  fi
   stop_server
   sleep 2
 }
 
+# The transport sets: the four transports directly, again with a reconnect wave, then SSE,
+# WebSocket and long polling through nginx as recommended (SET-T-nginx.json) and with nginx's
+# defaults (SET-T-nginx-default.json).
 transports() { # set name, subscribers, seconds
   local set=$1 n=$2 secs=$3
-  local load=(--connections "$n" --duration "$secs" --rate "${TRANSPORT_RATE:-2}" --pad 160
+  local load=(--duration "$secs" --rate "${TRANSPORT_RATE:-2}" --pad 160
               --poll-interval "${POLL_INTERVAL:-1000}" --connect-timeout 120)
   for t in sse ws long-poll poll; do
-    tload "$set-$t" $t direct "${load[@]}"
+    tload "$set-$t" $t direct --connections "$n" "${load[@]}"
   done
   for t in sse ws long-poll poll; do
-    tload "$set-$t-reconnect" $t direct "${load[@]}" --reconnect
+    tload "$set-$t-reconnect" $t direct --connections "$n" "${load[@]}" --reconnect
   done
-  if [ -n "$NGINX" ]; then
-    for t in sse ws; do tload "$set-$t-nginx" $t nginx "${load[@]}"; done
-  else
+  if [ -z "$NGINX" ]; then
     echo "nginx not installed: the runs through nginx are skipped" >&2
+    return 0
   fi
+  # nginx holds two descriptors per subscriber (client and upstream), all in one process under
+  # the hard open-file limit: at 20 000 it proxies 9 900 subscribers, not 10 000.
+  local m=$n cap=$(( ($(ulimit -Hn) - 100) / 2 / 100 * 100 ))
+  if [ "$m" -gt "$cap" ]; then
+    m=$cap
+    echo "through nginx: $m subscribers, not $n (two descriptors each, hard limit $(ulimit -Hn))" >&2
+  fi
+  # Recommended configuration: every transport should go through as directly.
+  for t in sse ws long-poll; do tload "$set-$t-nginx" $t nginx --connections "$m" "${load[@]}"; done
+  # nginx's defaults: /ws is refused (no Upgrade upstream), SSE streams only because the server
+  # answers `X-Accel-Buffering: no`, each poll opens its own HTTP/1.0 upstream connection.
+  for t in sse ws long-poll; do tload "$set-$t-nginx-default" $t nginx-default --connections "$m" "${load[@]}"; done
 }
 
 # Idle memory per connection against the number of connections: one short idle run per

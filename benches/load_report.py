@@ -153,6 +153,65 @@ def transport_tables():
         )
 
 
+def nginx_tables():
+    """Each transport through nginx against its own direct run in the same set: what the proxy
+    costs, and what nginx's defaults break."""
+    sets = sorted({p.name.rsplit("-sse.json", 1)[0] for p in out.glob("transports*-sse.json")})
+    for name in sets:
+        cols, runs, base = [], {}, {}
+        for t in ("sse", "ws", "long-poll"):
+            for via in ("nginx", "nginx-default"):
+                r = load(name, f"{t}-{via}")
+                if r:
+                    cols.append(f"{t}-{via}")
+                    runs[cols[-1]], base[cols[-1]] = r, load(name, t)
+                    for run, label in ((r, f"{t}-{via}"), (base[cols[-1]], t)):
+                        cpu = out / f"{name}-{label}.cpu.txt"
+                        if run is not None and cpu.exists():
+                            run["whole"] = {k: float(v) for k, v in (line.split() for line in cpu.read_text().splitlines()) if v != "null"}
+        if not cols:
+            continue
+        some = runs[cols[0]]
+        print(f"\n{name} through nginx: {some['connections']} subscribers; each figure with its ratio to the "
+              f"direct run of the same transport ({base[cols[0]]['connections'] if base[cols[0]] else '?'} subscribers); "
+              "-nginx: Upgrade passed through, buffering off, upstream keepalive; -nginx-default: a bare proxy_pass\n")
+        print("| figure | " + " | ".join(cols) + " |")
+        print("|---|" + "---:|" * len(cols))
+        for what, path in [
+            ("connected", ("connect", "ok")),
+            ("missing events", ("delivery", "missing")),
+            ("duplicate events", ("delivery", "duplicates")),
+            ("bytes on the wire per delivered event", ("wire", "bytes_per_event")),
+            ("deliveries per server CPU second", ("cpu", "deliveries_per_server_cpu_s")),
+            ("server CPU s (publishing)", ("cpu", "server_s")),
+            ("client CPU s (publishing)", ("cpu", "client_s")),
+            ("latency p50 µs", ("latency", "p50_us")),
+            ("latency p99 µs", ("latency", "p99_us")),
+            ("latency p99.9 µs", ("latency", "p99_9_us")),
+            ("server RSS bytes per idle connection", ("server_rss", "per_idle_connection_bytes")),
+            ("server CPU s (whole run)", ("whole", "server_cpu_s")),
+            ("nginx CPU s (whole run)", ("whole", "nginx_cpu_s")),
+        ]:
+            cells = []
+            for c in cols:
+                v, b = get(runs[c], *path), get(base[c], *path)
+                if not runs[c]["connect"]["ok"] and path[0] not in ("connect", "whole"):
+                    v = None  # nobody got through: no figure, not a zero
+                # Small CPU figures (the smoke set's) keep their digits.
+                text = None if v is None else f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3g}"
+                if v is None:
+                    cells.append("-")
+                elif b:
+                    cells.append(f"{text} ({v / b:.2f}x)")
+                else:
+                    cells.append(text)
+            print(f"| {what} | " + " | ".join(cells) + " |")
+        for c in cols:
+            for why, n in runs[c]["connect"]["errors"].items():
+                print(f"\n{c}: {n} x {why}")
+
+
 if any(out.glob("*-ssekit.json")):
     server_tables()
 transport_tables()
+nginx_tables()

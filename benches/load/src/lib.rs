@@ -333,7 +333,11 @@ pub async fn execute(args: LoadArgs, t: Endpoints) -> Result<Report, LoadError> 
         .saturating_sub(usize::try_from(args.stall).unwrap_or(0));
     let phase_start = Mark::now(t.pid, &shared);
     let mut wave = None;
+    // With no subscriber in (every connect refused, say), publishing would only measure
+    // nothing for `--duration`: the report's connect errors are the finding.
+    let anyone_in = shared.connected.load(Relaxed) > 0;
     let publishing = match (args.rate, t.publish.clone()) {
+        (Some(_), Some(_)) if !anyone_in => None,
         (Some(rate), Some(url)) => {
             let plan = PublishPlan {
                 url,
@@ -371,6 +375,7 @@ pub async fn execute(args: LoadArgs, t: Endpoints) -> Result<Report, LoadError> 
             let last_delivery = drain(&shared, expected, slack).await;
             Some((outcome, last_delivery))
         }
+        _ if !anyone_in => None,
         _ => {
             sleep(duration).await;
             None
@@ -447,7 +452,11 @@ pub async fn execute(args: LoadArgs, t: Endpoints) -> Result<Report, LoadError> 
         && delivery.closed_by_server == 0
         && delivery.read_errors == 0
         && reconnect.as_ref().map_or(true, |r| r.failed == 0);
-    let exit_code = u8::from(connect.failed > 0 || (total_published.is_some() && !lossless));
+    // Readers that got all of nothing are not a success: a run asked to publish must publish.
+    let nothing_published = args.rate.is_some() && total_published.unwrap_or(0) == 0;
+    let exit_code = u8::from(
+        connect.failed > 0 || nothing_published || (total_published.is_some() && !lossless),
+    );
     Ok(Report {
         schema: "ssekit-load/1".into(),
         target: format!("http://{}{}", t.stream.addr, t.stream.path),
@@ -640,7 +649,7 @@ fn delivery_summary(
         d.read_errors += usize::from(matches!(end, End::Error(_)));
         let complete = tally.missing == 0
             && tally.duplicates == 0
-            && publisher.is_some_and(|p| tally.received == p.published);
+            && publisher.is_some_and(|p| p.published > 0 && tally.received == p.published);
         d.complete += usize::from(complete);
         per_reader.push(tally.received);
     }

@@ -272,6 +272,12 @@ impl Report {
         for (why, n) in &self.connect.errors {
             let _ = writeln!(s, "    {n} × {why}");
         }
+        if self.connect.ok == 0 && self.connections > 0 {
+            let _ = writeln!(
+                s,
+                "  no subscriber connected: nothing was published or measured (see why above)"
+            );
+        }
         if let Some(r) = &self.server_rss {
             let _ = writeln!(s, "  server RSS (pid {}): {} KiB before, {} KiB connected, {} KiB at end: {:.0} bytes per idle connection",
                 r.pid, r.before_kib, r.connected_kib, r.end_kib, r.per_idle_connection_bytes);
@@ -290,6 +296,12 @@ impl Report {
                     .as_ref()
                     .map_or(String::new(), |e| format!(" (first: {e})"))
             );
+            if p.published == 0 {
+                let _ = writeln!(
+                    s,
+                    "  nothing was published: the figures below measure no event (see the publish error)"
+                );
+            }
             if let Some(c) = &self.cpu {
                 let server = match (c.server_s, c.deliveries_per_server_cpu_s) {
                     (Some(cpu), Some(per)) => {

@@ -68,7 +68,7 @@ impl WsConn {
             .write_buffer_size(0);
         let (ws, _) = tokio_tungstenite::client_async_with_config(uri, tcp, Some(config))
             .await
-            .map_err(|e| format!("websocket handshake: {e}"))?;
+            .map_err(handshake_error)?;
         Ok(WsConn { ws })
     }
 
@@ -90,6 +90,46 @@ impl WsConn {
         }
         Ok(Progress::Open)
     }
+}
+
+/// Why a handshake failed, in words that name the cause. An answer other than `101` means the
+/// upgrade was refused (typically by a proxy that does not pass `Upgrade` through, so the
+/// server saw a plain `GET`): the message gives the status and the first line of the body,
+/// which is the same for every refused connection, so the report groups them in one line.
+fn handshake_error(e: tokio_tungstenite::tungstenite::Error) -> String {
+    use tokio_tungstenite::tungstenite::Error;
+    match e {
+        Error::Http(res) => refused(res.status(), res.body().as_deref()),
+        e => format!("websocket handshake: {e}"),
+    }
+}
+
+/// Bound on the part of a refusal's body quoted in the report.
+const QUOTED_BODY: usize = 160;
+
+fn refused(
+    status: tokio_tungstenite::tungstenite::http::StatusCode,
+    body: Option<&[u8]>,
+) -> String {
+    let mut why = format!(
+        "WebSocket upgrade refused: answered {} {} instead of 101 Switching Protocols",
+        status.as_u16(),
+        status.canonical_reason().unwrap_or("")
+    );
+    let first_line = body.map(String::from_utf8_lossy).and_then(|b| {
+        b.lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty())
+            .map(str::to_owned)
+    });
+    if let Some(line) = first_line {
+        let quoted: String = line.chars().take(QUOTED_BODY).collect();
+        why.push_str(&format!(" (body: {quoted:?})"));
+    }
+    if status == tokio_tungstenite::tungstenite::http::StatusCode::UPGRADE_REQUIRED {
+        why.push_str("; a proxy in front must pass Upgrade and Connection through over HTTP/1.1");
+    }
+    why
 }
 
 fn take(
