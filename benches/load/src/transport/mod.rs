@@ -133,13 +133,39 @@ pub async fn connect(
     source: Option<Ipv4Addr>,
     wire: &Arc<WireCount>,
 ) -> std::io::Result<Counted<TcpStream>> {
-    let stream = socket_for(addr, source)?.connect(addr).await?;
+    let stream = match socket_for(addr, source, PortChoice::AtConnect)?
+        .connect(addr)
+        .await
+    {
+        // `connect` never takes a port that a socket reserved with `bind` holds, on any address
+        // (another program's, or an older `ssekit load` still in TIME_WAIT); `bind` only avoids
+        // ports held on this source address, so it can still find one.
+        Err(e) if source.is_some() && e.kind() == std::io::ErrorKind::AddrNotAvailable => {
+            socket_for(addr, source, PortChoice::AtBind)?
+                .connect(addr)
+                .await?
+        }
+        opened => opened?,
+    };
     stream.set_nodelay(true)?;
     Ok(Counted::new(stream, Arc::clone(wire)))
 }
 
-/// A socket for `addr`, bound to `source` if given, its port left to `connect`.
-fn socket_for(addr: SocketAddr, source: Option<Ipv4Addr>) -> std::io::Result<TcpSocket> {
+/// When a socket bound to a source address gets its port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PortChoice {
+    /// At `connect` (see [`defer_port_choice`]).
+    AtConnect,
+    /// At `bind`, the fallback.
+    AtBind,
+}
+
+/// A socket for `addr`, bound to `source` if given.
+fn socket_for(
+    addr: SocketAddr,
+    source: Option<Ipv4Addr>,
+    port: PortChoice,
+) -> std::io::Result<TcpSocket> {
     let socket = match addr {
         SocketAddr::V4(_) => TcpSocket::new_v4()?,
         SocketAddr::V6(_) => TcpSocket::new_v6()?,
@@ -148,7 +174,9 @@ fn socket_for(addr: SocketAddr, source: Option<Ipv4Addr>) -> std::io::Result<Tcp
         // Ports of earlier runs linger in TIME_WAIT (the client closes first); without this the
         // port search fails with `Address already in use` long before the range is used up.
         socket.set_reuseaddr(true)?;
-        defer_port_choice(&socket)?;
+        if port == PortChoice::AtConnect {
+            defer_port_choice(&socket)?;
+        }
         socket.bind(SocketAddr::from((ip, 0)))?;
     }
     Ok(socket)
@@ -157,10 +185,10 @@ fn socket_for(addr: SocketAddr, source: Option<Ipv4Addr>) -> std::io::Result<Tcp
 /// Leaves the source port to `connect` (Linux `IP_BIND_ADDRESS_NO_PORT`), which may reuse a
 /// port for another destination and a loopback port in TIME_WAIT. `bind` to port 0 otherwise
 /// reserves a port no other socket holds, searching the range in the kernel under a lock: with
-/// 10 000 streams open and the 10 000 just closed in TIME_WAIT, that search cost the load
-/// generator a core of system time and made a reconnect wave of SSE readers (which close with
-/// FIN, so their ports wait) four times as long as a WebSocket one (whose close is an RST that
-/// leaves no TIME_WAIT). A browser never binds: its ports are always chosen at connect.
+/// 10 000 streams open and the 10 000 just closed in TIME_WAIT, that search kept a core of the
+/// load generator busy in the kernel and made a reconnect wave of SSE readers (which close with
+/// FIN, so their ports wait) several times as long as a WebSocket one (whose sockets end with an
+/// RST and leave no TIME_WAIT). A browser never binds: its ports are always chosen at connect.
 #[cfg(target_os = "linux")]
 fn defer_port_choice(socket: &TcpSocket) -> std::io::Result<()> {
     use nix::sys::socket::{setsockopt, sockopt::IpBindAddressNoPort};
@@ -204,7 +232,7 @@ mod tests {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let source = Ipv4Addr::new(127, 0, 0, 1);
-        let socket = socket_for(addr, Some(source)).unwrap();
+        let socket = socket_for(addr, Some(source), PortChoice::AtConnect).unwrap();
         assert_eq!(
             socket.local_addr().unwrap(),
             SocketAddr::from((source, 0)),
