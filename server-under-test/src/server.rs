@@ -46,12 +46,10 @@ pub struct ServerHandle {
 /// ```
 pub async fn start(config: Config) -> Result<ServerHandle, ServerError> {
     let behaviour = behaviour::resolve(&config)?;
-    let listener = TcpListener::bind(config.addr)
-        .await
-        .map_err(|source| ServerError::Bind {
-            addr: config.addr,
-            source,
-        })?;
+    let listener = listen(config.addr).map_err(|source| ServerError::Bind {
+        addr: config.addr,
+        source,
+    })?;
     let local_addr = listener.local_addr().map_err(ServerError::LocalAddr)?;
     #[cfg(feature = "tls")]
     let tls = config.tls.as_ref().map(crate::tls::acceptor).transpose()?;
@@ -158,6 +156,25 @@ impl Drop for ServerHandle {
             self.begin_shutdown();
         }
     }
+}
+
+/// Connections the kernel completes ahead of `accept`. `TcpListener::bind` asks for 128 (std's
+/// value): a burst of more connects than that (a load generator opens 256 at once, a restart
+/// brings every client back) overflowed the queue, and each dropped SYN cost its client a
+/// 1 s retransmission, the p99 of every reconnect wave. The kernel caps it at `somaxconn`.
+const LISTEN_BACKLOG: u32 = 4096;
+
+/// The listening socket, as `TcpListener::bind` makes it (`SO_REUSEADDR` on Unix) but with a
+/// backlog for bursts.
+fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = match addr {
+        SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+    };
+    #[cfg(unix)]
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
 }
 
 /// The TLS acceptor, or a stand-in that never exists without the `tls` feature.
@@ -522,5 +539,43 @@ async fn signal() -> std::io::Result<()> {
     #[cfg(not(unix))]
     {
         tokio::signal::ctrl_c().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// 300 connects at once, none accepted yet: with the old backlog of 128 the rest waited for
+    /// a SYN retransmission (1 s); now every one completes at once.
+    #[tokio::test]
+    async fn a_burst_of_connects_waits_for_no_retransmission() {
+        let somaxconn = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+            .ok()
+            .and_then(|s| s.trim().parse::<u32>().ok());
+        if somaxconn.is_some_and(|m| m < 300) {
+            eprintln!("somaxconn {somaxconn:?} < 300: the kernel caps the backlog; skipped");
+            return;
+        }
+        let listener = listen("127.0.0.1:0".parse().unwrap()).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let connects: Vec<_> = (0..300)
+            .map(|_| {
+                tokio::spawn(tokio::time::timeout(
+                    Duration::from_millis(800),
+                    TcpStream::connect(addr),
+                ))
+            })
+            .collect();
+        let mut late = 0;
+        let mut open = Vec::new();
+        for c in connects {
+            match c.await.unwrap() {
+                Ok(stream) => open.push(stream.unwrap()),
+                Err(_) => late += 1,
+            }
+        }
+        assert_eq!(late, 0, "connects left to a SYN retransmission");
+        drop(listener);
     }
 }

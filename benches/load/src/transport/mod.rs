@@ -133,6 +133,39 @@ pub async fn connect(
     source: Option<Ipv4Addr>,
     wire: &Arc<WireCount>,
 ) -> std::io::Result<Counted<TcpStream>> {
+    let stream = match socket_for(addr, source, PortChoice::AtConnect)?
+        .connect(addr)
+        .await
+    {
+        // `connect` never takes a port that a socket reserved with `bind` holds, on any address
+        // (another program's, or an older `ssekit load` still in TIME_WAIT); `bind` only avoids
+        // ports held on this source address, so it can still find one.
+        Err(e) if source.is_some() && e.kind() == std::io::ErrorKind::AddrNotAvailable => {
+            socket_for(addr, source, PortChoice::AtBind)?
+                .connect(addr)
+                .await?
+        }
+        opened => opened?,
+    };
+    stream.set_nodelay(true)?;
+    Ok(Counted::new(stream, Arc::clone(wire)))
+}
+
+/// When a socket bound to a source address gets its port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PortChoice {
+    /// At `connect` (see [`defer_port_choice`]).
+    AtConnect,
+    /// At `bind`, the fallback.
+    AtBind,
+}
+
+/// A socket for `addr`, bound to `source` if given.
+fn socket_for(
+    addr: SocketAddr,
+    source: Option<Ipv4Addr>,
+    port: PortChoice,
+) -> std::io::Result<TcpSocket> {
     let socket = match addr {
         SocketAddr::V4(_) => TcpSocket::new_v4()?,
         SocketAddr::V6(_) => TcpSocket::new_v6()?,
@@ -141,11 +174,31 @@ pub async fn connect(
         // Ports of earlier runs linger in TIME_WAIT (the client closes first); without this the
         // port search fails with `Address already in use` long before the range is used up.
         socket.set_reuseaddr(true)?;
+        if port == PortChoice::AtConnect {
+            defer_port_choice(&socket)?;
+        }
         socket.bind(SocketAddr::from((ip, 0)))?;
     }
-    let stream = socket.connect(addr).await?;
-    stream.set_nodelay(true)?;
-    Ok(Counted::new(stream, Arc::clone(wire)))
+    Ok(socket)
+}
+
+/// Leaves the source port to `connect` (Linux `IP_BIND_ADDRESS_NO_PORT`), which may reuse a
+/// port for another destination and a loopback port in TIME_WAIT. `bind` to port 0 otherwise
+/// reserves a port no other socket holds, searching the range in the kernel under a lock: with
+/// 10 000 streams open and the 10 000 just closed in TIME_WAIT, that search kept a core of the
+/// load generator busy in the kernel and made a reconnect wave of SSE readers (which close with
+/// FIN, so their ports wait) several times as long as a WebSocket one (whose sockets end with an
+/// RST and leave no TIME_WAIT). A browser never binds: its ports are always chosen at connect.
+#[cfg(target_os = "linux")]
+fn defer_port_choice(socket: &TcpSocket) -> std::io::Result<()> {
+    use nix::sys::socket::{setsockopt, sockopt::IpBindAddressNoPort};
+    setsockopt(socket, IpBindAddressNoPort, &true).map_err(std::io::Error::from)
+}
+
+/// Elsewhere `bind` chooses the port, as before.
+#[cfg(not(target_os = "linux"))]
+fn defer_port_choice(_socket: &TcpSocket) -> std::io::Result<()> {
+    Ok(())
 }
 
 /// `path` with `key=value` appended to its query; `value` is percent-encoded where it is not
@@ -170,6 +223,26 @@ pub fn with_query(path: &str, key: &str, value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Before `IP_BIND_ADDRESS_NO_PORT`, `bind` took a port at once (a search of the whole range
+    /// once most ports were taken); now the port is only chosen by `connect`.
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn a_bound_source_reserves_no_port_until_connect() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let source = Ipv4Addr::new(127, 0, 0, 1);
+        let socket = socket_for(addr, Some(source), PortChoice::AtConnect).unwrap();
+        assert_eq!(
+            socket.local_addr().unwrap(),
+            SocketAddr::from((source, 0)),
+            "bind reserved a port"
+        );
+        let stream = socket.connect(addr).await.unwrap();
+        let local = stream.local_addr().unwrap();
+        assert_eq!(local.ip(), source);
+        assert_ne!(local.port(), 0);
+    }
 
     #[test]
     fn queries_are_appended_and_escaped() {
