@@ -256,10 +256,12 @@ def peer_table(run, lines):
         base = ours.get(key(r)) if not str(r.get("label", "")).startswith("ssekit") else None
 
         def cell(path, scale=1.0):
+            # 0 means not measured here (an idle run has no latency; gunicorn's arbiter is not
+            # where its workers' memory grows): a dash, not a figure.
             v = get(r, *path)
-            v = v * scale if isinstance(v, (int, float)) else None
+            v = v * scale if isinstance(v, (int, float)) and v > 0 else None
             b = get(base, *path)
-            b = b * scale if isinstance(b, (int, float)) else None
+            b = b * scale if isinstance(b, (int, float)) and b > 0 else None
             return num(v) + ratio(v, b)
 
         rows.append([
@@ -366,7 +368,7 @@ def plot_memory(plt, run, path):
     for r in run.peers.values():
         per = get(r, "server_rss", "per_idle_connection_bytes")
         label = str(r.get("label", ""))
-        if per is not None and label and not label.startswith("ssekit"):
+        if per is not None and per > 0 and label and not label.startswith("ssekit"):
             peers.setdefault(label, set()).add((r.get("connections"), per))
     if not points and not peers:
         return False
@@ -383,7 +385,7 @@ def plot_memory(plt, run, path):
     ax.set_xscale("log")
     ax.set_yscale("log")
     counts = sorted({n for v in points.values() for n, _, _ in v} | {n for v in peers.values() for n, _ in v})
-    ax.set_xticks(counts, [f"{n:,}" for n in counts])
+    ax.set_xticks(counts, [f"{n / 1000:g}k" if n >= 1000 else f"{n}" for n in counts])
     ax.xaxis.set_minor_locator(plt.NullLocator())
     readable_log_axis(ax.yaxis)
     ax.set_xlabel("idle connections")
