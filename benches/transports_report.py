@@ -20,6 +20,7 @@ import argparse
 import json
 import math
 import pathlib
+import subprocess
 import re
 import sys
 
@@ -449,6 +450,22 @@ def plots(run, plots_dir):
     return drawn
 
 
+def nginx_section(out, lines):
+    """The runs through nginx (recommended and default configurations) against their direct
+    runs: load_report.py already tables them, so its section is taken as it prints it."""
+    if not any(out.glob("transports*-nginx*.json")):
+        return
+    script = pathlib.Path(__file__).with_name("load_report.py")
+    printed = subprocess.run([sys.executable, str(script), str(out)], check=True,
+                             capture_output=True, text=True).stdout
+    start = printed.find(" through nginx: ")
+    if start < 0:
+        return
+    start = printed.rfind("\n", 0, start) + 1
+    lines.append("### Through nginx\n")
+    lines.append(printed[start:].strip() + "\n")
+
+
 def main(argv):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("out", type=pathlib.Path, help="the run's output directory")
@@ -470,6 +487,7 @@ def main(argv):
                      + " ".join(f"{x:.2f}" for x in notes.get("load_average") or [])
                      + " at the start. Only ratios within this run carry over to other machines.\n")
     load_tables(run, lines, missing)
+    nginx_section(args.out, lines)
     latency_table(run, lines)
     memory_table(run, lines, missing)
     peer_table(run, lines)
