@@ -12,6 +12,7 @@
 //!   policy, long-poll waiters.
 //! - [`replay`]: the `EPOCH-SEQ` id scheme and the resume / reset decision.
 //! - `stream` (private): the event-stream response body.
+//! - `conn_log` (private): the line a subscriber's connection logs when it ends.
 //! - [`websocket`]: `/ws`, the same hub over WebSocket; its close codes.
 //! - `direct` (private): plain HTTP/1.1 `GET /stream` requests served without hyper's
 //!   per-connection buffers (idle streams stay small); everything else goes to hyper.
@@ -54,6 +55,7 @@ mod broker;
 #[path = "no_broker.rs"]
 mod broker;
 pub mod config;
+mod conn_log;
 mod direct;
 pub mod error;
 mod event_json;

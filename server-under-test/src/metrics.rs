@@ -67,7 +67,7 @@ impl Close {
     ];
 
     /// The `reason` label.
-    fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             Close::Client => "client",
             Close::Shutdown => "shutdown",

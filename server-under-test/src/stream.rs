@@ -9,11 +9,11 @@
 use std::convert::Infallible;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
-use std::time::Instant;
 
 use bytes::Bytes;
 use hyper::body::{Body, Frame};
 
+use crate::conn_log::ConnLog;
 use crate::hub::{CloseReason, Next, Subscription};
 use crate::metrics::{Close, Metrics};
 
@@ -29,7 +29,7 @@ pub(crate) struct EventStream {
     /// Frames to send before anything from the hub (priming, reset signal).
     first: Option<Bytes>,
     options: StreamOptions,
-    log: StreamLog,
+    log: ConnLog,
 }
 
 /// How a stream writes.
@@ -39,14 +39,6 @@ pub(crate) struct StreamOptions {
     pub heartbeats: bool,
     /// Every event that is ready goes out in one write.
     pub coalesce: bool,
-}
-
-/// What the disconnect log line reports.
-struct StreamLog {
-    peer: std::net::SocketAddr,
-    opened: Instant,
-    events: u64,
-    closed: Option<CloseReason>,
 }
 
 impl EventStream {
@@ -61,12 +53,7 @@ impl EventStream {
             sub,
             first: Some(first),
             options,
-            log: StreamLog {
-                peer,
-                opened: Instant::now(),
-                events: 0,
-                closed: None,
-            },
+            log: ConnLog::new(peer),
         }
     }
 
@@ -105,7 +92,10 @@ impl EventStream {
 
     /// The server ends the stream (at an event boundary): nothing more is sent.
     fn end(&mut self, reason: CloseReason) {
-        self.log.closed = Some(reason);
+        self.log.ended = Some(match reason {
+            CloseReason::Shutdown => Close::Shutdown,
+            CloseReason::Lagging => Close::Lagging,
+        });
     }
 }
 
@@ -118,7 +108,7 @@ impl Body for EventStream {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
         let this = self.get_mut();
-        if this.log.closed.is_some() {
+        if this.log.ended.is_some() {
             return Poll::Ready(None);
         }
         if let Some(first) = this.first.take() {
@@ -148,19 +138,8 @@ impl Body for EventStream {
 
 impl Drop for EventStream {
     fn drop(&mut self) {
-        let log = &self.log;
-        let (reason, why) = match log.closed {
-            None => ("client gone", Close::Client),
-            Some(CloseReason::Shutdown) => ("server shutdown", Close::Shutdown),
-            Some(CloseReason::Lagging) => ("dropped: lagging", Close::Lagging),
-        };
+        let why = self.log.why(&self.sub);
         self.metrics().sse.closed(why);
-        tracing::info!(
-            peer = %log.peer,
-            duration_ms = log.opened.elapsed().as_millis() as u64,
-            events = log.events,
-            reason,
-            "stream closed"
-        );
+        self.log.close("stream", why);
     }
 }

@@ -32,6 +32,7 @@ use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 use tokio_tungstenite::WebSocketStream;
 
 use crate::broker::Replay;
+use crate::conn_log::ConnLog;
 use crate::http::events::reset_data;
 use crate::http::App;
 use crate::hub::{CloseReason, Encoding, Next, Subscription, Topics};
@@ -102,14 +103,7 @@ pub(crate) struct Session {
     heartbeat: Option<Duration>,
     /// No `last_event_id` in the query: a first message may still name one.
     may_resume: bool,
-    log: SessionLog,
-}
-
-struct SessionLog {
-    peer: SocketAddr,
-    opened: Instant,
-    events: u64,
-    ended: Option<Close>,
+    log: ConnLog,
 }
 
 /// The client's first-message resume form.
@@ -141,12 +135,7 @@ impl Session {
             may_resume: !by_query,
             app: Arc::clone(app),
             sub,
-            log: SessionLog {
-                peer,
-                opened: Instant::now(),
-                events: 0,
-                ended: None,
-            },
+            log: ConnLog::new(peer),
         }
     }
 
@@ -499,15 +488,8 @@ async fn tick(pings: &mut Option<Interval>) {
 
 impl Drop for Session {
     fn drop(&mut self) {
-        let log = &self.log;
-        let ended = log.ended.unwrap_or(Close::Client);
-        self.app.metrics.ws.closed(ended);
-        tracing::info!(
-            peer = %log.peer,
-            duration_ms = log.opened.elapsed().as_millis() as u64,
-            events = log.events,
-            reason = ?ended,
-            "websocket closed"
-        );
+        let why = self.log.why(&self.sub);
+        self.app.metrics.ws.closed(why);
+        self.log.close("websocket", why);
     }
 }

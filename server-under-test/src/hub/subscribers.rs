@@ -137,6 +137,16 @@ impl Subscription {
         self.cursor
     }
 
+    /// Whether the hub evicted this subscriber for lagging. One stuck behind a full socket
+    /// never learns it by itself: its connection is cut, and this tells why it ended.
+    pub fn evicted(&self) -> bool {
+        let st = self.hub.lock();
+        matches!(
+            st.slots.get(self.slot).and_then(Slot::lag),
+            Some(Lag::Evicted(_))
+        )
+    }
+
     /// Whether this stream may go on: not if it was evicted for lagging, nor if events it never
     /// sent were overwritten (going on would be a silent gap; counted here).
     fn gate(&self, st: &State) -> Gate {
