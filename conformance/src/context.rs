@@ -256,6 +256,17 @@ impl Ctx {
         }
     }
 
+    /// The user's `--header`s as HTTP/1.1 header lines, each ending in CRLF, for requests the
+    /// runner writes by hand (without them, a server that wants auth answers 401 and the
+    /// check learns nothing about its stream).
+    pub fn user_header_lines(&self) -> String {
+        self.target
+            .headers
+            .iter()
+            .filter_map(|(k, v)| Some(format!("{k}: {}\r\n", v.to_str().ok()?)))
+            .collect()
+    }
+
     /// An `EventSource`-like request to the stream URL with the user's headers.
     pub fn sse_request(&self) -> Request {
         self.sse_request_to(self.stream_url())

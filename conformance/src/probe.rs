@@ -13,7 +13,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
 use tokio::task::JoinHandle;
 
 use crate::proxy::{self, ProxyError, Route};
@@ -69,6 +69,18 @@ pub enum Proto {
     H2c,
 }
 
+/// How far the server may write ahead of what the runner has read on a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Window {
+    /// Whatever the OS autotunes (megabytes on Linux): the runner reads as fast as it can.
+    #[default]
+    System,
+    /// A receive buffer of this many bytes, set before connecting so that the window offered in
+    /// the handshake is small too: a reader that stops reading pushes back on the server (or on
+    /// the proxy in between) after kilobytes instead of megabytes.
+    Small(u32),
+}
+
 /// The `Accept-Encoding` Chromium sends with an `EventSource` request.
 pub const BROWSER_ACCEPT_ENCODING: &str = "gzip, deflate, br, zstd";
 
@@ -85,6 +97,8 @@ pub struct Request {
     pub body: Bytes,
     /// HTTP version.
     pub proto: Proto,
+    /// The connection's receive window.
+    pub window: Window,
 }
 
 impl Request {
@@ -111,6 +125,7 @@ impl Request {
             headers,
             body: Bytes::new(),
             proto: Proto::Http1,
+            window: Window::System,
         }
     }
 
@@ -129,6 +144,7 @@ impl Request {
             headers: extra.clone(),
             body: Bytes::new(),
             proto: Proto::Http1,
+            window: Window::System,
         }
     }
 
@@ -142,6 +158,12 @@ impl Request {
     /// Switches the request to another HTTP version.
     pub fn proto(mut self, proto: Proto) -> Self {
         self.proto = proto;
+        self
+    }
+
+    /// Opens the request's connection with another receive window.
+    pub fn window(mut self, window: Window) -> Self {
+        self.window = window;
         self
     }
 }
@@ -268,9 +290,23 @@ pub fn authority(uri: &Uri) -> Result<(String, u16), ProbeError> {
 /// `proto` needs. Through a proxy, an `http://` request must be written in absolute-form
 /// ([`request_target`]); h2c is refused with [`ProxyError::H2cThroughProxy`].
 pub async fn open(uri: &Uri, proto: Proto, timeout: Duration) -> Result<Box<dyn Io>, ProbeError> {
+    open_with(uri, proto, Window::System, timeout).await
+}
+
+/// [`open`] with a receive window of the caller's choosing: with a proxy in between, it is the
+/// connection to the proxy that gets it.
+pub async fn open_with(
+    uri: &Uri,
+    proto: Proto,
+    window: Window,
+    timeout: Duration,
+) -> Result<Box<dyn Io>, ProbeError> {
     let tcp = match proxy::route(uri) {
-        Route::Direct => connect(uri, timeout).await?,
-        Route::Proxy(p) => through(&p, uri, proto, timeout).await?,
+        Route::Direct => {
+            let (host, port) = authority(uri)?;
+            tcp_connect(&host, port, window, timeout).await?
+        }
+        Route::Proxy(p) => through(&p, uri, proto, window, timeout).await?,
     };
     secure(tcp, uri, proto, timeout).await
 }
@@ -281,13 +317,14 @@ async fn through(
     p: &proxy::Proxy,
     uri: &Uri,
     proto: Proto,
+    window: Window,
     timeout: Duration,
 ) -> Result<TcpStream, ProbeError> {
     let tls = uri.scheme_str() == Some("https");
     if !tls && proto == Proto::H2c {
         return Err(ProxyError::H2cThroughProxy { proxy: p.addr() }.into());
     }
-    let mut tcp = match tcp_connect(&p.host, p.port, timeout).await {
+    let mut tcp = match tcp_connect(&p.host, p.port, window, timeout).await {
         Err(ProbeError::Connect { addr, source }) => {
             return Err(ProxyError::Unreachable { addr, source }.into())
         }
@@ -341,7 +378,7 @@ pub async fn secure(
 pub async fn browser_alpn(uri: &Uri, timeout: Duration) -> Result<Option<Vec<u8>>, ProbeError> {
     let tcp = match proxy::route(uri) {
         Route::Direct => connect(uri, timeout).await?,
-        Route::Proxy(p) => through(&p, uri, Proto::Http1, timeout).await?,
+        Route::Proxy(p) => through(&p, uri, Proto::Http1, Window::System, timeout).await?,
     };
     let (host, _) = authority(uri)?;
     let (_, chosen) = tls::handshake(tcp, &host, Alpn::Browser, timeout).await?;
@@ -352,12 +389,23 @@ pub async fn browser_alpn(uri: &Uri, timeout: Duration) -> Result<Option<Vec<u8>
 /// [`open`]).
 pub async fn connect(uri: &Uri, timeout: Duration) -> Result<TcpStream, ProbeError> {
     let (host, port) = authority(uri)?;
-    tcp_connect(&host, port, timeout).await
+    tcp_connect(&host, port, Window::System, timeout).await
 }
 
-async fn tcp_connect(host: &str, port: u16, timeout: Duration) -> Result<TcpStream, ProbeError> {
+async fn tcp_connect(
+    host: &str,
+    port: u16,
+    window: Window,
+    timeout: Duration,
+) -> Result<TcpStream, ProbeError> {
     let addr = format!("{host}:{port}");
-    let stream = tokio::time::timeout(timeout, TcpStream::connect((host, port)))
+    let connecting = async {
+        match window {
+            Window::System => TcpStream::connect((host, port)).await,
+            Window::Small(bytes) => connect_small(host, port, bytes).await,
+        }
+    };
+    let stream = tokio::time::timeout(timeout, connecting)
         .await
         .map_err(|_| ProbeError::Timeout(timeout, "the TCP connection"))?
         .map_err(|source| ProbeError::Connect { addr, source })?;
@@ -366,10 +414,33 @@ async fn tcp_connect(host: &str, port: u16, timeout: Duration) -> Result<TcpStre
     Ok(stream)
 }
 
+/// Connects with a `bytes` receive buffer, trying each address the name resolves to in turn
+/// (as [`TcpStream::connect`] does).
+async fn connect_small(host: &str, port: u16, bytes: u32) -> std::io::Result<TcpStream> {
+    let mut last = None;
+    for addr in tokio::net::lookup_host((host, port)).await? {
+        let socket = match addr {
+            std::net::SocketAddr::V4(_) => TcpSocket::new_v4()?,
+            std::net::SocketAddr::V6(_) => TcpSocket::new_v6()?,
+        };
+        socket.set_recv_buffer_size(bytes)?;
+        match socket.connect(addr).await {
+            Ok(stream) => return Ok(stream),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            "the name resolves to no address",
+        )
+    }))
+}
+
 /// Sends `req` on a new connection and waits (at most `timeout`) for the response head.
 pub async fn send(req: Request, timeout: Duration) -> Result<Response, ProbeError> {
     let sent_at = Instant::now();
-    let stream = open(&req.uri, req.proto, timeout).await?;
+    let stream = open_with(&req.uri, req.proto, req.window, timeout).await?;
     let io = TokioIo::new(stream);
     match req.proto {
         Proto::Http1 => {

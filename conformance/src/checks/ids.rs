@@ -656,8 +656,9 @@ async fn raw_bare_cr(
 ) {
     let host = url.authority().map_or("localhost", |a| a.as_str());
     let request = format!(
-        "GET {} HTTP/1.1\r\nHost: {host}\r\nAccept: text/event-stream\r\nLast-Event-ID: {mark}\rX-Injected: 1\r\nConnection: close\r\n\r\n",
-        probe::path_and_query(url)
+        "GET {} HTTP/1.1\r\nHost: {host}\r\nAccept: text/event-stream\r\n{}Last-Event-ID: {mark}\rX-Injected: 1\r\nConnection: close\r\n\r\n",
+        probe::path_and_query(url),
+        ctx.user_header_lines()
     );
     match probe::raw(
         url,

@@ -4,8 +4,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use http::StatusCode;
-use tokio::io::AsyncWriteExt;
-use tokio::net::TcpSocket;
+use tokio::task::JoinHandle;
 
 use super::published::{Alterations, Found, Payloads};
 use super::transport::percentile;
@@ -76,39 +75,31 @@ pub fn checks() -> Vec<Check> {
     ]
 }
 
-/// A subscriber that sends its request and then never reads, with a small receive buffer.
-async fn stalled_reader(ctx: &Ctx) -> Result<Box<dyn crate::tls::Io>, String> {
-    let url = ctx.stream_url();
-    let (host, port) = probe::authority(&url).map_err(|e| e.to_string())?;
-    let addr = tokio::net::lookup_host((host.as_str(), port))
-        .await
-        .map_err(|e| e.to_string())?
-        .next()
-        .ok_or("no address")?;
-    let socket = if addr.is_ipv4() {
-        TcpSocket::new_v4()
-    } else {
-        TcpSocket::new_v6()
+/// A subscriber that opens the stream as every other probe does (proxy, TLS, the user's headers)
+/// over a connection with a small receive window, and never reads its body. The request runs
+/// in a task: a server that holds its headers back until the first event must not keep the
+/// load from starting.
+struct Stalled(JoinHandle<Result<probe::Response, probe::ProbeError>>);
+
+impl Stalled {
+    fn open(ctx: &Ctx) -> Self {
+        let req = ctx
+            .sse_request()
+            .window(probe::Window::Small(STALLED_WINDOW));
+        Stalled(tokio::spawn(probe::send(req, ctx.timeout())))
     }
-    .map_err(|e| e.to_string())?;
-    let _ = socket.set_recv_buffer_size(4096);
-    let tcp = tokio::time::timeout(ctx.timeout(), socket.connect(addr))
-        .await
-        .map_err(|_| "connect timed out".to_owned())?
-        .map_err(|e| e.to_string())?;
-    let mut stream = probe::secure(tcp, &url, probe::Proto::Http1, ctx.timeout())
-        .await
-        .map_err(|e| e.to_string())?;
-    let host = url.authority().map_or("localhost", |a| a.as_str());
-    let req = format!(
-        "GET {} HTTP/1.1\r\nHost: {host}\r\nAccept: text/event-stream\r\n\r\n",
-        probe::path_and_query(&url)
-    );
-    stream
-        .write_all(req.as_bytes())
-        .await
-        .map_err(|e| e.to_string())?;
-    Ok(stream)
+
+    /// Closes the subscriber, or says why it never was one.
+    async fn close(self) -> Result<(), String> {
+        self.0.abort();
+        match self.0.await {
+            Ok(Ok(r)) if r.status.is_success() => Ok(()),
+            Ok(Ok(r)) => Err(format!("it was answered {}", r.status)),
+            Ok(Err(e)) => Err(e.to_string()),
+            // Still waiting for its head when the load ended: open all along, as a stalled tab is.
+            Err(_) => Ok(()),
+        }
+    }
 }
 
 fn s01(ctx: &Ctx) -> BoxFuture<'_, Finding> {
@@ -147,10 +138,7 @@ fn s01(ctx: &Ctx) -> BoxFuture<'_, Finding> {
                     .map_or(String::new(), |n| format!("; {n}"))
             ));
         }
-        let stalled = match stalled_reader(ctx).await {
-            Ok(s) => s,
-            Err(e) => return Finding::skip(format!("cannot open the stalled subscriber: {e}")),
-        };
+        let stalled = Stalled::open(ctx);
         // More bytes than a loopback socket buffers (Linux autotunes send buffers up to 4 MiB).
         let total = ctx.opts.profile.pick(8000, 20_000);
         let payloads = Payloads::new(&ctx.nonce, "s01", 6, 1000);
@@ -159,7 +147,12 @@ fn s01(ctx: &Ctx) -> BoxFuture<'_, Finding> {
             .profile
             .pick(PUBLISH_WINDOW_QUICK, PUBLISH_WINDOW_FULL);
         let loaded = deliver(ctx, &publisher, &payloads, total, window).await;
-        drop(stalled);
+        if let Err(e) = stalled.close().await {
+            return Finding::skip(format!(
+                "the stalled subscriber was never served ({e}), so the run shows nothing about \
+                 slow consumers"
+            ));
+        }
         let loaded = match loaded {
             Ok(d) => d,
             Err(skip) => return skip,
@@ -234,6 +227,10 @@ const PUBLISH_WINDOW_FULL: Duration = Duration::from_secs(30);
 /// What a stalled reader's socket buffers hold on Linux loopback (send buffers autotune up
 /// to 4 MiB): less than this published, and the stalled reader never pushed back.
 const BACKPRESSURE_BYTES: usize = 4 << 20;
+
+/// The stalled subscriber's receive buffer: what the server can push into it before it must
+/// notice the reader is not reading.
+const STALLED_WINDOW: u32 = 4096;
 
 fn window_secs(ctx: &Ctx) -> u64 {
     ctx.opts
@@ -478,8 +475,9 @@ fn s02(ctx: &Ctx) -> BoxFuture<'_, Finding> {
             .map_or("localhost", |a| a.as_str())
             .to_owned();
         let full = format!(
-            "GET {} HTTP/1.1\r\nHost: {host}\r\nAccept: text/event-stream\r\n\r\n",
-            probe::path_and_query(&url)
+            "GET {} HTTP/1.1\r\nHost: {host}\r\nAccept: text/event-stream\r\n{}\r\n",
+            probe::path_and_query(&url),
+            ctx.user_header_lines()
         );
         let mut errors = Vec::new();
         let mut server_errors = 0;

@@ -372,18 +372,10 @@ fn raw_get(url: &http::Uri, version: &str, extra: &str) -> Vec<u8> {
     .into_bytes()
 }
 
-fn user_headers(ctx: &Ctx) -> String {
-    ctx.target
-        .headers
-        .iter()
-        .filter_map(|(k, v)| Some(format!("{k}: {}\r\n", v.to_str().ok()?)))
-        .collect()
-}
-
 fn t03(ctx: &Ctx) -> BoxFuture<'_, Finding> {
     Box::pin(async move {
         let url = ctx.stream_url();
-        let req = raw_get(&url, "HTTP/1.1", &user_headers(ctx));
+        let req = raw_get(&url, "HTTP/1.1", &ctx.user_header_lines());
         let window = ctx
             .opts
             .profile
@@ -402,7 +394,7 @@ fn t03(ctx: &Ctx) -> BoxFuture<'_, Finding> {
 fn t04(ctx: &Ctx) -> BoxFuture<'_, Finding> {
     Box::pin(async move {
         let url = ctx.stream_url();
-        let req = raw_get(&url, "HTTP/1.0", &user_headers(ctx));
+        let req = raw_get(&url, "HTTP/1.0", &ctx.user_header_lines());
         match probe::raw(&url, &req, Duration::from_millis(1500), 1 << 16).await {
             Err(e) => Finding::info(format!("HTTP/1.0 request failed: {e}")),
             Ok(x) => {

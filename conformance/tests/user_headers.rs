@@ -1,0 +1,42 @@
+//! A server that wants a token on every stream: the checks that write their own requests
+//! (S01's stalled subscriber, S02's churn) carry the user's `--header`s, so they reach the
+//! stream handler and not the 401 answer in front of it.
+
+mod common;
+
+use std::time::Duration;
+
+use ssekit_check::check_command::CheckArgs;
+use ssekit_check::checks::Status;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hand_written_requests_carry_the_users_headers() {
+    let server = ssekit_server::start(ssekit_server::Config {
+        subscribe_token: Some("t0ken".to_owned()),
+        tick: Some(Duration::from_millis(200)),
+        heartbeat: Some(Duration::from_secs(1)),
+        ..ssekit_server::Config::default()
+    })
+    .await
+    .expect("the reference server starts");
+    let origin = format!("http://{}", server.local_addr());
+    let args = CheckArgs {
+        url: Some(format!("{origin}/stream")),
+        publish: Some(format!("{origin}/publish")),
+        headers: vec!["Authorization: Bearer t0ken".to_owned()],
+        ..common::args(&["S01", "S02"])
+    };
+    let report = common::run_args(&args).await;
+    let metrics = server.metrics();
+    server.shutdown().await;
+    for id in ["S01", "S02"] {
+        let (got, observed) = common::result(&report, id);
+        assert_eq!(got, Status::Pass, "{id}: {observed}");
+    }
+    // S01's stalled subscriber was let in, and dropped for falling behind (its connection cut,
+    // as it never read the end of its stream).
+    assert!(metrics.lagging_dropped >= 1, "{metrics:?}");
+    assert!(metrics.sse.closes.lagging >= 1, "{:?}", metrics.sse);
+    // A third of S02's 200 quick cycles are complete requests: each opened a stream.
+    assert!(metrics.sse.total >= 60, "{:?}", metrics.sse);
+}
