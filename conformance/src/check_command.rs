@@ -366,9 +366,7 @@ pub async fn build_target(args: &CheckArgs) -> Result<Target, RunError> {
     }
     configure_proxy(args)?;
     let Some(url) = &args.url else {
-        let mut t = Target::embedded(target::embedded_config()).await?;
-        t.headers = headers;
-        return Ok(t);
+        return embedded_target(args, headers).await;
     };
     let mut t = Target::remote(parse_url("URL", url)?, headers.clone());
     t.opening = opening(args)?;
@@ -386,6 +384,37 @@ pub async fn build_target(args: &CheckArgs) -> Result<Target, RunError> {
     t.also_url = optional("--also-url", &args.also_url)?;
     if let Some(idle) = optional("--idle-url", &args.idle_url)? {
         t.idle_url = idle;
+    }
+    Ok(t)
+}
+
+/// The embedded reference server as the arguments want it: its endless `/stream`, or with a
+/// `--profile` the mock endpoint that answers that protocol's request with a finite stream.
+async fn embedded_target(args: &CheckArgs, headers: HeaderMap) -> Result<Target, RunError> {
+    let opts = opts_of(args);
+    let path = match (opts.protocol, opts.lifetime) {
+        (Some(protocol), _) => Some(protocol.mock_path()),
+        (None, Lifetime::Finite) => {
+            return Err(RunError::Request(
+                "--finite, --method and --data describe a stream opened by a request, and the \
+                 embedded reference server's /stream is an endless GET feed: give the URL of \
+                 the endpoint to check, or --profile openai|anthropic|mcp to check the embedded \
+                 server's mock endpoint for that protocol"
+                    .into(),
+            ))
+        }
+        (None, Lifetime::Endless) => None,
+    };
+    let mut t = Target::embedded(target::embedded_config()).await?;
+    t.headers = headers;
+    if let Some(path) = path {
+        t.aim_at(path)?;
+        let mut args = args.clone();
+        if opts.protocol == Some(Protocol::Mcp) {
+            args.data
+                .get_or_insert_with(|| crate::profiles::mcp::MOCK_COUNT_CALL.to_owned());
+        }
+        t.opening = opening(&args)?;
     }
     Ok(t)
 }

@@ -275,6 +275,15 @@ impl Target {
         })
     }
 
+    /// Aims an embedded target at another endpoint of the server, `path` instead of
+    /// `/stream` (the mock LLM and MCP endpoints). The hooks stay the server's.
+    pub fn aim_at(&mut self, path: &str) -> Result<(), TargetError> {
+        self.url = crate::probe::with_path(&self.url, path)
+            .map_err(|e| TargetError::Embedded(e.to_string()))?;
+        self.description = format!("{} (embedded reference server)", self.url);
+        Ok(())
+    }
+
     /// Takes the shutdown hook (only once).
     pub fn take_shutdown(&self) -> Option<ShutdownHook> {
         self.shutdown

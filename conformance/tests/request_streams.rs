@@ -108,3 +108,37 @@ async fn a_long_think_with_heartbeats_passes_p05() {
     let r = check(&[], ProfileArg::Openai, &path).await;
     expect(&r, "P05", Status::Pass, "longest silence");
 }
+
+/// With no URL, `--profile NAME` checks the embedded server's mock endpoint for the protocol
+/// (MCP with a `count` call, which it streams), not its endless `/stream` as if it were one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_url_checks_the_embedded_mock_of_the_profile() {
+    for profile in [ProfileArg::Openai, ProfileArg::Anthropic, ProfileArg::Mcp] {
+        let args = CheckArgs {
+            profile: vec![profile],
+            only: ["P01", "P02", "P03"].map(String::from).to_vec(),
+            stream_max: Duration::from_secs(10),
+            ..common::args(&[])
+        };
+        let report = common::run_args(&args).await;
+        for id in ["P01", "P02", "P03"] {
+            let (got, observed) = common::result(&report, id);
+            assert_eq!(got, Status::Pass, "{profile:?} {id}: {observed}");
+        }
+    }
+}
+
+/// A finite stream with no URL and no profile has nothing to check: the embedded server's
+/// `/stream` never ends, and the error says what to give instead.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_url_and_finite_without_a_profile_is_refused() {
+    let args = CheckArgs {
+        finite: true,
+        ..common::args(&[])
+    };
+    let error = ssekit_check::check_command::build_target(&args)
+        .await
+        .expect_err("refused");
+    let text = error.to_string();
+    assert!(text.contains("--profile openai|anthropic|mcp"), "{text}");
+}

@@ -42,6 +42,11 @@ pub const INITIALIZED: &str = r#"{"jsonrpc":"2.0","method":"notifications/initia
 /// a `tools/call` of a tool of yours with `_meta.progressToken`.
 pub const DEFAULT_BODY: &str = r#"{"jsonrpc":"2.0","id":2,"method":"tools/list","params":{"_meta":{"progressToken":"ssekit-check"}}}"#;
 
+/// What `--profile mcp` sends the embedded reference server when no `--data` is given: a call
+/// of its mock's `count` tool, which it answers with a stream (progress notifications, then
+/// the response). `tools/list`, the default elsewhere, is answered with one JSON body.
+pub const MOCK_COUNT_CALL: &str = r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"count","arguments":{"n":5},"_meta":{"progressToken":"ssekit-check"}}}"#;
+
 /// The session header (`Mcp-Session-Id`), lower-cased as `http` stores names.
 pub const SESSION_HEADER: &str = "mcp-session-id";
 

@@ -55,6 +55,16 @@ impl Protocol {
         }
     }
 
+    /// The path of the reference server's mock endpoint for the protocol: what
+    /// `ssekit check --profile NAME` checks when no URL is given.
+    pub fn mock_path(self) -> &'static str {
+        match self {
+            Protocol::OpenAi => "/v1/chat/completions",
+            Protocol::Anthropic => "/v1/messages",
+            Protocol::Mcp => "/mcp",
+        }
+    }
+
     /// A request body that starts a short stream, when the user gives none.
     pub fn default_body(self) -> &'static str {
         match self {
