@@ -154,6 +154,13 @@ impl Decoding {
         }
     }
 
+    fn gzip_file_name(&self) -> Option<&[u8]> {
+        match self {
+            Decoding::Gzip(d) => d.header().and_then(flate2::GzHeader::filename),
+            _ => None,
+        }
+    }
+
     /// Decodes what `bytes` completes, handing it to `out` in pieces of at most
     /// [`DECODE_PIECE`] bytes. `Err` once the body turns out not to be valid or decodes past
     /// the sink's budget; nothing is decoded after that.
@@ -265,6 +272,12 @@ impl BodyDecoder {
     /// The coding's name (`gzip`, `deflate`, `br`, `zstd`; `failed` once it failed).
     pub fn name(&self) -> &'static str {
         self.coding.name()
+    }
+
+    /// The file name in a gzip body's header (FNAME), once the header has arrived: a
+    /// compressor's signature even when no compressed data follows it.
+    pub fn gzip_file_name(&self) -> Option<&[u8]> {
+        self.coding.gzip_file_name()
     }
 }
 
@@ -566,6 +579,11 @@ impl Capture {
         self.events.iter().map(|e| e.value.id.as_str()).collect()
     }
 
+    /// The file name in the gzip header of a `Content-Encoding: gzip` body, once it arrived.
+    pub fn gzip_file_name(&self) -> Option<&[u8]> {
+        self.decoding.as_ref()?.gzip_file_name()
+    }
+
     /// Whether the parser got anything out of the body: an event, a comment or a retry.
     pub fn parsed_anything(&self) -> bool {
         !self.events.is_empty() || !self.comments.is_empty() || !self.retries.is_empty()
@@ -788,6 +806,25 @@ mod tests {
                 c.errors
             );
         }
+    }
+
+    /// What a stalled compressor sends: its header (here Django's, with the padded file name)
+    /// and no deflate block yet. The name is read although nothing decodes.
+    #[test]
+    fn a_gzip_header_names_its_file_before_any_data() {
+        let mut gz = flate2::GzBuilder::new()
+            .filename("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa")
+            .write(Vec::new(), flate2::Compression::new(6));
+        gz.write_all(b": connected\n\n").unwrap();
+        let sent = gz.get_ref().clone();
+        let now = Instant::now();
+        let mut c = Capture::starting(now, now);
+        c.decoding = BodyDecoder::new("gzip");
+        c.push(now, &sent);
+        assert!(!c.parsed_anything());
+        let name = c.gzip_file_name().expect("the header arrived");
+        assert_eq!(name, &[b'a'; 44][..]);
+        assert!(crate::diagnosis::gzip_compressor(name).is_some());
     }
 
     #[test]

@@ -526,13 +526,18 @@ impl Ctx {
                  the window (an idle stream: nothing to compare)"
             ));
         }
+        let named = b.a.gzip_file_name().and_then(diagnosis::gzip_compressor);
+        let cause = named.unwrap_or(
+            "express `compression()` without `res.flush()`, nginx `gzip on` for \
+             text/event-stream, a gzip middleware. Exclude text/event-stream from compression or \
+             flush after every event",
+        );
         Stall::Compressed(format!(
             "with a browser's Accept-Encoding the stream came back `Content-Encoding: {encoding}` and \
              its {} byte(s) in the first look decoded to nothing, while the same request without Accept-Encoding \
              got {} event(s)/comment(s) at once: a compressor holds the stream until its buffer \
-             fills, so every browser sees an open stream that never delivers (express \
-             `compression()` without `res.flush()`, nginx `gzip on` for text/event-stream, a gzip \
-             middleware). Exclude text/event-stream from compression or flush after every event",
+             fills, so every browser sees an open stream that never delivers. The compressor: \
+             {cause}",
             b.a.bytes,
             c.events.len() + c.comments.len()
         ))

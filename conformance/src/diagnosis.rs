@@ -373,6 +373,31 @@ pub fn served_from_cache(headers: &HeaderMap) -> bool {
     hit("x-cache") || hit("x-cache-status") || hit("cf-cache-status") || varnish_hit
 }
 
+/// The compressor a stalled gzip body names by the file name in its header, with its fix in
+/// its own terms; `None` for a compressor the runner cannot tell apart from the others.
+///
+/// Django's `GZipMiddleware` pads the header's file name with a random run of 1 to 99 `a`s
+/// (its defence against BREACH), a name no other compressor writes.
+///
+/// ```
+/// use ssekit_check::diagnosis::gzip_compressor;
+///
+/// assert!(gzip_compressor(b"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa").unwrap().contains("GZipMiddleware"));
+/// assert_eq!(gzip_compressor(b"events.log"), None);
+/// ```
+pub fn gzip_compressor(file_name: &[u8]) -> Option<&'static str> {
+    let django =
+        !file_name.is_empty() && file_name.len() < 100 && file_name.iter().all(|&b| b == b'a');
+    django.then_some(
+        "Django's `GZipMiddleware` (the gzip header's file name is the run of `a`s it pads with \
+         against BREACH): it compresses a `StreamingHttpResponse` without ever flushing (Django \
+         ticket #36293; 5.2 LTS has no fix), so events wait in zlib's buffer until many \
+         kilobytes of them fill it. Hand event streams back uncompressed (a `GZipMiddleware` \
+         subclass whose `process_response` returns `text/event-stream` responses untouched) or \
+         run a Django release with the fix for #36293",
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Instant;
