@@ -310,9 +310,35 @@ impl Ctx {
 
     /// Sends a request, recording its status for H11.
     pub async fn send(&self, what: &str, req: Request) -> Result<Response, ProbeError> {
-        let response = probe::send(req, self.timeout()).await?;
+        let response = probe::send(req, self.timeout())
+            .await
+            .map_err(|e| self.no_head_anymore(e))?;
         self.record_status(what, response.status);
         Ok(response)
+    }
+
+    /// A request that got no head although the baseline's got one promptly, with no cache in
+    /// front to hold it: the server is out of workers for new streams (see
+    /// [`diagnosis::out_of_workers`]). Any other error is returned as it is.
+    fn no_head_anymore(&self, error: ProbeError) -> ProbeError {
+        let ProbeError::Timeout(waited, "the response headers") = error else {
+            return error;
+        };
+        let Some(Ok(b)) = self.baseline.get() else {
+            return error;
+        };
+        if !b.streaming() || b.time_to_head * 2 > waited || !b.cache_signs().is_empty() {
+            return error;
+        }
+        let server = b
+            .headers
+            .get(http::header::SERVER)
+            .and_then(|v| v.to_str().ok());
+        ProbeError::NoHeadAnymore {
+            waited,
+            first_ms: b.time_to_head.as_millis(),
+            cause: diagnosis::out_of_workers(server),
+        }
     }
 
     /// Records a status code seen on the stream URL.

@@ -245,7 +245,10 @@ pub fn unreachable(error: &ProbeError, addr: &str) -> Option<String> {
         ProbeError::Tls(_) | ProbeError::Proxy(_) | ProbeError::UnsupportedUrl(_) => {
             Some(error.to_string())
         }
-        ProbeError::Timeout(..) | ProbeError::Http(_) | ProbeError::Header(_) => None,
+        ProbeError::Timeout(..)
+        | ProbeError::NoHeadAnymore { .. }
+        | ProbeError::Http(_)
+        | ProbeError::Header(_) => None,
     }
 }
 
@@ -395,6 +398,38 @@ pub fn gzip_compressor(file_name: &[u8]) -> Option<&'static str> {
          kilobytes of them fill it. Hand event streams back uncompressed (a `GZipMiddleware` \
          subclass whose `process_response` returns `text/event-stream` responses untouched) or \
          run a Django release with the fix for #36293",
+    )
+}
+
+/// Why a server that answered the stream promptly leaves a later request for it without a
+/// response head: it has no worker left. Named for the server its `Server` header names.
+///
+/// ```
+/// use ssekit_check::diagnosis::out_of_workers;
+///
+/// assert!(out_of_workers(Some("gunicorn")).contains("--threads"));
+/// assert!(out_of_workers(None).contains("fixed pool"));
+/// ```
+pub fn out_of_workers(server: Option<&str>) -> String {
+    let how = match server.map(str::to_ascii_lowercase) {
+        Some(s) if s.starts_with("gunicorn") => {
+            "gunicorn holds one worker thread (`-k gthread`: `--threads` per worker) or a whole \
+             sync worker for every open stream: serve streams from an async worker class (an \
+             ASGI app under `-k uvicorn.workers.UvicornWorker`, with an async generator) or \
+             raise `--threads` above the streams you expect"
+        }
+        _ => {
+            "serve streams without a worker each (an async server), or size the pool (gunicorn \
+             `--threads`, Puma threads, PHP-FPM `pm.max_children`, Tomcat `maxThreads`, Apache \
+             `MaxRequestWorkers`) above the streams you expect"
+        }
+    };
+    format!(
+        "the server took the connection but had no worker free to answer it. Each open stream \
+         holds one of a fixed pool of threads or processes for its whole life, and one whose \
+         client has gone is freed only when the server next writes to it (an event or a \
+         heartbeat), so reconnecting browsers find the pool still taken by their own dead \
+         streams; {how}"
     )
 }
 

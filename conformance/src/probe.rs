@@ -45,12 +45,35 @@ pub enum ProbeError {
     /// A header value the runner was asked to send is not valid HTTP.
     #[error("invalid header: {0}")]
     Header(String),
+    /// No response head although an earlier request for the same stream was answered
+    /// promptly.
+    #[error(
+        "timed out after {waited:?} waiting for the response headers, where the first request \
+         for this stream was answered in {first_ms} ms: {cause}"
+    )]
+    NoHeadAnymore {
+        /// How long this request waited.
+        waited: Duration,
+        /// How long the first request took to its head.
+        first_ms: u128,
+        /// The likely cause, in the server's terms.
+        cause: String,
+    },
     /// The forward proxy could not be reached or would not carry the request.
     #[error(transparent)]
     Proxy(#[from] ProxyError),
 }
 
 impl ProbeError {
+    /// True when the request got no response head in time (the server or something in front
+    /// of it holds it).
+    pub fn is_no_head(&self) -> bool {
+        matches!(
+            self,
+            ProbeError::Timeout(_, "the response headers") | ProbeError::NoHeadAnymore { .. }
+        )
+    }
+
     /// True when the failure happened before any HTTP exchange (nothing listens).
     pub fn is_connect(&self) -> bool {
         matches!(

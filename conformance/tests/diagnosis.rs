@@ -40,6 +40,9 @@ enum Behaviour {
     CompressesHeld,
     /// Answers `Content-Encoding: br`, its compressor flushed after every heartbeat.
     BrotliFlushed,
+    /// Serves each connection on one of this many workers, held until a heartbeat (every 5 s)
+    /// finds the client gone: a thread-per-stream server (gunicorn's gthread worker).
+    Pool(usize),
 }
 
 const GZIP_HEAD: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\
@@ -65,7 +68,9 @@ async fn serve_one(
     one: Arc<Semaphore>,
 ) -> std::io::Result<()> {
     let _turn = match behaviour {
-        Behaviour::OneAtATime => Some(one.acquire_owned().await.expect("never closed")),
+        Behaviour::OneAtATime | Behaviour::Pool(_) => {
+            Some(one.acquire_owned().await.expect("never closed"))
+        }
         _ => None,
     };
     let mut request = Vec::new();
@@ -108,6 +113,10 @@ async fn serve_one(
             // Closed without the zero-length chunk: the client sees a broken body.
             Ok(())
         }
+        Behaviour::Pool(_) => loop {
+            chunk(&mut s, b": hb\n\n").await?;
+            tokio::time::sleep(Duration::from_secs(5)).await;
+        },
         _ => loop {
             chunk(&mut s, b": hb\n\n").await?;
             tokio::time::sleep(Duration::from_millis(200)).await;
@@ -138,7 +147,10 @@ async fn brotli_heartbeats(mut s: TcpStream) -> std::io::Result<()> {
 async fn server(behaviour: Behaviour) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let port = listener.local_addr().expect("address").port();
-    let one = Arc::new(Semaphore::new(1));
+    let one = Arc::new(Semaphore::new(match behaviour {
+        Behaviour::Pool(workers) => workers,
+        _ => 1,
+    }));
     tokio::spawn(async move {
         while let Ok((s, _)) = listener.accept().await {
             tokio::spawn(serve_one(s, behaviour, Arc::clone(&one)));
@@ -299,4 +311,31 @@ async fn a_flushed_brotli_stream_passes_h07_and_h14() {
         Status::Pass,
         "the decoded body is judged"
     );
+}
+
+/// A server with six workers, each held by a stream until its next heartbeat finds the client
+/// gone: the reconnect storm gets no heads, and R05 names the worker pool, not a timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_out_of_workers_is_named_by_r05() {
+    let url = server(Behaviour::Pool(6)).await;
+    let (report, took) = check(url, &["H01", "H04", "R05"], 3).await;
+    assert_eq!(
+        status(&report, "H01").0,
+        Status::Pass,
+        "the first request is answered"
+    );
+    assert_eq!(
+        status(&report, "H04").0,
+        Status::Pass,
+        "no cache is in the path"
+    );
+    let (r05, observed) = status(&report, "R05");
+    assert_eq!(r05, Status::Warn, "{observed}");
+    assert!(
+        observed.contains("got no response head")
+            && observed.contains("no worker free")
+            && observed.contains("fixed pool"),
+        "{observed}"
+    );
+    assert!(took < Duration::from_secs(30), "took {took:?}");
 }

@@ -593,7 +593,7 @@ async fn held_anyway(ctx: &Ctx, problems: &mut Vec<String>) -> Option<Finding> {
     let held = match ctx.baseline().await.ok().and_then(Baseline::second_held) {
         Some(held) => held,
         None => match ctx.send("I05 control", ctx.sse_request()).await {
-            Err(e @ probe::ProbeError::Timeout(..)) => {
+            Err(e) if e.is_no_head() || matches!(e, probe::ProbeError::Timeout(..)) => {
                 format!("a plain request without Last-Event-ID hangs the same way ({e})")
             }
             _ => return None,
@@ -601,8 +601,8 @@ async fn held_anyway(ctx: &Ctx, problems: &mut Vec<String>) -> Option<Finding> {
     };
     problems.retain(|p| !p.contains(HANG));
     let note = format!(
-        "{held}: something in front of the server holds requests (see H04 and H01), not the \
-         hostile values"
+        "{held}: something holds requests whatever they carry (a cache or lock in front, see \
+         H04 and H01; or a server out of workers), not the hostile values"
     );
     match problems.is_empty() {
         true => Some(Finding::skip(note)),
@@ -622,7 +622,7 @@ async fn judge(
     answers: &mut Vec<String>,
 ) {
     match ctx.send(&format!("I05 {name}"), req).await {
-        Err(e) if matches!(e, probe::ProbeError::Timeout(..)) => {
+        Err(e) if e.is_no_head() || matches!(e, probe::ProbeError::Timeout(..)) => {
             problems.push(format!("{name}: hang ({e})"))
         }
         Err(e) => answers.push(format!(

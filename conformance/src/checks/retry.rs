@@ -7,6 +7,7 @@ use super::{show, Basis, Check, Finding, Level, Phase};
 use crate::capture::{Capture, End};
 use crate::context::{Baseline, Ctx};
 use crate::diagnosis::Close;
+use crate::probe::ProbeError;
 use crate::target::BoxFuture;
 
 /// The R group.
@@ -238,11 +239,16 @@ fn r05(ctx: &Ctx) -> BoxFuture<'_, Finding> {
         let second = open_many(ctx, n).await;
         let mut times: Vec<Duration> = Vec::new();
         let mut errors = Vec::new();
-        for r in &second {
+        let mut unanswered = None;
+        for r in second {
             match r {
-                Ok((status, t)) if status.is_success() => times.push(*t),
+                Ok((status, t)) if status.is_success() => times.push(t),
                 Ok((status, _)) => errors.push(status.to_string()),
-                Err(e) => errors.push(e.clone()),
+                Err(e) if e.is_no_head() => {
+                    errors.push("no response head".to_owned());
+                    unanswered.get_or_insert(e);
+                }
+                Err(e) => errors.push(show(&e.to_string(), 60)),
             }
         }
         let elapsed = started.elapsed();
@@ -251,12 +257,21 @@ fn r05(ctx: &Ctx) -> BoxFuture<'_, Finding> {
             .get(times.len().saturating_sub(1) * 99 / 100)
             .copied()
             .unwrap_or_default();
-        let text = format!(
-            "{opened}/{n} opened, then {}/{n} reconnected in {} ms; p99 time to first byte {} ms",
-            times.len(),
-            elapsed.as_millis(),
-            p99.as_millis()
-        );
+        let reconnected = match times.is_empty() {
+            true => format!("none of {n} reconnected in {} ms", elapsed.as_millis()),
+            false => format!(
+                "{}/{n} reconnected in {} ms; p99 time to first byte {} ms",
+                times.len(),
+                elapsed.as_millis(),
+                p99.as_millis()
+            ),
+        };
+        let text = format!("{opened}/{n} opened, then {reconnected}");
+        if let Some(e) = unanswered {
+            // Named once, whole: it is the cause of the storm's failures, not one of them.
+            let missing = errors.iter().filter(|e| *e == "no response head").count();
+            return Finding::violation(format!("{text}; {missing} got no response head: {e}"));
+        }
         if !errors.is_empty() {
             errors.dedup();
             return Finding::violation(format!(
@@ -271,15 +286,14 @@ fn r05(ctx: &Ctx) -> BoxFuture<'_, Finding> {
     })
 }
 
-type Opened = Result<(http::StatusCode, Duration), String>;
+type Opened = Result<(http::StatusCode, Duration), ProbeError>;
 
 /// Opens `n` streams at once and waits for each one's first byte (or head, if no byte comes).
 async fn open_many(ctx: &Ctx, n: usize) -> Vec<Opened> {
     let mut set = Vec::with_capacity(n);
     for _ in 0..n {
         set.push(async {
-            let r = ctx.send("R05 storm", ctx.sse_request()).await;
-            let mut r = r.map_err(|e| show(&e.to_string(), 60))?;
+            let mut r = ctx.send("R05 storm", ctx.sse_request()).await?;
             let status = r.status;
             let mut c = Capture::new(&r);
             c.read_until(&mut r, Instant::now() + Duration::from_millis(2500), |c| {
