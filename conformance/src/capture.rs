@@ -116,9 +116,20 @@ enum Decoding {
     Deflate(ZlibDecoder<Vec<u8>>),
     Brotli(Box<BrotliState>),
     Zstd(Box<zstd::stream::raw::Decoder<'static>>),
+    /// A gzip body that went on after its first member with another gzip header: browsers
+    /// decode the first member only and drop the rest silently (Chromium's gzip stream ignores
+    /// whatever follows the first trailer), and so does the runner. Holds the first member's
+    /// file name and how many bytes were dropped.
+    AfterFirstMember {
+        file_name: Option<Vec<u8>>,
+        ignored: u64,
+    },
     /// The body did not decode; nothing more is judged.
     Failed,
 }
+
+/// The two bytes every gzip member starts with (RFC 1952 §2.3.1).
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
 impl std::fmt::Debug for Decoding {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -150,6 +161,7 @@ impl Decoding {
             Decoding::Deflate(_) => "deflate",
             Decoding::Brotli(_) => "br",
             Decoding::Zstd(_) => "zstd",
+            Decoding::AfterFirstMember { .. } => "gzip",
             Decoding::Failed => "failed",
         }
     }
@@ -157,6 +169,15 @@ impl Decoding {
     fn gzip_file_name(&self) -> Option<&[u8]> {
         match self {
             Decoding::Gzip(d) => d.header().and_then(flate2::GzHeader::filename),
+            Decoding::AfterFirstMember { file_name, .. } => file_name.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// Bytes dropped after the first member of a gzip body that has several.
+    fn ignored_after_first_member(&self) -> Option<u64> {
+        match self {
+            Decoding::AfterFirstMember { ignored, .. } => Some(*ignored),
             _ => None,
         }
     }
@@ -168,8 +189,24 @@ impl Decoding {
         let done = match self {
             Decoding::Identity => out.put(bytes),
             Decoding::Failed => return Ok(()),
-            Decoding::Gzip(d) => write_decode(d, GzDecoder::get_mut, bytes, out),
-            Decoding::Deflate(d) => write_decode(d, ZlibDecoder::get_mut, bytes, out),
+            Decoding::AfterFirstMember { ignored, .. } => {
+                *ignored += bytes.len() as u64;
+                return Ok(());
+            }
+            Decoding::Gzip(d) => match write_decode(d, GzDecoder::get_mut, bytes, out) {
+                Err(Undecoded::AfterEnd(rest)) if starts_a_member(&bytes[bytes.len() - rest..]) => {
+                    let file_name = self.gzip_file_name().map(<[u8]>::to_vec);
+                    *self = Decoding::AfterFirstMember {
+                        file_name,
+                        ignored: rest as u64,
+                    };
+                    return Ok(());
+                }
+                other => other.map_err(|e| e.to_string()),
+            },
+            Decoding::Deflate(d) => {
+                write_decode(d, ZlibDecoder::get_mut, bytes, out).map_err(|e| e.to_string())
+            }
             Decoding::Brotli(state) => brotli_decode(state, bytes, out),
             Decoding::Zstd(d) => zstd_decode(d, bytes, out),
         };
@@ -279,6 +316,12 @@ impl BodyDecoder {
     pub fn gzip_file_name(&self) -> Option<&[u8]> {
         self.coding.gzip_file_name()
     }
+
+    /// When a gzip body went on after its first member with another one: how many bytes
+    /// followed, dropped as browsers drop them.
+    pub fn ignored_after_first_member(&self) -> Option<u64> {
+        self.coding.ignored_after_first_member()
+    }
 }
 
 fn zstd_decoder() -> std::io::Result<zstd::stream::raw::Decoder<'static>> {
@@ -297,18 +340,45 @@ fn write_decode<W: Write>(
     inner: fn(&mut W) -> &mut Vec<u8>,
     mut bytes: &[u8],
     out: &mut Sink<'_>,
-) -> Result<(), String> {
+) -> Result<(), Undecoded> {
     while !bytes.is_empty() {
-        let n = d.write(bytes).map_err(|e| e.to_string())?;
-        drain(inner(d), out)?;
+        let n = d
+            .write(bytes)
+            .map_err(|e| Undecoded::Invalid(e.to_string()))?;
+        drain(inner(d), out).map_err(Undecoded::Invalid)?;
         if n == 0 {
-            return Err(format!("{} bytes after the end of the stream", bytes.len()));
+            return Err(Undecoded::AfterEnd(bytes.len()));
         }
         bytes = &bytes[n..];
     }
-    d.flush().map_err(|e| e.to_string())?;
-    drain(inner(d), out)?;
+    d.flush().map_err(|e| Undecoded::Invalid(e.to_string()))?;
+    drain(inner(d), out).map_err(Undecoded::Invalid)?;
     Ok(())
+}
+
+/// Why a flate2 writer stopped taking a read's bytes.
+#[derive(Debug)]
+enum Undecoded {
+    /// The compressed stream had ended; this many bytes of the read were left.
+    AfterEnd(usize),
+    /// The bytes are not valid, or decode past the budget.
+    Invalid(String),
+}
+
+impl std::fmt::Display for Undecoded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Undecoded::AfterEnd(n) => write!(f, "{n} bytes after the end of the stream"),
+            Undecoded::Invalid(why) => f.write_str(why),
+        }
+    }
+}
+
+/// Whether `rest` begins a new gzip member (its magic, or the first byte of it when a read
+/// ends there).
+fn starts_a_member(rest: &[u8]) -> bool {
+    let n = rest.len().min(GZIP_MAGIC.len());
+    n > 0 && rest[..n] == GZIP_MAGIC[..n]
 }
 
 fn drain(buf: &mut Vec<u8>, out: &mut Sink<'_>) -> Result<(), String> {
@@ -584,6 +654,12 @@ impl Capture {
         self.decoding.as_ref()?.gzip_file_name()
     }
 
+    /// Bytes that followed the first member of a gzip body made of several (one per write,
+    /// by some compressors), dropped as browsers drop them; `None` for any other body.
+    pub fn ignored_after_first_member(&self) -> Option<u64> {
+        self.decoding.as_ref()?.ignored_after_first_member()
+    }
+
     /// Whether the parser got anything out of the body: an event, a comment or a retry.
     pub fn parsed_anything(&self) -> bool {
         !self.events.is_empty() || !self.comments.is_empty() || !self.retries.is_empty()
@@ -824,7 +900,42 @@ mod tests {
         assert!(!c.parsed_anything());
         let name = c.gzip_file_name().expect("the header arrived");
         assert_eq!(name, &[b'a'; 44][..]);
-        assert!(crate::diagnosis::gzip_compressor(name).is_some());
+        assert!(
+            crate::diagnosis::gzip_compressor(name, crate::diagnosis::GzipStall::Held).is_some()
+        );
+    }
+
+    /// A gzip body of one member per write (what a compressor that gzips each chunk on its
+    /// own sends): the first member is read, the rest dropped as browsers drop it, with no
+    /// decoding error.
+    #[test]
+    fn a_gzip_body_is_read_to_its_first_member_only() {
+        let member = |text: &str| {
+            let mut gz = flate2::GzBuilder::new()
+                .filename("a")
+                .write(Vec::new(), flate2::Compression::new(6));
+            gz.write_all(text.as_bytes()).unwrap();
+            gz.finish().unwrap()
+        };
+        let first = member(": connected\n\n");
+        let second = member("data: one\n\n");
+        let third = member("data: two\n\n");
+        let now = Instant::now();
+        let mut c = Capture::starting(now, now);
+        c.decoding = BodyDecoder::new("gzip");
+        // The second member arrives in the same read as the end of the first, and its magic
+        // is split across reads.
+        let mut joined = first.clone();
+        joined.push(second[0]);
+        c.push(now, &joined);
+        c.push(now, &second[1..]);
+        c.push(now, &third);
+        assert_eq!(c.comments.len(), 1);
+        assert!(c.events.is_empty(), "{:?}", c.events);
+        assert!(c.errors.is_empty(), "{:?}", c.errors);
+        let ignored = (second.len() + third.len()) as u64;
+        assert_eq!(c.ignored_after_first_member(), Some(ignored));
+        assert_eq!(c.gzip_file_name(), Some(&b"a"[..]));
     }
 
     #[test]

@@ -11,7 +11,7 @@ use tokio::sync::OnceCell;
 
 use crate::budget::{Budget, Refused};
 use crate::capture::Capture;
-use crate::diagnosis::{self, Answer, Close, FirstAnswer, NoResponse};
+use crate::diagnosis::{self, Answer, Close, FirstAnswer, GzipStall, NoResponse};
 use crate::probe::{self, Next, ProbeError, Request, Response, BROWSER_ACCEPT_ENCODING};
 use crate::profiles::{mcp, Protocol};
 use crate::target::Target;
@@ -479,7 +479,7 @@ impl Ctx {
             Ok(b) if self.answered_json(b) => Some(mcp::JSON_ANSWER.into()),
             Ok(_) => match self.compression_stall().await {
                 Stall::Compressed(cause) => Some(format!(
-                    "the stream opened but delivers nothing to a browser (see H14): {cause}"
+                    "the stream opened but a browser cannot read it (see H14): {cause}"
                 )),
                 Stall::None(_) => None,
             },
@@ -514,6 +514,9 @@ impl Ctx {
             .to_ascii_lowercase();
         if !b.streaming() || encoding == "identity" {
             return Stall::None(format!("Content-Encoding: {encoding}"));
+        }
+        if let Some(ignored) = b.a.ignored_after_first_member() {
+            return Stall::Compressed(members_cause(&b.a, ignored));
         }
         if b.a.parsed_anything() {
             return Stall::None(format!(
@@ -552,7 +555,9 @@ impl Ctx {
                  the window (an idle stream: nothing to compare)"
             ));
         }
-        let named = b.a.gzip_file_name().and_then(diagnosis::gzip_compressor);
+        let named =
+            b.a.gzip_file_name()
+                .and_then(|name| diagnosis::gzip_compressor(name, GzipStall::Held));
         let cause = named.unwrap_or(
             "express `compression()` without `res.flush()`, nginx `gzip on` for \
              text/event-stream, a gzip middleware. Exclude text/event-stream from compression or \
@@ -818,4 +823,26 @@ pub fn resolve(base: &Uri, location: &str) -> Result<Uri, ProbeError> {
     let path = base.path();
     let dir = &path[..path.rfind('/').map_or(0, |i| i + 1)];
     probe::with_path(base, &format!("{dir}{location}"))
+}
+
+/// H14's cause for a gzip body made of one member per write, as `a` (the browser-shaped
+/// baseline subscriber) received it.
+fn members_cause(a: &Capture, ignored: u64) -> String {
+    let cause = a
+        .gzip_file_name()
+        .and_then(|name| diagnosis::gzip_compressor(name, GzipStall::Members))
+        .unwrap_or(
+            "a compressor that writes each chunk as a complete gzip file instead of flushing \
+             one stream. Flush one gzip stream per event (Z_SYNC_FLUSH), or leave \
+             text/event-stream uncompressed",
+        );
+    format!(
+        "the `Content-Encoding: gzip` body went on after its first gzip member with another \
+         ({ignored} more byte(s), a new gzip header each write): browsers decode the first \
+         member only and drop the rest without a word (Chromium ignores whatever follows the \
+         first member's trailer), so a browser gets {} event(s) and {} comment(s), what the \
+         first write held, and nothing after it. The compressor: {cause}",
+        a.events.len(),
+        a.comments.len()
+    )
 }

@@ -376,29 +376,54 @@ pub fn served_from_cache(headers: &HeaderMap) -> bool {
     hit("x-cache") || hit("x-cache-status") || hit("cf-cache-status") || varnish_hit
 }
 
-/// The compressor a stalled gzip body names by the file name in its header, with its fix in
-/// its own terms; `None` for a compressor the runner cannot tell apart from the others.
+/// How a gzip compressor keeps a stream from a browser.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GzipStall {
+    /// One gzip stream, never flushed: the events wait in the compressor.
+    Held,
+    /// A new gzip member per write: browsers read the first and drop the rest.
+    Members,
+}
+
+/// The compressor a gzip body names by the file name in its header, with its fix in its own
+/// terms; `None` for a compressor the runner cannot tell apart from the others.
 ///
 /// Django's `GZipMiddleware` pads the header's file name with a random run of 1 to 99 `a`s
-/// (its defence against BREACH), a name no other compressor writes.
+/// (its defence against BREACH), a name no other compressor writes. On a sync
+/// `StreamingHttpResponse` it never flushes; on an async one (ASGI) it compresses each chunk
+/// as a gzip file of its own.
 ///
 /// ```
-/// use ssekit_check::diagnosis::gzip_compressor;
+/// use ssekit_check::diagnosis::{gzip_compressor, GzipStall};
 ///
-/// assert!(gzip_compressor(b"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa").unwrap().contains("GZipMiddleware"));
-/// assert_eq!(gzip_compressor(b"events.log"), None);
+/// let django = b"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+/// assert!(gzip_compressor(django, GzipStall::Held).unwrap().contains("#36293"));
+/// assert!(gzip_compressor(django, GzipStall::Members).unwrap().contains("async"));
+/// assert_eq!(gzip_compressor(b"events.log", GzipStall::Held), None);
 /// ```
-pub fn gzip_compressor(file_name: &[u8]) -> Option<&'static str> {
+pub fn gzip_compressor(file_name: &[u8], stall: GzipStall) -> Option<&'static str> {
     let django =
         !file_name.is_empty() && file_name.len() < 100 && file_name.iter().all(|&b| b == b'a');
-    django.then_some(
-        "Django's `GZipMiddleware` (the gzip header's file name is the run of `a`s it pads with \
-         against BREACH): it compresses a `StreamingHttpResponse` without ever flushing (Django \
-         ticket #36293; 5.2 LTS has no fix), so events wait in zlib's buffer until many \
-         kilobytes of them fill it. Hand event streams back uncompressed (a `GZipMiddleware` \
-         subclass whose `process_response` returns `text/event-stream` responses untouched) or \
-         run a Django release with the fix for #36293",
-    )
+    if !django {
+        return None;
+    }
+    Some(match stall {
+        GzipStall::Held => {
+            "Django's `GZipMiddleware` (the gzip header's file name is the run of `a`s it pads \
+             with against BREACH): it compresses a `StreamingHttpResponse` without ever flushing \
+             (Django ticket #36293; 5.2 LTS has no fix), so events wait in zlib's buffer until \
+             many kilobytes of them fill it. Hand event streams back uncompressed (a \
+             `GZipMiddleware` subclass whose `process_response` returns `text/event-stream` \
+             responses untouched) or run a Django release with the fix for #36293"
+        }
+        GzipStall::Members => {
+            "Django's `GZipMiddleware` (the gzip header's file name is the run of `a`s it pads \
+             with against BREACH) on an async `StreamingHttpResponse` (ASGI): it compresses \
+             every chunk as a complete gzip file of its own. Hand event streams back \
+             uncompressed: a `GZipMiddleware` subclass whose `process_response` returns \
+             `text/event-stream` responses untouched"
+        }
+    })
 }
 
 /// Why a server that answered the stream promptly leaves a later request for it without a

@@ -40,6 +40,9 @@ enum Behaviour {
     CompressesHeld,
     /// Answers `Content-Encoding: br`, its compressor flushed after every heartbeat.
     BrotliFlushed,
+    /// With `Accept-Encoding: gzip`, writes every chunk as a gzip member of its own (Django's
+    /// `GZipMiddleware` on an async response); identity flows.
+    GzipMembers,
     /// Serves each connection on one of this many workers, held until a heartbeat (every 5 s)
     /// finds the client gone: a thread-per-stream server (gunicorn's gthread worker).
     Pool(usize),
@@ -97,6 +100,13 @@ async fn serve_one(
     match behaviour {
         Behaviour::Cached => s.write_all(CACHED_HEAD).await?,
         Behaviour::BrotliFlushed => return brotli_heartbeats(s).await,
+        Behaviour::GzipMembers if gzip => {
+            s.write_all(GZIP_HEAD).await?;
+            loop {
+                chunk(&mut s, &gzip_member(b": hb\n\n")).await?;
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
         Behaviour::CompressesHeld if gzip => {
             s.write_all(GZIP_HEAD).await?;
             // The 10-byte gzip member header, and nothing after it: the deflate data waits.
@@ -122,6 +132,14 @@ async fn serve_one(
             tokio::time::sleep(Duration::from_millis(200)).await;
         },
     }
+}
+
+/// `body` as a complete gzip file.
+fn gzip_member(body: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(body).expect("in memory");
+    gz.finish().expect("in memory")
 }
 
 /// A br stream whose compressor is flushed after each heartbeat, as a well-behaved
@@ -338,4 +356,26 @@ async fn a_server_out_of_workers_is_named_by_r05() {
         "{observed}"
     );
     assert!(took < Duration::from_secs(30), "took {took:?}");
+}
+
+/// One gzip member per chunk: browsers read the first and drop the rest, so H14 fails naming
+/// the members, and the checks that need the stream SKIP with that cause.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gzip_member_per_chunk_fails_h14() {
+    let url = server(Behaviour::GzipMembers).await;
+    let (report, took) = check(url, &["H01", "H14", "T01", "F01"], 3).await;
+    assert_eq!(status(&report, "H01").0, Status::Pass, "the head came");
+    let (h14, observed) = status(&report, "H14");
+    assert_eq!(h14, Status::Fail, "{observed}");
+    assert!(
+        observed.contains("after its first gzip member") && observed.contains("1 comment(s)"),
+        "{observed}"
+    );
+    for id in ["T01", "F01"] {
+        let (s, why) = status(&report, id);
+        assert_eq!(s, Status::Skip, "{id}: {why}");
+        assert!(why.contains("a browser cannot read it"), "{id}: {why}");
+    }
+    assert_eq!(report.exit_code(), 1);
+    assert!(took < Duration::from_secs(15), "took {took:?}");
 }

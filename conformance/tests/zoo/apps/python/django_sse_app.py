@@ -1,14 +1,20 @@
-"""Django's StreamingHttpResponse as an SSE endpoint, served by gunicorn's threaded workers.
+"""Django's StreamingHttpResponse as an SSE endpoint, the way Django SSE tutorials write it.
 
-The view is the one Django SSE tutorials write: a generator over a per-subscriber queue that
-yields `data:` frames, with a comment first (so the WSGI server sends the head at once) and a
-comment every 15 s while idle. The middleware is the start of `startproject`'s list, and with
---gzip Django's own GZipMiddleware in front, where its documentation puts it.
+The view yields `data:` frames from a per-subscriber queue, a comment first (so the server
+sends the head at once) and a comment every 15 s while idle. The middleware is the start of
+`startproject`'s list, with Django's own GZipMiddleware first when asked (where its
+documentation puts it). Two ways to serve it:
 
-Usage: gunicorn --worker-class gthread --threads 32 --workers 1 \
-           'django_sse_app:application(gzip=False)'    (or gzip=True)
-The single worker keeps every subscriber in one process, as a per-process queue must.
+- WSGI, a sync generator, under gunicorn's threaded workers:
+      gunicorn --worker-class gthread --threads 32 --workers 1 \
+          'django_sse_app:application(gzip=False)'    (or gzip=True)
+- ASGI, an async generator (Django 4.2+), under uvicorn:
+      uvicorn --factory django_sse_app:asgi_gzip     (or asgi_plain)
+
+One process keeps every subscriber, as a per-process queue must.
 """
+
+import asyncio
 
 import json
 import queue
@@ -70,12 +76,43 @@ def publish(request):
     return HttpResponse("{}", content_type="application/json")
 
 
-urlpatterns = [path("events", events), path("publish", publish)]
+async_subscribers = []
 
 
-def application(gzip=False):
-    """The WSGI application, set up once per process (gunicorn's factory form)."""
+async def async_events(request):
+    q = asyncio.Queue()
+    async_subscribers.append(q)
+
+    async def stream():
+        try:
+            yield ": connected\n\n"
+            while True:
+                try:
+                    yield await asyncio.wait_for(q.get(), timeout=15)
+                except asyncio.TimeoutError:
+                    yield ": ping\n\n"
+        finally:
+            async_subscribers.remove(q)
+
+    response = StreamingHttpResponse(stream(), content_type="text/event-stream")
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"
+    return response
+
+
+@csrf_exempt
+async def async_publish(request):
+    body = json.loads(request.body)
+    frame = sse(body["data"], body.get("event"))
+    for q in async_subscribers:
+        q.put_nowait(frame)
+    return HttpResponse("{}", content_type="application/json")
+
+
+def configure(gzip, urls):
     middleware = (["django.middleware.gzip.GZipMiddleware"] if gzip else []) + MIDDLEWARE
+    global urlpatterns
+    urlpatterns = urls
     settings.configure(
         DEBUG=False,
         SECRET_KEY="zoo-only-not-secret",
@@ -84,6 +121,28 @@ def application(gzip=False):
         MIDDLEWARE=middleware,
     )
     django.setup()
+
+
+def application(gzip=False):
+    """The WSGI application, set up once per process (gunicorn's factory form)."""
+    configure(gzip, [path("events", events), path("publish", publish)])
     from django.core.wsgi import get_wsgi_application
 
     return get_wsgi_application()
+
+
+def asgi(gzip):
+    configure(gzip, [path("events", async_events), path("publish", async_publish)])
+    from django.core.asgi import get_asgi_application
+
+    return get_asgi_application()
+
+
+def asgi_gzip():
+    """The ASGI application with GZipMiddleware (uvicorn --factory)."""
+    return asgi(gzip=True)
+
+
+def asgi_plain():
+    """The ASGI application without compression (uvicorn --factory)."""
+    return asgi(gzip=False)
