@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use flate2::write::{GzDecoder, ZlibDecoder};
+use flate2::write::{GzDecoder, MultiGzDecoder, ZlibDecoder};
 
 use ssekit_parser::{EndOfStream, Frame, IgnoreReason, Limits, OwnedEvent, Parser};
 
@@ -113,6 +113,8 @@ type BrotliState = brotli_decompressor::BrotliState<
 enum Decoding {
     Identity,
     Gzip(GzDecoder<Vec<u8>>),
+    /// Every member of a gzip body: what the server sent, not what a browser reads.
+    GzipMembers(MultiGzDecoder<Vec<u8>>),
     Deflate(ZlibDecoder<Vec<u8>>),
     Brotli(Box<BrotliState>),
     Zstd(Box<zstd::stream::raw::Decoder<'static>>),
@@ -157,7 +159,7 @@ impl Decoding {
     fn name(&self) -> &'static str {
         match self {
             Decoding::Identity => "identity",
-            Decoding::Gzip(_) => "gzip",
+            Decoding::Gzip(_) | Decoding::GzipMembers(_) => "gzip",
             Decoding::Deflate(_) => "deflate",
             Decoding::Brotli(_) => "br",
             Decoding::Zstd(_) => "zstd",
@@ -204,6 +206,9 @@ impl Decoding {
                 }
                 other => other.map_err(|e| e.to_string()),
             },
+            Decoding::GzipMembers(d) => {
+                write_decode(d, MultiGzDecoder::get_mut, bytes, out).map_err(|e| e.to_string())
+            }
             Decoding::Deflate(d) => {
                 write_decode(d, ZlibDecoder::get_mut, bytes, out).map_err(|e| e.to_string())
             }
@@ -281,6 +286,17 @@ impl BodyDecoder {
                 decoded: 0,
             }),
         }
+    }
+
+    /// [`BodyDecoder::new`], except that a gzip body is decoded through every member it holds:
+    /// what the server sent, where [`BodyDecoder::new`] reads what a browser reads (the first
+    /// member only).
+    pub fn every_member(coding: &str) -> Option<Self> {
+        let mut decoder = Self::new(coding)?;
+        if let Decoding::Gzip(_) = decoder.coding {
+            decoder.coding = Decoding::GzipMembers(MultiGzDecoder::new(Vec::new()));
+        }
+        Some(decoder)
     }
 
     /// Decodes what `bytes` completes, handing it to `out` in pieces of at most 32 KiB. `Err`

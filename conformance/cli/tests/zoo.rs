@@ -584,7 +584,8 @@ fn run_check(args: &[String], checks: &[&str], work: &Path) -> Result<CheckRun, 
         std::fs::File::create(&log).map_err(|e| format!("create {}: {e}", log.display()))?;
     let mut command = Command::new(SSEKIT);
     command.arg("check").args(args);
-    for id in checks {
+    // The browser checks (B) run whenever the case gives --browser; --only selects the others.
+    for id in checks.iter().filter(|id| !id.starts_with('B')) {
         command.args(["--only", id]);
     }
     command

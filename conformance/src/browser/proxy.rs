@@ -22,6 +22,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::BrowserError;
+use crate::capture::BodyDecoder;
 use crate::probe::{self, Next};
 
 /// The probe page.
@@ -100,8 +101,10 @@ pub struct Exchange {
     pub content_type: Option<String>,
     /// Why the server could not be reached.
     pub error: Option<String>,
-    /// Events the server sent on this response.
+    /// Events the server sent on this response (its content coding undone).
     pub events: Vec<WireEvent>,
+    /// Bytes of a gzip body that came after its first member, which browsers drop unread.
+    pub dropped_after_first_member: Option<u64>,
     /// The last `retry` value the server sent on this response.
     pub retry: Option<u64>,
     /// `retry` lines that were not digits (ignored by the parser, and by browsers).
@@ -295,6 +298,7 @@ async fn forward(state: Arc<State>, route: Route, asked: &HeaderMap) -> Response
             content_type: None,
             error: None,
             events: Vec::new(),
+            dropped_after_first_member: None,
             retry: None,
             retry_ignored: Vec::new(),
             ended_ms: None,
@@ -353,7 +357,12 @@ async fn forward(state: Arc<State>, route: Route, asked: &HeaderMap) -> Response
         None => Parser::new(),
     }
     .report_ignored(true);
-    tokio::spawn(pump(state, index, route, upstream, parser, tx));
+    let coding = upstream
+        .headers
+        .get(header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .and_then(Decoders::for_coding);
+    tokio::spawn(pump(state, index, route, upstream, (parser, coding), tx));
     res.body(body.boxed()).unwrap_or_else(|_| {
         full(
             StatusCode::BAD_GATEWAY,
@@ -370,7 +379,7 @@ async fn pump(
     index: usize,
     route: Route,
     mut upstream: probe::Response,
-    mut parser: Parser,
+    (mut parser, mut coding): (Parser, Option<Decoders>),
     tx: mpsc::Sender<Bytes>,
 ) {
     let mut at_boundary = true;
@@ -390,9 +399,15 @@ async fn pump(
             Next::Error(_, e) => break End::ServerError(e),
             Next::Data(read) => read,
         };
-        let seen = parse(&mut parser, &read.bytes);
+        let text = match coding.as_mut() {
+            Some(c) => c.decode(&read.bytes),
+            None => read.bytes.to_vec(),
+        };
+        let seen = parse(&mut parser, &text);
+        let dropped = coding.as_ref().and_then(Decoders::dropped);
         let recorded = state.record_unless_frozen(index, |x| {
             x.events.extend(seen.events);
+            x.dropped_after_first_member = dropped;
             x.retry_ignored.extend(seen.retry_ignored);
             if seen.retry.is_some() {
                 x.retry = seen.retry;
@@ -401,7 +416,11 @@ async fn pump(
         if !recorded {
             continue;
         }
-        at_boundary = ends_at_event_boundary(&read.bytes);
+        // What the read completed of the text; a compressor that emitted nothing moved no
+        // boundary.
+        if !text.is_empty() {
+            at_boundary = ends_at_event_boundary(&text);
+        }
         if tx.send(read.bytes).await.is_err() {
             break End::BrowserClosed;
         }
@@ -410,6 +429,36 @@ async fn pump(
         x.ended_ms = Some(state.ms());
         x.end = Some(end);
     });
+}
+
+/// A compressed body undone twice: as the server wrote it (every gzip member), for the
+/// events it sent, and as a browser reads it, for what the browser drops.
+struct Decoders {
+    sent: BodyDecoder,
+    read: BodyDecoder,
+}
+
+impl Decoders {
+    fn for_coding(coding: &str) -> Option<Self> {
+        Some(Decoders {
+            sent: BodyDecoder::every_member(coding)?,
+            read: BodyDecoder::new(coding)?,
+        })
+    }
+
+    /// The text `bytes` completes. A body that does not decode gives no text from there on.
+    fn decode(&mut self, bytes: &[u8]) -> Vec<u8> {
+        let mut text = Vec::new();
+        let _ = self
+            .sent
+            .decode(bytes, &mut |piece| text.extend_from_slice(piece));
+        let _ = self.read.decode(bytes, &mut |_| {});
+        text
+    }
+
+    fn dropped(&self) -> Option<u64> {
+        self.read.ignored_after_first_member()
+    }
 }
 
 /// What one read held.

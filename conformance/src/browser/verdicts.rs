@@ -240,8 +240,20 @@ fn every_event(obs: &Observation) -> Finding {
         ));
     }
     if page.len() != wire.len() {
+        let dropped = obs
+            .requests_to(Route::Stream)
+            .iter()
+            .filter_map(|x| x.dropped_after_first_member)
+            .sum::<u64>();
+        let why = match dropped {
+            0 => String::new(),
+            n => format!(
+                ": the gzip body went on after its first member ({n} more byte(s)), and the \
+                 browser reads only the first (see H14)"
+            ),
+        };
         return Finding::violation(format!(
-            "the server sent {} events, the browser fired {}",
+            "the server sent {} events, the browser fired {}{why}",
             wire.len(),
             page.len()
         ));
