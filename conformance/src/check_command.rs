@@ -471,11 +471,21 @@ fn configure_proxy(args: &CheckArgs) -> Result<(), RunError> {
 /// Runs the checks the arguments select against `target` and returns the report.
 pub async fn check_target(target: Target, args: &CheckArgs) -> Result<Report, RunError> {
     let opts = opts_of(args);
-    let mut selected = Selection {
+    let (mut selected, browser_selected) = Selection {
         only: args.only.clone(),
         skip: args.skip.clone(),
     }
-    .apply(checks::all())?;
+    .split(checks::all(), crate::browser::verdicts::checks().to_vec())?;
+    let names_browser = args.only.iter().any(|p| {
+        browser_selected
+            .iter()
+            .any(|c| p.eq_ignore_ascii_case(c.id) || p.eq_ignore_ascii_case("B"))
+    });
+    if names_browser && !args.browser.enabled {
+        return Err(RunError::Request(
+            "the B checks are judged in a real browser: add --browser to run them".into(),
+        ));
+    }
     // A feed is never judged as a finite stream: the P rows would only say so, once each.
     if opts.lifetime == Lifetime::Endless && args.only.is_empty() {
         selected.retain(|c| c.group() != "P");
@@ -514,7 +524,10 @@ pub async fn check_target(target: Target, args: &CheckArgs) -> Result<Report, Ru
         started + browser_started.elapsed() + runner::budget(&ctx.opts, publishing(&ctx.target));
     let mut results = runner::run(&ctx, &selected, args.quiet, deadline).await;
     let browser = browser.map(|(rows, mut section)| {
-        results.extend(rows);
+        results.extend(
+            rows.into_iter()
+                .filter(|r| browser_selected.iter().any(|c| c.id == r.check.id)),
+        );
         section.disagreements =
             crate::browser::verdicts::disagreements(&mut results, section.observation.as_ref());
         section

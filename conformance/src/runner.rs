@@ -32,7 +32,10 @@ pub struct Selection {
 
 /// A selector that names no check.
 #[derive(Debug, thiserror::Error)]
-#[error("`{0}` names no check; use an id such as H01 or a group letter (H F I R K T S C L)")]
+#[error(
+    "`{0}` names no check; use an id such as H01 or a group letter (H F I R K T S C L P, and B \
+     with --browser)"
+)]
 pub struct UnknownCheck(pub String);
 
 impl Selection {
@@ -52,6 +55,44 @@ impl Selection {
             .filter(|c| self.only.is_empty() || self.only.iter().any(|p| Self::matches(p, c)))
             .filter(|c| !self.skip.iter().any(|p| Self::matches(p, c)))
             .collect())
+    }
+
+    /// Splits the selection over `runner` checks and `browser` ones (B, judged from a browser
+    /// session): each side keeps the selectors that name its checks. A selector naming
+    /// neither is an error. `--only` that names no browser check leaves every browser check in,
+    /// as `--browser` asks for them.
+    pub fn split(
+        &self,
+        runner: Vec<Check>,
+        browser: Vec<Check>,
+    ) -> Result<(Vec<Check>, Vec<Check>), UnknownCheck> {
+        let names = |p: &String, set: &[Check]| set.iter().any(|c| Self::matches(p, c));
+        for p in self.only.iter().chain(&self.skip) {
+            if !names(p, &runner) && !names(p, &browser) {
+                return Err(UnknownCheck(p.clone()));
+            }
+        }
+        let side = |set: &[Check]| Selection {
+            only: self
+                .only
+                .iter()
+                .filter(|p| names(p, set))
+                .cloned()
+                .collect(),
+            skip: self
+                .skip
+                .iter()
+                .filter(|p| names(p, set))
+                .cloned()
+                .collect(),
+        };
+        let (for_runner, for_browser) = (side(&runner), side(&browser));
+        let runner = match (for_runner.only.is_empty(), self.only.is_empty()) {
+            // Only browser checks named: no runner check is wanted.
+            (true, false) => Vec::new(),
+            _ => for_runner.apply(runner)?,
+        };
+        Ok((runner, for_browser.apply(browser)?))
     }
 }
 
@@ -247,6 +288,31 @@ pub async fn run(ctx: &Ctx, checks: &[Check], quiet: bool, deadline: Instant) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn browser_selectors_pick_browser_checks_only() {
+        let (runner, browser) = (crate::checks::all(), crate::browser::verdicts::checks());
+        let ids = |v: &[Check]| v.iter().map(|c| c.id).collect::<Vec<_>>();
+        let only = |only: &[&str]| Selection {
+            only: only.iter().map(|s| (*s).to_owned()).collect(),
+            skip: vec![],
+        };
+        let (r, b) = only(&["B02"])
+            .split(runner.clone(), browser.to_vec())
+            .unwrap();
+        assert!(r.is_empty());
+        assert_eq!(ids(&b), ["B02"]);
+        let (r, b) = only(&["H01"])
+            .split(runner.clone(), browser.to_vec())
+            .unwrap();
+        assert_eq!(ids(&r), ["H01"]);
+        assert_eq!(
+            b.len(),
+            browser.len(),
+            "--only of runner checks keeps every B row"
+        );
+        assert!(only(&["B9"]).split(runner, browser.to_vec()).is_err());
+    }
 
     #[test]
     fn selection_by_id_and_group() {

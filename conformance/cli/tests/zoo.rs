@@ -584,8 +584,7 @@ fn run_check(args: &[String], checks: &[&str], work: &Path) -> Result<CheckRun, 
         std::fs::File::create(&log).map_err(|e| format!("create {}: {e}", log.display()))?;
     let mut command = Command::new(SSEKIT);
     command.arg("check").args(args);
-    // The browser checks (B) run whenever the case gives --browser; --only selects the others.
-    for id in checks.iter().filter(|id| !id.starts_with('B')) {
+    for id in checks {
         command.args(["--only", id]);
     }
     command
