@@ -119,6 +119,9 @@ pub struct Baseline {
     /// How long B waited for its head while A was open (or why it got none): a cache that
     /// coalesces requests for one URL holds the second until the first one ends.
     pub b_head: Option<Result<Duration, String>>,
+    /// What held B, when something did: told apart by a request for the same stream under
+    /// another URL, sent while A was still open.
+    pub b_held_by: Option<HeldBy>,
     /// Ids the hook returned for what the baseline published.
     pub published: Vec<String>,
 }
@@ -142,6 +145,7 @@ impl Baseline {
             body_start,
             b: None,
             b_head: None,
+            b_held_by: None,
             published: Vec::new(),
         }
     }
@@ -158,20 +162,34 @@ impl Baseline {
         signs
     }
 
-    /// Why a second subscriber, opened while the first was open, was held back, if it was.
-    pub fn second_held(&self) -> Option<String> {
+    /// Whether the second subscriber, opened while the first was open, was held back.
+    fn b_was_held(&self) -> bool {
         let prompt = self.time_to_head < Duration::from_secs(1);
         match &self.b_head {
-            Some(Ok(waited)) if prompt && *waited >= Duration::from_secs(1) => Some(format!(
-                "a second subscriber waited {} for its headers while the first was open (a cache \
-                 lock or request coalescing, or a server that serves one stream at a time)",
+            Some(Ok(waited)) => prompt && *waited >= Duration::from_secs(1),
+            Some(Err(_)) => prompt,
+            None => false,
+        }
+    }
+
+    /// Why a second subscriber, opened while the first was open, was held back by a cache, if
+    /// it was. A server that serves one stream at a time is not named here (it is no cache):
+    /// the requests it leaves unanswered say so themselves (see [`Ctx::send`]).
+    pub fn second_held(&self) -> Option<String> {
+        if !self.b_was_held() || self.b_held_by == Some(HeldBy::Server) {
+            return None;
+        }
+        let why = "a cache lock or request coalescing: a request for the same stream under \
+                   another URL was answered at once";
+        match &self.b_head {
+            Some(Ok(waited)) => Some(format!(
+                "a second subscriber waited {} for its headers while the first was open ({why})",
                 crate::diagnosis::secs(*waited)
             )),
-            Some(Err(e)) if prompt => Some(format!(
-                "a second subscriber got no headers while the first was open ({e}: a cache lock \
-                 or request coalescing, or a server that serves one stream at a time)"
+            Some(Err(e)) => Some(format!(
+                "a second subscriber got no headers while the first was open ({e}: {why})"
             )),
-            _ => None,
+            None => None,
         }
     }
 
@@ -179,6 +197,16 @@ impl Baseline {
     pub fn streaming(&self) -> bool {
         self.status == StatusCode::OK
     }
+}
+
+/// What held the first look's second subscriber.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeldBy {
+    /// Something keyed on the URL (a cache lock, request coalescing): the same stream under
+    /// another URL was answered.
+    Cache,
+    /// The server itself: a request for another URL was held too (one stream at a time).
+    Server,
 }
 
 /// What a browser-shaped request showed about compression.
@@ -608,6 +636,14 @@ impl Ctx {
             Ok(r) => Ok(r.time_to_head()),
             Err(e) => Err(e.to_string()),
         });
+        let prompt = time_to_head < Duration::from_secs(1);
+        let b_held_by = match &b_head {
+            Some(Ok(waited)) if prompt && *waited >= Duration::from_secs(1) => {
+                Some(self.what_holds(&url).await)
+            }
+            Some(Err(_)) if prompt => Some(self.what_holds(&url).await),
+            _ => None,
+        };
         let second = second.ok();
         let deadline = Instant::now() + window;
         let publisher = async {
@@ -644,8 +680,25 @@ impl Ctx {
             body_start,
             b,
             b_head,
+            b_held_by,
             published,
         })
+    }
+
+    /// With the first subscriber still open and a second one held, asks for the same stream
+    /// under another URL (a query parameter of the runner's): answered, the hold is keyed on
+    /// the URL (a cache lock, request coalescing); held too, the server itself serves one
+    /// stream at a time.
+    async fn what_holds(&self, url: &Uri) -> HeldBy {
+        let Ok(other) = probe::with_query(url, "ssekit-check-key", &self.nonce) else {
+            return HeldBy::Cache;
+        };
+        let wait = self.timeout().min(Duration::from_secs(3));
+        match probe::send(self.sse_request_to(other), wait).await {
+            Ok(_) => HeldBy::Cache,
+            Err(e) if e.is_no_head() => HeldBy::Server,
+            Err(_) => HeldBy::Cache,
+        }
     }
 
     /// A finite stream read to its end (one request: each one may start a paid generation).
@@ -690,7 +743,9 @@ impl Ctx {
              buffering or a cache in front of the server: Varnish `do_stream = false` or request \
              coalescing, nginx `proxy_cache` with `proxy_cache_lock`, Caddy buffering; or a server \
              that sends its headers only with the first event). Turn response buffering and \
-             caching off for text/event-stream, and flush the head at once"
+             caching off for text/event-stream, and flush the head at once. A server with no \
+             worker free holds it too: every one taken by an open stream (gunicorn's default sync \
+             worker serves one request at a time)"
         )
     }
 

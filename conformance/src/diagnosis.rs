@@ -438,10 +438,11 @@ pub fn gzip_compressor(file_name: &[u8], stall: GzipStall) -> Option<&'static st
 pub fn out_of_workers(server: Option<&str>) -> String {
     let how = match server.map(str::to_ascii_lowercase) {
         Some(s) if s.starts_with("gunicorn") => {
-            "gunicorn holds one worker thread (`-k gthread`: `--threads` per worker) or a whole \
-             sync worker for every open stream: serve streams from an async worker class (an \
-             ASGI app under `-k uvicorn.workers.UvicornWorker`, with an async generator) or \
-             raise `--threads` above the streams you expect"
+            "gunicorn holds a whole worker (the default sync class: `--workers`, 1 unless set) \
+             or one of a worker's threads (`-k gthread`: `--threads`) for every open stream: \
+             serve streams from an async worker class (an ASGI app under \
+             `-k uvicorn.workers.UvicornWorker`, with an async generator), or size workers × \
+             threads above the streams you expect"
         }
         _ => {
             "serve streams without a worker each (an async server), or size the pool (gunicorn \

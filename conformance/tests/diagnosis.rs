@@ -33,7 +33,8 @@ enum Behaviour {
     CutsWhenIdle { silence: Duration },
     /// Answers with the headers a cache adds to a hit (Varnish's two transaction ids, `Age`).
     Cached,
-    /// Holds every connection while another one is open (request coalescing, a cache lock).
+    /// Holds a request while another one for the same URL is open (request coalescing, a
+    /// cache lock keyed on the URL); other URLs are answered.
     OneAtATime,
     /// With `Accept-Encoding: gzip`, sends the head and the gzip header, then holds every
     /// compressed byte (a compressor never flushed after the head was); identity flows.
@@ -65,15 +66,17 @@ async fn chunk(s: &mut TcpStream, body: &[u8]) -> std::io::Result<()> {
     s.write_all(b"\r\n").await
 }
 
+/// One lock per request target: what a cache lock keys on.
+type Locks = Arc<std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>>;
+
 async fn serve_one(
     mut s: TcpStream,
     behaviour: Behaviour,
     one: Arc<Semaphore>,
+    locks: Locks,
 ) -> std::io::Result<()> {
-    let _turn = match behaviour {
-        Behaviour::OneAtATime | Behaviour::Pool(_) => {
-            Some(one.acquire_owned().await.expect("never closed"))
-        }
+    let _worker = match behaviour {
+        Behaviour::Pool(_) => Some(one.acquire_owned().await.expect("never closed")),
         _ => None,
     };
     let mut request = Vec::new();
@@ -86,6 +89,14 @@ async fn serve_one(
         request.extend_from_slice(&buf[..n]);
     }
     let text = String::from_utf8_lossy(&request).to_ascii_lowercase();
+    let _lock = match behaviour {
+        Behaviour::OneAtATime => {
+            let target = text.split_whitespace().nth(1).unwrap_or("").to_owned();
+            let lock = Arc::clone(locks.lock().unwrap().entry(target).or_default());
+            Some(lock.lock_owned().await)
+        }
+        _ => None,
+    };
     let hold = match behaviour {
         Behaviour::HoldsEverything => true,
         Behaviour::HoldsCompressed => text.contains("accept-encoding: gzip"),
@@ -169,9 +180,10 @@ async fn server(behaviour: Behaviour) -> String {
         Behaviour::Pool(workers) => workers,
         _ => 1,
     }));
+    let locks = Locks::default();
     tokio::spawn(async move {
         while let Ok((s, _)) = listener.accept().await {
-            tokio::spawn(serve_one(s, behaviour, Arc::clone(&one)));
+            tokio::spawn(serve_one(s, behaviour, Arc::clone(&one), locks.clone()));
         }
     });
     format!("http://127.0.0.1:{port}/stream")
@@ -378,4 +390,19 @@ async fn a_gzip_member_per_chunk_fails_h14() {
     }
     assert_eq!(report.exit_code(), 1);
     assert!(took < Duration::from_secs(15), "took {took:?}");
+}
+
+/// One worker for the whole server (gunicorn's default sync worker): the second subscriber is
+/// held, and so is a request for another URL, so no cache is blamed (H04) and S04 names a
+/// server that answers one stream at a time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_with_one_worker_is_not_called_a_cache() {
+    let url = server(Behaviour::Pool(1)).await;
+    let (report, _) = check(url, &["H01", "H04", "S04"], 3).await;
+    assert_eq!(status(&report, "H01").0, Status::Pass);
+    let (h04, observed) = status(&report, "H04");
+    assert_eq!(h04, Status::Pass, "{observed}");
+    let (s04, observed) = status(&report, "S04");
+    assert_eq!(s04, Status::Warn, "{observed}");
+    assert!(observed.contains("one stream at a time"), "{observed}");
 }

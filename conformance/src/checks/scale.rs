@@ -10,7 +10,7 @@ use super::published::{Alterations, Found, Payloads};
 use super::transport::percentile;
 use super::{show, Basis, Check, Finding, Level, Phase};
 use crate::capture::Capture;
-use crate::context::Ctx;
+use crate::context::{Ctx, HeldBy};
 use crate::probe;
 use crate::target::{fetch_metrics, BoxFuture, Publisher};
 
@@ -606,8 +606,30 @@ fn s03(ctx: &Ctx) -> BoxFuture<'_, Finding> {
     })
 }
 
+/// The first look's finding that the server answers one stream at a time, in its terms.
+async fn one_at_a_time(ctx: &Ctx) -> Option<String> {
+    let b = ctx.baseline().await.ok()?;
+    if b.b_held_by != Some(HeldBy::Server) {
+        return None;
+    }
+    let server = b
+        .headers
+        .get(http::header::SERVER)
+        .and_then(|v| v.to_str().ok());
+    Some(format!(
+        "a second subscriber got no response head while the first was open, and neither did a \
+         request for the stream under another URL: the server answers one stream at a time, so \
+         a second tab or user gets nothing; {}",
+        crate::diagnosis::out_of_workers(server)
+    ))
+}
+
 fn s04(ctx: &Ctx) -> BoxFuture<'_, Finding> {
     Box::pin(async move {
+        // Said without a hook: the first look already showed it.
+        if let Some(cause) = one_at_a_time(ctx).await {
+            return Finding::violation(cause);
+        }
         let Some(publisher) = ctx.target.publish.clone() else {
             return Finding::skip("needs --publish to send a known sequence");
         };
