@@ -182,6 +182,34 @@ emit_args() {
     hold
 }
 
+# django_app SERVER FACTORY [CHECK-ARGS...]: apps/python/django_sse_app.py on a free port, served
+# by SERVER (`gthread`: gunicorn's gthread worker, 32 threads; `sync`: gunicorn's defaults, one
+# sync worker; `uvicorn`: ASGI) from FACTORY (`application(gzip=...)` for gunicorn, `asgi_plain`
+# or `asgi_gzip` for uvicorn); then the runner's arguments for /events, with /publish as the
+# hook, a 20 s heartbeat limit (the app pings every 15 s) and CHECK-ARGS.
+django_app() {
+    local server=$1 factory=$2 port
+    shift 2
+    port=$(free_port)
+    case $server in
+        gthread | sync)
+            need_python_packages django gunicorn
+            local workers=()
+            [ "$server" = gthread ] && workers=(--worker-class gthread --threads 32 --workers 1)
+            start_app django "$port" "$ZOO_VENV/bin/gunicorn" --chdir "$ZOO/apps/python" \
+                --bind "127.0.0.1:$port" "${workers[@]}" "django_sse_app:$factory"
+            ;;
+        uvicorn)
+            need_python_packages django uvicorn
+            start_app django "$port" "$ZOO_VENV/bin/uvicorn" --factory \
+                --app-dir "$ZOO/apps/python" --host 127.0.0.1 --port "$port" "django_sse_app:$factory"
+            ;;
+        *) echo "django_app: unknown server $server" >&2; exit 1 ;;
+    esac
+    emit_args "http://127.0.0.1:$port/events" --publish "http://127.0.0.1:$port/publish" \
+        --heartbeat-max 20 "$@"
+}
+
 # hold: waits for the harness to kill the process group (or for the started programs to end).
 hold() {
     # `wait` returns when every background job has ended; a case whose servers died is over.
