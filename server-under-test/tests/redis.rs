@@ -691,40 +691,6 @@ async fn topics_filter_live_and_replayed_events_and_shutdown_ends_streams_in_tim
 
 // `/ws` in `--redis` mode: the same ids, resume and reset rules as `/stream` there.
 
-type Ws = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
-
-async fn ws_connect(addr: SocketAddr, path: &str) -> Ws {
-    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let (ws, res) = timeout(
-        WAIT,
-        tokio_tungstenite::client_async(format!("ws://{addr}{path}"), tcp),
-    )
-    .await
-    .expect("handshake in time")
-    .expect("handshake");
-    assert_eq!(res.status(), 101);
-    ws
-}
-
-/// The next text frame as JSON, or the close frame's (code, reason). Pings are skipped.
-async fn ws_next(ws: &mut Ws) -> Result<serde_json::Value, (u16, String)> {
-    use futures_util::StreamExt;
-    use tokio_tungstenite::tungstenite::Message;
-    loop {
-        let msg = timeout(WAIT, ws.next())
-            .await
-            .expect("a frame in time")
-            .expect("connection open")
-            .expect("a frame");
-        match msg {
-            Message::Text(t) => return Ok(serde_json::from_str(&t).unwrap()),
-            Message::Close(Some(c)) => return Err((c.code.into(), c.reason.to_string())),
-            Message::Close(None) => return Err((0, String::new())),
-            _ => {}
-        }
-    }
-}
-
 /// The next `n` events as (id, event, data).
 async fn ws_events(ws: &mut Ws, n: usize) -> Vec<(String, String, String)> {
     let mut out = Vec::new();

@@ -4,7 +4,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{server, stream, until_metrics, Config, WAIT};
+use common::{server, stream, until_metrics, ws_connect, ws_next, Config, WAIT};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use ssekit_server::websocket::{BAD_MESSAGE, LAGGING, SHUTDOWN, UNRESPONSIVE};
@@ -13,57 +13,24 @@ use tokio::net::TcpStream;
 use tokio::time::timeout;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::WebSocketStream;
-
-type Ws = WebSocketStream<TcpStream>;
-
-async fn connect(addr: std::net::SocketAddr, path: &str) -> Ws {
-    let tcp = TcpStream::connect(addr).await.unwrap();
-    let (ws, res) = timeout(
-        WAIT,
-        tokio_tungstenite::client_async(format!("ws://{addr}{path}"), tcp),
-    )
-    .await
-    .expect("handshake in time")
-    .expect("handshake");
-    assert_eq!(res.status(), 101);
-    ws
-}
-
-/// The next text frame as JSON, or the close frame's (code, reason). Pings are skipped.
-async fn next(ws: &mut Ws) -> Result<Value, (u16, String)> {
-    loop {
-        let msg = timeout(WAIT, ws.next())
-            .await
-            .expect("a frame in time")
-            .expect("connection open")
-            .expect("a frame");
-        match msg {
-            Message::Text(t) => return Ok(serde_json::from_str(&t).unwrap()),
-            Message::Close(Some(c)) => return Err((c.code.into(), c.reason.to_string())),
-            Message::Close(None) => return Err((0, String::new())),
-            _ => {}
-        }
-    }
-}
 
 #[tokio::test]
 async fn events_arrive_as_json_frames_with_the_streams_ids_and_topics() {
     let s = server(Config::default()).await;
-    let mut all = connect(s.local_addr(), "/ws").await;
-    let mut news = connect(s.local_addr(), "/ws?topic=news").await;
+    let mut all = ws_connect(s.local_addr(), "/ws").await;
+    let mut news = ws_connect(s.local_addr(), "/ws?topic=news").await;
     let a = s.publish(None, None, "one\ntwo").await.unwrap();
     let b = s
         .publish(Some("news"), Some("headline"), "hi")
         .await
         .unwrap();
     assert_eq!(
-        next(&mut all).await.unwrap(),
+        ws_next(&mut all).await.unwrap(),
         json!({"id": a, "event": "message", "data": "one\ntwo"})
     );
     let headline = json!({"id": b, "event": "headline", "data": "hi"});
-    assert_eq!(next(&mut all).await.unwrap(), headline);
-    assert_eq!(next(&mut news).await.unwrap(), headline);
+    assert_eq!(ws_next(&mut all).await.unwrap(), headline);
+    assert_eq!(ws_next(&mut news).await.unwrap(), headline);
     let m = s.metrics();
     assert_eq!((m.ws.open, m.ws.total, m.ws.deliveries), (2, 2, 3));
     assert_eq!(m.sse.open, 0);
@@ -78,17 +45,17 @@ async fn resume_by_query_replays_exactly_and_unknown_ids_get_the_reset_signal() 
     for data in ["1", "2", "3"] {
         published.push(s.publish(None, None, data).await.unwrap());
     }
-    let mut ws = connect(
+    let mut ws = ws_connect(
         s.local_addr(),
         &format!("/ws?last_event_id={}", published[0]),
     )
     .await;
-    assert_eq!(next(&mut ws).await.unwrap()["id"], published[1]);
-    assert_eq!(next(&mut ws).await.unwrap()["id"], published[2]);
+    assert_eq!(ws_next(&mut ws).await.unwrap()["id"], published[1]);
+    assert_eq!(ws_next(&mut ws).await.unwrap()["id"], published[2]);
     assert_eq!(s.metrics().resumes, 1);
 
-    let mut bogus = connect(s.local_addr(), "/ws?last_event_id=bogus").await;
-    let reset = next(&mut bogus).await.unwrap();
+    let mut bogus = ws_connect(s.local_addr(), "/ws?last_event_id=bogus").await;
+    let reset = ws_next(&mut bogus).await.unwrap();
     assert_eq!(reset["event"], "reset");
     assert!(reset.get("id").is_none(), "the reset signal has no id");
     let data: Value = serde_json::from_str(reset["data"].as_str().unwrap()).unwrap();
@@ -98,7 +65,7 @@ async fn resume_by_query_replays_exactly_and_unknown_ids_get_the_reset_signal() 
     );
     // Then live events.
     let d = s.publish(None, None, "4").await.unwrap();
-    assert_eq!(next(&mut bogus).await.unwrap()["id"], d);
+    assert_eq!(ws_next(&mut bogus).await.unwrap()["id"], d);
     s.shutdown().await;
 }
 
@@ -107,29 +74,29 @@ async fn the_first_message_may_name_the_resume_id_before_any_event() {
     let s = server(Config::default()).await;
     let a = s.publish(None, None, "a").await.unwrap();
     let b = s.publish(None, None, "b").await.unwrap();
-    let mut ws = connect(s.local_addr(), "/ws").await;
+    let mut ws = ws_connect(s.local_addr(), "/ws").await;
     ws.send(Message::text(json!({"last_event_id": a}).to_string()))
         .await
         .unwrap();
-    assert_eq!(next(&mut ws).await.unwrap()["id"], b);
+    assert_eq!(ws_next(&mut ws).await.unwrap()["id"], b);
     // A second one is refused, with a close that says so.
     ws.send(Message::text(json!({"last_event_id": a}).to_string()))
         .await
         .unwrap();
-    let (code, reason) = next(&mut ws).await.unwrap_err();
+    let (code, reason) = ws_next(&mut ws).await.unwrap_err();
     assert_eq!(code, BAD_MESSAGE);
     assert!(reason.contains("last_event_id"), "{reason}");
     // A resume by message from another epoch is announced like the stream's.
-    let mut other = connect(s.local_addr(), "/ws").await;
+    let mut other = ws_connect(s.local_addr(), "/ws").await;
     other
         .send(Message::text(r#"{"last_event_id":"ffff-1"}"#))
         .await
         .unwrap();
-    let reset = next(&mut other).await.unwrap();
+    let reset = ws_next(&mut other).await.unwrap();
     assert_eq!(reset["event"], "reset");
     assert!(reset["data"].as_str().unwrap().contains("other-epoch"));
     assert_eq!(
-        next(&mut other).await.unwrap()["id"],
+        ws_next(&mut other).await.unwrap()["id"],
         a,
         "all retained events follow"
     );
@@ -141,12 +108,12 @@ async fn the_first_message_may_name_the_resume_id_before_any_event() {
 #[tokio::test]
 async fn shutdown_closes_with_1001_after_the_last_event() {
     let s = server(Config::default()).await;
-    let mut ws = connect(s.local_addr(), "/ws").await;
+    let mut ws = ws_connect(s.local_addr(), "/ws").await;
     let id = s.publish(None, None, "last").await.unwrap();
     let metrics_before = s.metrics();
     let stopping = tokio::spawn(s.shutdown());
-    assert_eq!(next(&mut ws).await.unwrap()["id"], id);
-    let (code, _) = next(&mut ws).await.unwrap_err();
+    assert_eq!(ws_next(&mut ws).await.unwrap()["id"], id);
+    let (code, _) = ws_next(&mut ws).await.unwrap_err();
     assert_eq!(code, SHUTDOWN);
     assert_eq!(metrics_before.ws.open, 1);
     timeout(WAIT, stopping).await.unwrap().unwrap();
@@ -160,21 +127,21 @@ async fn a_subscriber_that_falls_off_the_ring_is_closed_with_its_resume_id() {
     })
     .await;
     let before = s.publish(None, None, "seen").await.unwrap();
-    let mut ws = connect(s.local_addr(), &format!("/ws?last_event_id={before}")).await;
+    let mut ws = ws_connect(s.local_addr(), &format!("/ws?last_event_id={before}")).await;
     // Current-thread runtime: the session cannot run until this test yields, so all ten are
     // published while it has sent nothing, and the ring (4) drops what it had still to send.
     for i in 0..10 {
         s.publish(None, None, &i.to_string()).await.unwrap();
     }
-    let (code, reason) = next(&mut ws).await.unwrap_err();
+    let (code, reason) = ws_next(&mut ws).await.unwrap_err();
     assert_eq!(code, LAGGING);
     assert_eq!(reason, before, "the reason is the id to resume from");
     let m = until_metrics(&s, |m| m.ws.closes.lagging == 1).await;
     assert_eq!(m.ws.closes.lagging, 1, "{m:?}");
     assert!(m.lagging_dropped >= 1);
     // Resuming from it says the events are gone, then replays what is left.
-    let mut again = connect(s.local_addr(), &format!("/ws?last_event_id={reason}")).await;
-    let reset = next(&mut again).await.unwrap();
+    let mut again = ws_connect(s.local_addr(), &format!("/ws?last_event_id={reason}")).await;
+    let reset = ws_next(&mut again).await.unwrap();
     assert!(reset["data"].as_str().unwrap().contains("too-old"));
     s.shutdown().await;
 }
@@ -235,7 +202,7 @@ async fn a_peer_that_answers_no_ping_for_two_intervals_is_closed_with_4408() {
     assert_eq!(m.ws.closes.unresponsive, 1);
 
     // A client that reads (and so answers pings) stays open across several intervals.
-    let mut ws = connect(s.local_addr(), "/ws").await;
+    let mut ws = ws_connect(s.local_addr(), "/ws").await;
     let mut pings = 0;
     let until = tokio::time::Instant::now() + Duration::from_millis(600);
     while let Ok(msg) = tokio::time::timeout_at(until, ws.next()).await {
@@ -246,7 +213,7 @@ async fn a_peer_that_answers_no_ping_for_two_intervals_is_closed_with_4408() {
     }
     assert!(pings >= 3, "{pings} pings");
     let id = s.publish(None, None, "still here").await.unwrap();
-    assert_eq!(next(&mut ws).await.unwrap()["id"], id);
+    assert_eq!(ws_next(&mut ws).await.unwrap()["id"], id);
     s.shutdown().await;
 }
 
@@ -256,7 +223,7 @@ async fn a_plain_get_is_told_to_upgrade_and_the_metrics_have_transport_rows() {
     let res = stream(s.local_addr(), "/ws", &[]).await;
     assert_eq!(res.status, 426);
     assert_eq!(res.header("upgrade"), Some("websocket"));
-    let mut ws = connect(s.local_addr(), "/ws").await;
+    let mut ws = ws_connect(s.local_addr(), "/ws").await;
     ws.close(Some(tokio_tungstenite::tungstenite::protocol::CloseFrame {
         code: CloseCode::Normal,
         reason: "bye".into(),

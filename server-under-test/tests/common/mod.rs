@@ -357,3 +357,39 @@ pub async fn until_metrics(
     .await
     .expect("metrics condition not reached in time")
 }
+
+/// A WebSocket client connection to `/ws`.
+pub type Ws = tokio_tungstenite::WebSocketStream<TcpStream>;
+
+/// Opens `path` (`/ws...`) on `addr` as a WebSocket, asserting the 101.
+pub async fn ws_connect(addr: SocketAddr, path: &str) -> Ws {
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    let (ws, res) = timeout(
+        WAIT,
+        tokio_tungstenite::client_async(format!("ws://{addr}{path}"), tcp),
+    )
+    .await
+    .expect("handshake in time")
+    .expect("handshake");
+    assert_eq!(res.status(), 101);
+    ws
+}
+
+/// The next text frame as JSON, or the close frame's (code, reason). Pings are skipped.
+pub async fn ws_next(ws: &mut Ws) -> Result<serde_json::Value, (u16, String)> {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    loop {
+        let msg = timeout(WAIT, ws.next())
+            .await
+            .expect("a frame in time")
+            .expect("connection open")
+            .expect("a frame");
+        match msg {
+            Message::Text(t) => return Ok(serde_json::from_str(&t).unwrap()),
+            Message::Close(Some(c)) => return Err((c.code.into(), c.reason.to_string())),
+            Message::Close(None) => return Err((0, String::new())),
+            _ => {}
+        }
+    }
+}
