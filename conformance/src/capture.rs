@@ -159,11 +159,12 @@ impl Decoding {
     fn name(&self) -> &'static str {
         match self {
             Decoding::Identity => "identity",
-            Decoding::Gzip(_) | Decoding::GzipMembers(_) => "gzip",
+            Decoding::Gzip(_) | Decoding::GzipMembers(_) | Decoding::AfterFirstMember { .. } => {
+                "gzip"
+            }
             Decoding::Deflate(_) => "deflate",
             Decoding::Brotli(_) => "br",
             Decoding::Zstd(_) => "zstd",
-            Decoding::AfterFirstMember { .. } => "gzip",
             Decoding::Failed => "failed",
         }
     }

@@ -471,17 +471,13 @@ fn configure_proxy(args: &CheckArgs) -> Result<(), RunError> {
 /// Runs the checks the arguments select against `target` and returns the report.
 pub async fn check_target(target: Target, args: &CheckArgs) -> Result<Report, RunError> {
     let opts = opts_of(args);
-    let (mut selected, browser_selected) = Selection {
+    let selection = Selection {
         only: args.only.clone(),
         skip: args.skip.clone(),
-    }
-    .split(checks::all(), crate::browser::verdicts::checks().to_vec())?;
-    let names_browser = args.only.iter().any(|p| {
-        browser_selected
-            .iter()
-            .any(|c| p.eq_ignore_ascii_case(c.id) || p.eq_ignore_ascii_case("B"))
-    });
-    if names_browser && !args.browser.enabled {
+    };
+    let (mut selected, browser_selected) =
+        selection.split(checks::all(), crate::browser::verdicts::checks().to_vec())?;
+    if selection.only_names(&browser_selected) && !args.browser.enabled {
         return Err(RunError::Request(
             "the B checks are judged in a real browser: add --browser to run them".into(),
         ));

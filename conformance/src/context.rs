@@ -162,21 +162,18 @@ impl Baseline {
         signs
     }
 
-    /// Whether the second subscriber, opened while the first was open, was held back.
-    fn b_was_held(&self) -> bool {
-        let prompt = self.time_to_head < Duration::from_secs(1);
-        match &self.b_head {
-            Some(Ok(waited)) => prompt && *waited >= Duration::from_secs(1),
-            Some(Err(_)) => prompt,
-            None => false,
-        }
+    /// The `Server` header, if it is text.
+    pub fn server(&self) -> Option<&str> {
+        self.headers
+            .get(http::header::SERVER)
+            .and_then(|v| v.to_str().ok())
     }
 
     /// Why a second subscriber, opened while the first was open, was held back by a cache, if
     /// it was. A server that serves one stream at a time is not named here (it is no cache):
     /// the requests it leaves unanswered say so themselves (see [`Ctx::send`]).
     pub fn second_held(&self) -> Option<String> {
-        if !self.b_was_held() || self.b_held_by == Some(HeldBy::Server) {
+        if !b_was_held(self.time_to_head, &self.b_head) || self.b_held_by == Some(HeldBy::Server) {
             return None;
         }
         let why = "a cache lock or request coalescing: a request for the same stream under \
@@ -196,6 +193,17 @@ impl Baseline {
     /// True when the stream opened (200); checks of the body need it.
     pub fn streaming(&self) -> bool {
         self.status == StatusCode::OK
+    }
+}
+
+/// Whether the first look's second subscriber (`b_head`: its wait for a head, or why it got
+/// none) was held back while the first, answered in `time_to_head`, was open.
+fn b_was_held(time_to_head: Duration, b_head: &Option<Result<Duration, String>>) -> bool {
+    let prompt = time_to_head < Duration::from_secs(1);
+    match b_head {
+        Some(Ok(waited)) => prompt && *waited >= Duration::from_secs(1),
+        Some(Err(_)) => prompt,
+        None => false,
     }
 }
 
@@ -358,14 +366,10 @@ impl Ctx {
         if !b.streaming() || b.time_to_head * 2 > waited || !b.cache_signs().is_empty() {
             return error;
         }
-        let server = b
-            .headers
-            .get(http::header::SERVER)
-            .and_then(|v| v.to_str().ok());
         ProbeError::NoHeadAnymore {
             waited,
             first_ms: b.time_to_head.as_millis(),
-            cause: diagnosis::out_of_workers(server),
+            cause: diagnosis::out_of_workers(b.server()),
         }
     }
 
@@ -636,13 +640,9 @@ impl Ctx {
             Ok(r) => Ok(r.time_to_head()),
             Err(e) => Err(e.to_string()),
         });
-        let prompt = time_to_head < Duration::from_secs(1);
-        let b_held_by = match &b_head {
-            Some(Ok(waited)) if prompt && *waited >= Duration::from_secs(1) => {
-                Some(self.what_holds(&url).await)
-            }
-            Some(Err(_)) if prompt => Some(self.what_holds(&url).await),
-            _ => None,
+        let b_held_by = match b_was_held(time_to_head, &b_head) {
+            true => Some(self.what_holds(&url).await),
+            false => None,
         };
         let second = second.ok();
         let deadline = Instant::now() + window;

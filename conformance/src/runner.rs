@@ -57,6 +57,13 @@ impl Selection {
             .collect())
     }
 
+    /// Whether `--only` names one of `set` (by id or group letter).
+    pub fn only_names(&self, set: &[Check]) -> bool {
+        self.only
+            .iter()
+            .any(|p| set.iter().any(|c| Self::matches(p, c)))
+    }
+
     /// Splits the selection over `runner` checks and `browser` ones (B, judged from a browser
     /// session): each side keeps the selectors that name its checks. A selector naming
     /// neither is an error. `--only` that names no browser check leaves every browser check in,

@@ -612,15 +612,11 @@ async fn one_at_a_time(ctx: &Ctx) -> Option<String> {
     if b.b_held_by != Some(HeldBy::Server) {
         return None;
     }
-    let server = b
-        .headers
-        .get(http::header::SERVER)
-        .and_then(|v| v.to_str().ok());
     Some(format!(
         "a second subscriber got no response head while the first was open, and neither did a \
          request for the stream under another URL: the server answers one stream at a time, so \
          a second tab or user gets nothing; {}",
-        crate::diagnosis::out_of_workers(server)
+        crate::diagnosis::out_of_workers(b.server())
     ))
 }
 
